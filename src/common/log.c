@@ -1,0 +1,65 @@
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *log_ident = "daxrdma";
+static int log_max = LOG_INFO;
+static int log_journal; /* stderr goes to journald: it parses "<N>" */
+
+static const char *const prio_names[] = {
+	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
+	[LOG_ERR] = "error",   [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
+	[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+};
+
+void dx_log_init(const char *ident, int max_prio)
+{
+	log_ident = ident;
+	log_max = max_prio;
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+void dx_log_set_level(int max_prio)
+{
+	log_max = max_prio;
+}
+
+int dx_log_level_from_name(const char *name)
+{
+	for (int p = LOG_EMERG; p <= LOG_DEBUG; p++)
+		if (strcasecmp(name, prio_names[p]) == 0)
+			return p;
+	return -EINVAL;
+}
+
+void dx_vlog(int prio, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (prio > log_max)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", prio, msg);
+	else
+		fprintf(stderr, "%s: %s: %s\n", log_ident, prio_names[prio], msg);
+}
+
+void dx_log(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	dx_vlog(prio, fmt, ap);
+	va_end(ap);
+}
+
+int dx_log_fail(const char *call, int err)
+{
+	dx_log(LOG_ERR, "%s: %s", call, strerror(-err));
+	return err;
+}

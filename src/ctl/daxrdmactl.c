@@ -1,0 +1,245 @@
+/* daxrdmactl: the admin CLI of daxrdmad. See daxrdmactl(8). */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "common/ctlmsg.h"
+
+struct ctl_opts {
+	const char *socket;
+	int timeout_ms;
+	bool json;
+};
+
+struct subcmd {
+	const char *name;
+	const char *args;
+	const char *summary;
+	bool has_json;
+	int min_args, max_args; /* positional arguments after the name */
+};
+
+static const struct subcmd subcmds[] = {
+	{ "status", "[--json]", "daemon state: listener, device, counters, exports", true, 0, 0 },
+	{ "exports", "[--json]", "each export: kind, DAX, MR mode and why, ACL", true, 0, 0 },
+	{ "reload", "", "re-read the configuration file (like SIGHUP); a bad file keeps the old one", false, 0, 0 },
+};
+#define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: daxrdmactl [-s SOCKET] [-t SECONDS] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < N_SUBCMDS; i++)
+		fprintf(f, "  %-8s %-9s %s\n", subcmds[i].name, subcmds[i].args, subcmds[i].summary);
+	fprintf(f, "  %-8s %-9s %s\n", "help", "[COMMAND]", "this text, or one command's");
+	fprintf(f, "\noptions:\n"
+		   "  -s, --socket PATH    control socket (default %s)\n"
+		   "  -t, --timeout SECS   how long to wait for the daemon (default 10)\n"
+		   "  -j, --json           JSON output, for the commands that list\n"
+		   "  -V, --version        print the version\n"
+		   "See daxrdmactl(8).\n", DAXRDMA_CTL_SOCKET);
+}
+
+static const struct subcmd *find_subcmd(const char *name)
+{
+	for (size_t i = 0; i < N_SUBCMDS; i++)
+		if (strcmp(subcmds[i].name, name) == 0)
+			return &subcmds[i];
+	return NULL;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Move LEN bytes to or from FD before DEADLINE (ms, CLOCK_MONOTONIC). */
+static int xfer(int fd, void *buf, size_t len, bool out, int64_t deadline)
+{
+	char *p = buf;
+
+	while (len) {
+		struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!pfd.revents)
+			continue;
+		n = out ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) : recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int run_request(const struct ctl_opts *o, int argc, char **argv)
+{
+	struct dxbuf req = DXBUF_INIT;
+	struct dxctl_rep_hdr h;
+	int64_t deadline = now_ms() + o->timeout_ms;
+	char *text = NULL;
+	int32_t status;
+	uint32_t len;
+	int fd, ret;
+
+	ret = dxctl_request_encode(&req, o->json ? DXCTL_F_JSON : 0, argc, argv);
+	if (ret) {
+		fprintf(stderr, "daxrdmactl: request too large: %s\n", strerror(-ret));
+		dxbuf_release(&req);
+		return 2;
+	}
+	fd = ctl_connect(o->socket);
+	if (fd < 0) {
+		fprintf(stderr, "daxrdmactl: cannot connect to daxrdmad at %s: %s\n", o->socket, strerror(-fd));
+		if (fd == -ENOENT || fd == -ECONNREFUSED)
+			fprintf(stderr, "daxrdmactl: is daxrdmad running? (systemctl status daxrdmad)\n");
+		else if (fd == -EACCES)
+			fprintf(stderr, "daxrdmactl: root and members of the socket's group may use it\n");
+		dxbuf_release(&req);
+		return 1;
+	}
+	ret = xfer(fd, req.buf, req.len, true, deadline);
+	dxbuf_release(&req);
+	if (!ret)
+		ret = xfer(fd, &h, sizeof(h), false, deadline);
+	if (!ret)
+		ret = dxctl_reply_check(&h, &status, &len);
+	if (!ret) {
+		text = malloc((size_t)len + 1);
+		ret = text ? xfer(fd, text, len, false, deadline) : -ENOMEM;
+	}
+	close(fd);
+	if (ret) {
+		fprintf(stderr, "daxrdmactl: no valid reply from daxrdmad at %s: %s\n", o->socket, strerror(-ret));
+		free(text);
+		return 1;
+	}
+	text[len] = '\0';
+	fputs(text, status ? stderr : stdout);
+	free(text);
+	if (status) {
+		fprintf(stderr, "daxrdmactl: %s: %s\n", argv[0], strerror(-status));
+		return 1;
+	}
+	return 0;
+}
+
+static int help(const char *name)
+{
+	const struct subcmd *c = name ? find_subcmd(name) : NULL;
+
+	if (!name) {
+		usage(stdout);
+		return 0;
+	}
+	if (!c) {
+		fprintf(stderr, "daxrdmactl: no command \"%s\"\n", name);
+		return 2;
+	}
+	printf("usage: daxrdmactl %s %s\n  %s\n", c->name, c->args, c->summary);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct ctl_opts o = { .socket = DAXRDMA_CTL_SOCKET, .timeout_ms = 10000 };
+	const struct subcmd *cmd;
+	char *args[DXCTL_MAX_ARGS];
+	int c, nargs = 0;
+	char *end;
+	long t;
+
+	/* Options may come before or after the command: "status --json". */
+	while ((c = getopt_long(argc, argv, "s:t:jVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.socket = optarg; break;
+		case 't':
+			errno = 0;
+			t = strtol(optarg, &end, 10);
+			if (errno || *end || t < 1 || t > 3600) {
+				fprintf(stderr, "daxrdmactl: --timeout takes 1 to 3600 seconds, not \"%s\"\n", optarg);
+				return 2;
+			}
+			o.timeout_ms = (int)t * 1000;
+			break;
+		case 'j': o.json = true; break;
+		case 'V': printf("daxrdmactl %s\n", DAXRDMA_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "help") == 0)
+		return help(optind + 1 < argc ? argv[optind + 1] : NULL);
+	cmd = find_subcmd(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "daxrdmactl: no command \"%s\" (daxrdmactl --help lists them)\n", argv[optind]);
+		return 2;
+	}
+	if (o.json && !cmd->has_json) {
+		fprintf(stderr, "daxrdmactl: %s has no --json output\n", cmd->name);
+		return 2;
+	}
+	for (int i = optind; i < argc && (size_t)nargs < DXCTL_MAX_ARGS; i++)
+		args[nargs++] = argv[i];
+	if (nargs - 1 < cmd->min_args || nargs - 1 > cmd->max_args) {
+		fprintf(stderr, "daxrdmactl: usage: daxrdmactl %s %s\n", cmd->name, cmd->args);
+		return 2;
+	}
+	return run_request(&o, nargs, args);
+}

@@ -1,0 +1,327 @@
+#include "daemon/export.h"
+
+#include <daxctl/libdaxctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libpmem2.h>
+#include <linux/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+
+#define PROBE_LEN (64u << 10)
+
+const char *dx_export_kind_name(enum dx_export_kind k)
+{
+	switch (k) {
+	case DX_EXPORT_FSDAX: return "fsdax";
+	case DX_EXPORT_FS: return "fs";
+	case DX_EXPORT_DEVDAX: return "devdax";
+	}
+	return "?";
+}
+
+static const char *granularity_name(int g)
+{
+	switch (g) {
+	case PMEM2_GRANULARITY_BYTE: return "byte (eADR: stores are persistent)";
+	case PMEM2_GRANULARITY_CACHE_LINE: return "cache line (MAP_SYNC: flush caches to persist)";
+	case PMEM2_GRANULARITY_PAGE: return "page (msync to persist)";
+	}
+	return "unknown";
+}
+
+struct probe_map {
+	struct pmem2_source *src;
+	struct pmem2_map *map;
+};
+
+static int probe_map_new(int fd, size_t len, struct probe_map *pm, char *why, size_t whylen)
+{
+	struct pmem2_config *pcfg;
+	int ret;
+
+	memset(pm, 0, sizeof(*pm));
+	ret = pmem2_source_from_fd(&pm->src, fd);
+	if (ret)
+		goto err;
+	ret = pmem2_config_new(&pcfg);
+	if (ret)
+		goto err_source;
+	pmem2_config_set_length(pcfg, len);
+	ret = pmem2_config_set_required_store_granularity(pcfg, PMEM2_GRANULARITY_PAGE);
+	if (!ret)
+		ret = pmem2_map_new(&pm->map, pcfg, pm->src);
+	pmem2_config_delete(&pcfg);
+	if (ret)
+		goto err_source;
+	return 0;
+
+err_source:
+	pmem2_source_delete(&pm->src);
+err:
+	snprintf(why, whylen, "libpmem2 cannot map it: %s", pmem2_errormsg());
+	return ret < 0 ? ret : -EIO;
+}
+
+static void probe_map_delete(struct probe_map *pm)
+{
+	pmem2_map_delete(&pm->map);
+	pmem2_source_delete(&pm->src);
+}
+
+/* Can this device register MRs on ADDR with ACCESS? 0 or -errno. */
+static int probe_reg(struct ibv_pd *pd, void *addr, size_t len, int access)
+{
+	struct ibv_mr *mr = ibv_reg_mr(pd, addr, len, access);
+
+	if (!mr)
+		return errno ? -errno : -EIO;
+	ibv_dereg_mr(mr);
+	return 0;
+}
+
+/*
+ * auto: pinned where ibv_reg_mr on the mapping works; where it fails the way
+ * FS-DAX makes it fail (EOPNOTSUPP, or EFAULT on newer kernels), ODP if the
+ * device has it, else bounce. Any other failure is an error, not a fallback.
+ */
+static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, void *addr, size_t len,
+			   char *why, size_t whylen)
+{
+	int want = x->cfg->mr_mode;
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+		     (x->cfg->read_only ? 0 : IBV_ACCESS_REMOTE_WRITE);
+	int pinned = -EOPNOTSUPP, odp = -EOPNOTSUPP;
+
+	if (want == DX_MR_BOUNCE) {
+		x->mr_mode = DX_MR_BOUNCE;
+		snprintf(x->mr_reason, sizeof(x->mr_reason), "configured");
+		return 0;
+	}
+	if (want == DX_MR_AUTO || want == DX_MR_PINNED) {
+		pinned = probe_reg(l->pd, addr, len, access);
+		if (pinned == 0) {
+			x->mr_mode = DX_MR_PINNED;
+			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr on the mapping works",
+				 want == DX_MR_AUTO ? "auto" : "configured");
+			return 0;
+		}
+		if (want == DX_MR_PINNED || (pinned != -EOPNOTSUPP && pinned != -EFAULT)) {
+			snprintf(why, whylen, "ibv_reg_mr on a mapping of the export fails: %s%s", strerror(-pinned),
+				 pinned == -ENOMEM ? " (is LimitMEMLOCK/ulimit -l too low?)" : "");
+			return pinned;
+		}
+	}
+	if (l->odp_rc) {
+		odp = probe_reg(l->pd, addr, len, access | IBV_ACCESS_ON_DEMAND);
+		if (odp == 0) {
+			x->mr_mode = DX_MR_ODP;
+			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr %s; ODP registration works",
+				 want == DX_MR_AUTO ? "auto" : "configured",
+				 want == DX_MR_AUTO ? strerror(-pinned) : "not tried");
+			return 0;
+		}
+	}
+	if (want == DX_MR_ODP) {
+		snprintf(why, whylen, "mr_mode odp: %s", l->odp_rc ? strerror(-odp) : "the device has no RC ODP");
+		return l->odp_rc ? odp : -EOPNOTSUPP;
+	}
+	x->mr_mode = DX_MR_BOUNCE;
+	snprintf(x->mr_reason, sizeof(x->mr_reason), "auto: ibv_reg_mr on the mapping fails (%s) and %s",
+		 strerror(-pinned), l->odp_rc ? "so does ODP registration" : "the device has no ODP");
+	return 0;
+}
+
+static int open_directory(struct dx_export *x, const struct dx_listener *l, char *why, size_t whylen)
+{
+	struct probe_map pm;
+	struct statx stx;
+	int tmp, ret;
+
+	x->fd = open(x->cfg->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (x->fd < 0) {
+		ret = -errno;
+		snprintf(why, whylen, "open: %s", strerror(errno));
+		return ret;
+	}
+	/* An unnamed file in the export shows what a served file gets: DAX or not, and which MR mode. */
+	tmp = openat(x->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (tmp < 0) {
+		ret = -errno;
+		snprintf(why, whylen, "cannot create a probe file in it (O_TMPFILE): %s", strerror(errno));
+		return ret;
+	}
+	ret = posix_fallocate(tmp, 0, PROBE_LEN);
+	if (ret) {
+		snprintf(why, whylen, "fallocate of a probe file: %s", strerror(ret));
+		ret = -ret;
+		goto out_close;
+	}
+	if (statx(tmp, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx)) {
+		ret = -errno;
+		snprintf(why, whylen, "statx: %s", strerror(errno));
+		goto out_close;
+	}
+	x->kind = (stx.stx_attributes & STATX_ATTR_DAX) ? DX_EXPORT_FSDAX : DX_EXPORT_FS;
+	ret = probe_map_new(tmp, PROBE_LEN, &pm, why, whylen);
+	if (ret)
+		goto out_close;
+	x->granularity = pmem2_map_get_store_granularity(pm.map);
+	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), PROBE_LEN, why, whylen);
+	probe_map_delete(&pm);
+out_close:
+	close(tmp);
+	return ret;
+}
+
+static int find_devdax(struct dx_export *x, char *why, size_t whylen)
+{
+	const char *base = strrchr(x->cfg->path, '/') + 1;
+	struct daxctl_region *region;
+	struct daxctl_ctx *ctx;
+	struct daxctl_dev *dev;
+	int ret = -ENODEV;
+
+	ret = daxctl_new(&ctx);
+	if (ret) {
+		snprintf(why, whylen, "daxctl_new: %s", strerror(-ret));
+		return ret;
+	}
+	ret = -ENODEV;
+	daxctl_region_foreach(ctx, region) {
+		daxctl_dev_foreach(region, dev) {
+			if (strcmp(daxctl_dev_get_devname(dev), base) != 0)
+				continue;
+			x->dev_size = daxctl_dev_get_size(dev);
+			x->dev_align = daxctl_dev_get_align(dev);
+			ret = 0;
+		}
+	}
+	daxctl_unref(ctx);
+	if (ret)
+		snprintf(why, whylen, "a character device that libdaxctl does not know as a device-DAX instance");
+	return ret;
+}
+
+static int open_devdax(struct dx_export *x, const struct dx_listener *l, char *why, size_t whylen)
+{
+	struct probe_map pm;
+	int ret;
+
+	x->kind = DX_EXPORT_DEVDAX;
+	ret = find_devdax(x, why, whylen);
+	if (ret)
+		return ret;
+	x->fd = open(x->cfg->path, O_RDWR | O_CLOEXEC);
+	if (x->fd < 0) {
+		ret = -errno;
+		snprintf(why, whylen, "open: %s", strerror(errno));
+		return ret;
+	}
+	ret = probe_map_new(x->fd, x->dev_align ? x->dev_align : PROBE_LEN, &pm, why, whylen);
+	if (ret)
+		return ret;
+	x->granularity = pmem2_map_get_store_granularity(pm.map);
+	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map), why, whylen);
+	probe_map_delete(&pm);
+	return ret;
+}
+
+int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
+		    struct dx_exports **out, struct dxbuf *errs)
+{
+	struct dx_exports *xs;
+	int first_err = 0;
+
+	xs = calloc(1, sizeof(*xs));
+	if (!xs)
+		return -ENOMEM;
+	xs->v = calloc(cfg->n_exports, sizeof(*xs->v));
+	if (!xs->v) {
+		free(xs);
+		return -ENOMEM;
+	}
+	xs->n = cfg->n_exports;
+	for (size_t i = 0; i < xs->n; i++) {
+		struct dx_export *x = &xs->v[i];
+		char why[300] = "";
+		struct stat st;
+		int ret;
+
+		x->cfg = &cfg->exports[i];
+		x->fd = -1;
+		if (stat(x->cfg->path, &st) != 0)
+			ret = -errno, snprintf(why, sizeof(why), "%s", strerror(errno));
+		else if (S_ISCHR(st.st_mode))
+			ret = open_devdax(x, l, why, sizeof(why));
+		else
+			ret = open_directory(x, l, why, sizeof(why));
+		if (ret) {
+			dxbuf_printf(errs, "%s:%d: export \"%s\" (%s): %s\n", cfg->file, x->cfg->line,
+				      x->cfg->name, x->cfg->path, why);
+			if (!first_err)
+				first_err = ret;
+			continue;
+		}
+		if (x->kind == DX_EXPORT_FS)
+			log_warn("export \"%s\" (%s) is not on a DAX file system: served from the page cache",
+				 x->cfg->name, x->cfg->path);
+		log_info("export \"%s\" (%s): %s, MR mode %s (%s), persistence granularity %s", x->cfg->name,
+			 x->cfg->path, dx_export_kind_name(x->kind), dx_mr_mode_names[x->mr_mode], x->mr_reason,
+			 granularity_name(x->granularity));
+	}
+	if (first_err) {
+		dx_exports_close(&xs);
+		return first_err;
+	}
+	*out = xs;
+	return 0;
+}
+
+void dx_exports_close(struct dx_exports **xp)
+{
+	struct dx_exports *xs = *xp;
+
+	if (!xs)
+		return;
+	for (size_t i = 0; i < xs->n; i++)
+		if (xs->v[i].fd >= 0)
+			close(xs->v[i].fd);
+	free(xs->v);
+	free(xs);
+	*xp = NULL;
+}
+
+void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
+{
+	for (size_t i = 0; i < xs->n; i++) {
+		const struct dx_export *x = &xs->v[i];
+		struct rnode *o = rn_object(array, NULL);
+		struct rnode *acl;
+
+		rn_str(o, "name", x->cfg->name);
+		rn_str(o, "path", x->cfg->path);
+		rn_str(o, "kind", dx_export_kind_name(x->kind));
+		rn_bool(o, "dax", x->kind != DX_EXPORT_FS);
+		rn_bool(o, "read_only", x->cfg->read_only);
+		rn_str(o, "mr_mode", dx_mr_mode_names[x->mr_mode]);
+		rn_str(o, "mr_mode_reason", x->mr_reason);
+		rn_str(o, "persistence", granularity_name(x->granularity));
+		if (x->kind == DX_EXPORT_DEVDAX) {
+			rn_int(o, "device_size", (int64_t)x->dev_size);
+			rn_int(o, "device_align", (int64_t)x->dev_align);
+		}
+		acl = rn_array(o, "acl");
+		for (size_t j = 0; j < x->cfg->n_acl; j++)
+			rn_str(acl, NULL, x->cfg->acl[j]);
+	}
+}

@@ -1,0 +1,49 @@
+/*
+ * Exports at run time: the open directory (or device-DAX device), whether it
+ * really is DAX, how its persistence works, and which MR mode layouts on it
+ * use, with the reason, all decided once when the export is opened.
+ */
+#ifndef DX_EXPORT_H
+#define DX_EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/report.h"
+#include "common/dxbuf.h"
+#include "daemon/config.h"
+#include "daemon/listener.h"
+
+enum dx_export_kind {
+	DX_EXPORT_FSDAX,  /* directory on a DAX file system */
+	DX_EXPORT_FS,     /* directory without DAX: page cache, served with a warning */
+	DX_EXPORT_DEVDAX, /* device-DAX character device */
+};
+
+struct dx_export {
+	const struct dx_export_cfg *cfg;
+	enum dx_export_kind kind;
+	int fd;             /* O_PATH directory, or the O_RDWR device-DAX device */
+	uint64_t dev_size;  /* device-DAX only */
+	uint64_t dev_align; /* device-DAX only */
+	int granularity;    /* enum pmem2_granularity of a mapping */
+	enum dx_mr_mode mr_mode;
+	char mr_reason[200];
+};
+
+struct dx_exports {
+	struct dx_export *v;
+	size_t n;
+};
+
+/*
+ * Open every export of CFG and decide its MR mode on L's device. Problems go
+ * to ERRS as "file:line: message" lines; then -EINVAL (or the first -errno).
+ */
+int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
+		    struct dx_exports **out, struct dxbuf *errs);
+void dx_exports_close(struct dx_exports **xp);
+void dx_exports_report(const struct dx_exports *xs, struct rnode *array);
+const char *dx_export_kind_name(enum dx_export_kind k);
+
+#endif

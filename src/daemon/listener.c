@@ -1,0 +1,158 @@
+#include "daemon/listener.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/net.h"
+
+static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_listener *l = arg;
+	struct rdma_cm_event *ev;
+	char peer[64];
+
+	if (rdma_get_cm_event(l->ec, &ev)) {
+		if (errno != EAGAIN)
+			dx_log_fail("rdma_get_cm_event", -errno);
+		return;
+	}
+	switch (ev->event) {
+	case RDMA_CM_EVENT_CONNECT_REQUEST:
+		l->conn_requests++;
+		l->conn_rejected++;
+		dx_sockaddr_str(rdma_get_peer_addr(ev->id), peer, sizeof(peer));
+		/* Sessions (proto/daxrdma_proto.h) arrive with the layout protocol. */
+		log_notice("connection request from %s on %s: rejected, this daxrdmad serves no RDMA sessions yet",
+			   peer, l->addr);
+		if (rdma_reject(ev->id, NULL, 0))
+			dx_log_fail("rdma_reject", -errno);
+		rdma_ack_cm_event(ev);
+		return;
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		log_err("RDMA device %s was removed; the listener on %s is gone", dx_listener_devname(l), l->addr);
+		break;
+	default:
+		log_debug("rdma_cm event %s on the listener", rdma_event_str(ev->event));
+		break;
+	}
+	rdma_ack_cm_event(ev);
+}
+
+static int probe_odp(struct dx_listener *l)
+{
+	struct ibv_device_attr_ex attr;
+	uint32_t need = IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_WRITE;
+	int ret;
+
+	memset(&attr, 0, sizeof(attr));
+	ret = ibv_query_device_ex(l->verbs, NULL, &attr);
+	if (ret)
+		return dx_log_fail("ibv_query_device_ex", -ret);
+	l->odp_rc = (attr.odp_caps.general_caps & IBV_ODP_SUPPORT) &&
+		    (attr.odp_caps.per_transport_caps.rc_odp_caps & need) == need;
+	return 0;
+}
+
+int dx_listener_new(struct event_base *base, const struct dx_config *cfg, struct dx_listener **out)
+{
+	struct sockaddr_storage ss;
+	struct dx_listener *l;
+	int ndev = 0, ret;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	if (dx_sockaddr_parse(cfg->listen_address, (uint16_t)cfg->listen_port, &ss)) {
+		ret = -EINVAL; /* the config schema checked it */
+		goto err_free;
+	}
+	dx_sockaddr_str((struct sockaddr *)&ss, l->addr, sizeof(l->addr));
+
+	l->devlist = rdma_get_devices(&ndev);
+	if (!l->devlist || ndev == 0) {
+		log_err("no RDMA device found: load a driver (for Soft-RoCE: modprobe rdma_rxe; "
+			"rdma link add rxe0 type rxe netdev eth0) and start daxrdmad again");
+		ret = -ENODEV;
+		goto err_free_devs;
+	}
+	l->ec = rdma_create_event_channel();
+	if (!l->ec) {
+		ret = dx_log_fail("rdma_create_event_channel (is rdma_ucm loaded?)", -errno);
+		goto err_free_devs;
+	}
+	if (rdma_create_id(l->ec, &l->id, l, RDMA_PS_TCP)) {
+		ret = dx_log_fail("rdma_create_id", -errno);
+		goto err_destroy_ec;
+	}
+	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss)) {
+		ret = -errno;
+		log_err("rdma_bind_addr %s: %s%s", l->addr, strerror(errno),
+			ret == -EADDRNOTAVAIL || ret == -ENODEV ? " (no RDMA device has this address)" : "");
+		goto err_destroy_id;
+	}
+	if (rdma_listen(l->id, 16)) {
+		ret = dx_log_fail("rdma_listen", -errno);
+		goto err_destroy_id;
+	}
+	/* A wildcard bind has no device; MRs are then probed on the first one. */
+	l->verbs = l->id->verbs ? l->id->verbs : l->devlist[0];
+	l->pd = ibv_alloc_pd(l->verbs);
+	if (!l->pd) {
+		ret = dx_log_fail("ibv_alloc_pd", -errno);
+		goto err_destroy_id;
+	}
+	ret = probe_odp(l);
+	if (ret)
+		goto err_dealloc_pd;
+	ret = evutil_make_socket_nonblocking(l->ec->fd);
+	if (ret) {
+		ret = dx_log_fail("fcntl O_NONBLOCK on the rdma_cm channel", -EIO);
+		goto err_dealloc_pd;
+	}
+	l->ev = event_new(base, l->ec->fd, EV_READ | EV_PERSIST, listener_on_cm_event, l);
+	if (!l->ev || event_add(l->ev, NULL)) {
+		ret = dx_log_fail("event_add (rdma_cm channel)", -ENOMEM);
+		goto err_free_event;
+	}
+	log_info("listening on %s, device %s%s", l->addr, dx_listener_devname(l), l->odp_rc ? " (ODP)" : "");
+	*out = l;
+	return 0;
+
+err_free_event:
+	if (l->ev)
+		event_free(l->ev);
+err_dealloc_pd:
+	ibv_dealloc_pd(l->pd);
+err_destroy_id:
+	rdma_destroy_id(l->id);
+err_destroy_ec:
+	rdma_destroy_event_channel(l->ec);
+err_free_devs:
+	if (l->devlist)
+		rdma_free_devices(l->devlist);
+err_free:
+	free(l);
+	return ret;
+}
+
+void dx_listener_free(struct dx_listener **lp)
+{
+	struct dx_listener *l = *lp;
+
+	if (!l)
+		return;
+	event_free(l->ev);
+	ibv_dealloc_pd(l->pd);
+	rdma_destroy_id(l->id);
+	rdma_destroy_event_channel(l->ec);
+	rdma_free_devices(l->devlist);
+	free(l);
+	*lp = NULL;
+}
+
+const char *dx_listener_devname(const struct dx_listener *l)
+{
+	return ibv_get_device_name(l->verbs->device);
+}

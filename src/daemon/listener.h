@@ -1,0 +1,30 @@
+/* The rdma_cm listener, the RDMA device it lives on and that device's PD. */
+#ifndef DX_LISTENER_H
+#define DX_LISTENER_H
+
+#include <event2/event.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+#include <stdbool.h>
+
+#include "daemon/config.h"
+
+struct dx_listener {
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *id;
+	struct event *ev;
+	struct ibv_context **devlist; /* from rdma_get_devices() */
+	struct ibv_context *verbs;    /* the device MRs are probed on */
+	struct ibv_pd *pd;
+	bool odp_rc;                  /* RC ODP with READ and WRITE */
+	char addr[64];                /* "192.168.100.1:20049" */
+	uint64_t conn_requests;
+	uint64_t conn_rejected;
+};
+
+/* Bind and listen on CFG's address; -ENODEV when there is no RDMA device. */
+int dx_listener_new(struct event_base *base, const struct dx_config *cfg, struct dx_listener **out);
+void dx_listener_free(struct dx_listener **lp);
+const char *dx_listener_devname(const struct dx_listener *l);
+
+#endif

@@ -1,0 +1,303 @@
+/* daxrdmad: serves files on persistent memory to RDMA clients. See daxrdmad(8). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "build-config.h"
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+static const int log_prio_of_level[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: daxrdmad [options]\n"
+		"  -c, --config FILE   configuration file (default %s)\n"
+		"      --check-config  validate the configuration file and exit\n"
+		"      --dump-config   print the effective configuration and exit\n"
+		"  -d, --debug         log debug messages\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          this text\n"
+		"See daxrdmad(8) and daxrdmad.conf(5).\n",
+		DAXRDMA_CONFIG_FILE);
+}
+
+static int read_lease_break_time(void)
+{
+	FILE *f = fopen("/proc/sys/fs/lease-break-time", "r");
+	int v = -1;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -EINVAL;
+	fclose(f);
+	return v;
+}
+
+/* A lease the kernel breaks by itself before we fence would let a local
+ * truncate free blocks that an rkey still covers. */
+static int check_recall_timeout(struct dxd *d, const struct dx_config *cfg)
+{
+	int lbt = read_lease_break_time();
+
+	if (lbt < 0)
+		return dx_log_fail("reading /proc/sys/fs/lease-break-time", lbt);
+	d->lease_break_time_s = lbt;
+	if (cfg->recall_timeout_ms >= (int64_t)lbt * 1000) {
+		log_err("recall_timeout_ms = %lld is not below /proc/sys/fs/lease-break-time (%d s): the kernel "
+			"would break leases before daxrdmad fences clients; lower recall_timeout_ms or raise "
+			"fs.lease-break-time", (long long)cfg->recall_timeout_ms, lbt);
+		return -EINVAL;
+	}
+	if (cfg->recall_timeout_ms * 2 > (int64_t)lbt * 1000)
+		log_warn("recall_timeout_ms = %lld is more than half of fs.lease-break-time (%d s)",
+			 (long long)cfg->recall_timeout_ms, lbt);
+	return 0;
+}
+
+void dxd_notify_status(struct dxd *d)
+{
+	sd_notifyf(0, "STATUS=listening on %s (%s), %zu export%s", d->listener->addr,
+		   dx_listener_devname(d->listener), d->exports->n, d->exports->n == 1 ? "" : "s");
+}
+
+static void print_errors(const struct dxbuf *errs)
+{
+	fputs(dxbuf_str(errs), stderr);
+}
+
+int dxd_reload(struct dxd *d, struct dxbuf *errs)
+{
+	struct dx_listener *nl = NULL;
+	struct dx_exports *nx = NULL;
+	struct dx_config *nc;
+	int ret;
+
+	sd_notify(0, "RELOADING=1");
+	log_notice("reloading %s", d->config_file);
+	ret = dx_config_load(d->config_file, &nc, errs);
+	if (ret)
+		goto out_failed;
+	ret = check_recall_timeout(d, nc);
+	if (ret) {
+		dxbuf_printf(errs, "%s: recall_timeout_ms is not below fs.lease-break-time\n", d->config_file);
+		goto out_free_config;
+	}
+	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) || strcmp(nc->ctl_group, d->cfg->ctl_group))
+		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
+	if (strcmp(nc->listen_address, d->cfg->listen_address) || nc->listen_port != d->cfg->listen_port) {
+		ret = dx_listener_new(d->base, nc, &nl);
+		if (ret) {
+			dxbuf_printf(errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,
+				      nc->listen_address, (long long)nc->listen_port, strerror(-ret));
+			goto out_free_config;
+		}
+	}
+	ret = dx_exports_open(nc, nl ? nl : d->listener, &nx, errs);
+	if (ret)
+		goto out_free_listener;
+
+	dx_exports_close(&d->exports);
+	d->exports = nx;
+	if (nl) {
+		dx_listener_free(&d->listener);
+		d->listener = nl;
+	}
+	dx_config_free(&d->cfg);
+	d->cfg = nc;
+	dx_log_set_level(log_prio_of_level[nc->log_level]);
+	d->reloads++;
+	log_notice("reloaded %s: %zu export%s", d->config_file, nx->n, nx->n == 1 ? "" : "s");
+	sd_notify(0, "READY=1");
+	dxd_notify_status(d);
+	return 0;
+
+out_free_listener:
+	dx_listener_free(&nl);
+out_free_config:
+	dx_config_free(&nc);
+out_failed:
+	d->reloads_failed++;
+	log_err("reload of %s failed; the running configuration stays:\n%s", d->config_file, dxbuf_str(errs));
+	sd_notify(0, "READY=1");
+	return ret;
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct dxbuf errs = DXBUF_INIT;
+
+	dxd_reload(arg, &errs);
+	dxbuf_release(&errs);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct dxd *d = arg;
+
+	log_notice("%s: shutting down", strsignal((int)sig));
+	sd_notify(0, "STOPPING=1");
+	event_base_loopbreak(d->base);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int add_signal(struct dxd *d, struct event **ev, int sig, event_callback_fn cb)
+{
+	*ev = evsignal_new(d->base, sig, cb, d);
+	if (!*ev || evsignal_add(*ev, NULL))
+		return dx_log_fail("evsignal_add", -ENOMEM);
+	return 0;
+}
+
+static int start_watchdog(struct dxd *d)
+{
+	uint64_t usec = 0;
+	struct timeval tv;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return 0;
+	usec /= 2; /* ping twice per period */
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	d->ev_watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	if (!d->ev_watchdog || event_add(d->ev_watchdog, &tv))
+		return dx_log_fail("event_add (watchdog)", -ENOMEM);
+	return 0;
+}
+
+static void dxd_fini(struct dxd *d)
+{
+	dx_ctlsock_free(&d->ctl);
+	dx_exports_close(&d->exports);
+	dx_listener_free(&d->listener);
+	if (d->ev_watchdog)
+		event_free(d->ev_watchdog);
+	if (d->ev_sighup)
+		event_free(d->ev_sighup);
+	if (d->ev_sigterm)
+		event_free(d->ev_sigterm);
+	if (d->ev_sigint)
+		event_free(d->ev_sigint);
+	dx_config_free(&d->cfg);
+	if (d->base)
+		event_base_free(d->base);
+}
+
+static int dxd_run(struct dxd *d)
+{
+	struct dxbuf errs = DXBUF_INIT;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &d->started);
+	ret = check_recall_timeout(d, d->cfg);
+	if (ret)
+		return ret;
+	d->base = event_base_new();
+	if (!d->base)
+		return dx_log_fail("event_base_new", -ENOMEM);
+	ret = add_signal(d, &d->ev_sighup, SIGHUP, on_sighup);
+	if (!ret)
+		ret = add_signal(d, &d->ev_sigterm, SIGTERM, on_sigterm);
+	if (!ret)
+		ret = add_signal(d, &d->ev_sigint, SIGINT, on_sigterm);
+	if (ret)
+		return ret;
+	ret = dx_listener_new(d->base, d->cfg, &d->listener);
+	if (ret)
+		return ret;
+	ret = dx_exports_open(d->cfg, d->listener, &d->exports, &errs);
+	if (ret) {
+		print_errors(&errs);
+		dxbuf_release(&errs);
+		return ret;
+	}
+	ret = dx_ctlsock_new(d->base, d->cfg->ctl_socket, d->cfg->ctl_group, dxd_ctl_handle, d, &d->ctl);
+	if (ret)
+		return ret;
+	ret = start_watchdog(d);
+	if (ret)
+		return ret;
+	sd_notify(0, "READY=1");
+	dxd_notify_status(d);
+	log_notice("daxrdmad %s ready: %zu export%s, listening on %s", DAXRDMA_VERSION, d->exports->n,
+		   d->exports->n == 1 ? "" : "s", d->listener->addr);
+	if (event_base_dispatch(d->base) < 0)
+		return dx_log_fail("event_base_dispatch", -EIO);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "dump-config", no_argument, NULL, 'D' },
+		{ "config-reference", no_argument, NULL, 'R' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE };
+	struct dxbuf out = DXBUF_INIT;
+	bool check = false, dump = false, debug = false;
+	int c, ret;
+
+	dx_log_init("daxrdmad", LOG_INFO);
+	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.config_file = optarg; break;
+		case 'C': check = true; break;
+		case 'D': dump = true; break;
+		case 'd': debug = true; break;
+		case 'R':
+			dx_config_reference(&out);
+			fputs(dxbuf_str(&out), stdout);
+			dxbuf_release(&out);
+			return EXIT_SUCCESS;
+		case 'V': printf("daxrdmad %s\n", DAXRDMA_VERSION); return EXIT_SUCCESS;
+		case 'h': usage(stdout); return EXIT_SUCCESS;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "daxrdmad: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	ret = dx_config_load(d.config_file, &d.cfg, &out);
+	if (ret) {
+		print_errors(&out);
+		fprintf(stderr, "daxrdmad: %s has errors; not starting\n", d.config_file);
+		dxbuf_release(&out);
+		return EXIT_FAILURE;
+	}
+	if (dump || check) {
+		if (dump)
+			dx_config_dump(d.cfg, &out);
+		else
+			dxbuf_printf(&out, "%s: OK\n", d.config_file);
+		fputs(dxbuf_str(&out), stdout);
+		dxbuf_release(&out);
+		dx_config_free(&d.cfg);
+		return EXIT_SUCCESS;
+	}
+	dx_log_set_level(debug ? LOG_DEBUG : log_prio_of_level[d.cfg->log_level]);
+
+	ret = dxd_run(&d);
+	if (ret)
+		log_err("not running: %s", strerror(-ret));
+	dxd_fini(&d);
+	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,72 @@
+#!/bin/bash
+# run-vm.sh GUEST_SCRIPT: boot the Debian kernel under QEMU/TCG with the host's
+# root shared read-only over 9p, emulated pmem (memmap=) and a NIC on a hub
+# that goes nowhere, run GUEST_SCRIPT inside, and exit with its status.
+#   124: QEMU timed out     125: the guest died without reporting a status
+# Env: DX_BUILD (build dir, required), DXVM_TIMEOUT (s, default 300),
+#      DXVM_MEM (default 6G: memmap=1G!4G needs RAM above 4G), DXVM_PMEM (memmap= value, default 1G!4G),
+#      DXVM_KVER (default: the newest kernel in /lib/modules).
+# Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+TEST=$(realpath "$1")
+NAME=$(basename "$TEST" .sh)
+: "${DX_BUILD:?set DX_BUILD to the meson build directory}"
+DX_BUILD=$(realpath "$DX_BUILD")
+KVER=${DXVM_KVER:-$(ls /lib/modules | sort -V | tail -1)}
+KERNEL=/boot/vmlinuz-$KVER
+TIMEOUT=${DXVM_TIMEOUT:-300}
+VMDIR=$DX_BUILD/vm
+SHARE=$VMDIR/$NAME
+INITRD=$VMDIR/initramfs-$KVER.cpio.gz
+
+if [ ! -r "$KERNEL" ]; then
+	echo "run-vm: no guest kernel $KERNEL (scripts/install-deps installs linux-image-amd64)" >&2
+	exit 125
+fi
+mkdir -p "$SHARE"
+if [ ! -s "$INITRD" ] || [ "$HERE/init-stage1.sh" -nt "$INITRD" ]; then
+	bash "$HERE/build-initramfs.sh" "$KVER" "$INITRD" || exit 125
+fi
+cat > "$SHARE/env" <<ENV
+export DX_BUILD=$DX_BUILD
+export DX_SRC=$(realpath "$HERE/../..")
+export DXVM_GUEST=$HERE/guest
+ENV
+
+boot() {
+	rm -f "$SHARE/exit-status" "$SHARE/guest.log"
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+		-accel tcg,thread=multi -M pc -cpu max -smp 2 -m "${DXVM_MEM:-6G}" \
+		-kernel "$KERNEL" -initrd "$INITRD" \
+		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST" \
+		-display none -monitor none -serial file:"$SHARE/console.log" -no-reboot \
+		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$SHARE",mount_tag=share,security_model=none,multidevs=remap \
+		-netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0
+}
+
+start=$SECONDS
+for try in 1 2; do
+	boot
+	qrc=$?
+	if [ $qrc -eq 124 ]; then
+		echo "run-vm: $NAME timed out after ${TIMEOUT}s; console: $SHARE/console.log" >&2
+		tail -20 "$SHARE/console.log" >&2
+		exit 124
+	fi
+	[ -f "$SHARE/exit-status" ] && break
+	# A rare early-boot oops under multi-threaded TCG: retry once if the test never started.
+	grep -q 'stage2: running' "$SHARE/console.log" && break
+	cp "$SHARE/console.log" "$SHARE/console-failed-boot-$try.log"
+	echo "run-vm: guest died before the test started (console kept); retrying" >&2
+done
+cat "$SHARE/guest.log" 2>/dev/null
+if [ ! -f "$SHARE/exit-status" ]; then
+	echo "run-vm: $NAME: the guest reported no exit status; console: $SHARE/console.log" >&2
+	tail -30 "$SHARE/console.log" >&2
+	exit 125
+fi
+rc=$(cat "$SHARE/exit-status")
+echo "run-vm: $NAME: exit status $rc after $((SECONDS - start)) s"
+exit "$rc"

@@ -11,7 +11,6 @@ mount -t devpts devpts /dev/pts
 ln -sf /proc/self/fd /dev/fd
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t configfs configfs /sys/kernel/config 2>/dev/null
 hostname dxguest
 ip link set lo up

@@ -11,8 +11,6 @@ int dx_cidr_parse(const char *s, struct dx_cidr *out)
 	char host[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
 	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-	char *end;
 
 	if (hlen == 0 || hlen >= sizeof(host))
 		return -EINVAL;
@@ -27,6 +25,9 @@ int dx_cidr_parse(const char *s, struct dx_cidr *out)
 		return -EINVAL;
 	out->prefix = out->family == AF_INET ? 32 : 128;
 	if (slash) {
+		unsigned long prefix;
+		char *end;
+
 		errno = 0;
 		prefix = strtoul(slash + 1, &end, 10);
 		if (errno || end == slash + 1 || *end || prefix > out->prefix)
@@ -87,18 +88,15 @@ int dx_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *
 const char *dx_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned int port = 0;
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-		snprintf(buf, len, "%s:%u", host, port);
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-		snprintf(buf, len, "[%s]:%u", host, port);
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
 	} else {
 		snprintf(buf, len, "(family %d)", sa->sa_family);
 	}

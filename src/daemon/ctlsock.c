@@ -246,7 +246,7 @@ int dx_ctlsock_new(struct event_base *base, const char *path, const char *group,
 	cs->arg = arg;
 	cs->lev = evconnlistener_new(base, ctl_on_accept, cs, LEV_OPT_CLOSE_ON_FREE, 16, fd);
 	if (!cs->lev) {
-		ret = dx_log_fail("evconnlistener_new (control socket)", -errno ? -errno : -ENOMEM);
+		ret = dx_log_fail("evconnlistener_new (control socket)", errno ? -errno : -ENOMEM);
 		goto err_unlink;
 	}
 	log_info("control socket %s (group %s)", path, gr ? group : "root");

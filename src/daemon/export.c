@@ -189,9 +189,8 @@ static int find_devdax(struct dx_export *x, char *why, size_t whylen)
 	struct daxctl_region *region;
 	struct daxctl_ctx *ctx;
 	struct daxctl_dev *dev;
-	int ret = -ENODEV;
+	int ret = daxctl_new(&ctx);
 
-	ret = daxctl_new(&ctx);
 	if (ret) {
 		snprintf(why, whylen, "daxctl_new: %s", strerror(-ret));
 		return ret;

@@ -17,6 +17,8 @@ struct ctl_opts {
 	const char *socket;
 	int timeout_ms;
 	bool json;
+	bool wait;
+	const char *offset, *length; /* recall */
 };
 
 struct subcmd {
@@ -30,6 +32,11 @@ struct subcmd {
 static const struct subcmd subcmds[] = {
 	{ "status", "[--json]", "daemon state: listener, device, counters, exports", true, 0, 0 },
 	{ "exports", "[--json]", "each export: kind, DAX, MR mode and why, ACL", true, 0, 0 },
+	{ "clients", "[--json]", "connected clients: address, state, files, layouts, requests", true, 0, 0 },
+	{ "layouts", "[FILE] [--json]", "granted layouts (of FILE): range, iomode, MR mode, rkey, state", true, 0, 1 },
+	{ "recall", "FILE [--offset N] [--length N] [--wait] [--json]",
+	  "recall the layouts over a range of FILE (a local path); --wait until they are back or fenced", true, 1, 1 },
+	{ "evict", "CLIENT [--json]", "fence a client (id or address): its rkeys die, it is disconnected", true, 1, 1 },
 	{ "reload", "", "re-read the configuration file (like SIGHUP); a bad file keeps the old one", false, 0, 0 },
 };
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
@@ -38,8 +45,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: daxrdmactl [-s SOCKET] [-t SECONDS] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < N_SUBCMDS; i++)
-		fprintf(f, "  %-8s %-9s %s\n", subcmds[i].name, subcmds[i].args, subcmds[i].summary);
-	fprintf(f, "  %-8s %-9s %s\n", "help", "[COMMAND]", "this text, or one command's");
+		fprintf(f, "  %-8s %s\n  %-8s   %s\n", subcmds[i].name, subcmds[i].args, "", subcmds[i].summary);
+	fprintf(f, "  %-8s %s\n  %-8s   %s\n", "help", "[COMMAND]", "", "this text, or one command's");
 	fprintf(f, "\noptions:\n"
 		   "  -s, --socket PATH    control socket (default %s)\n"
 		   "  -t, --timeout SECS   how long to wait for the daemon (default 10)\n"
@@ -116,7 +123,9 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-static int run_request(const struct ctl_opts *o, int argc, char **argv)
+/* One request; the reply goes to stdout (stderr on failure) unless QUIET.
+ * *STATUS gets the daemon's answer. Returns an exit code. */
+static int request(const struct ctl_opts *o, int argc, char **argv, bool quiet, int32_t *status_out)
 {
 	struct dxbuf req = DXBUF_INIT;
 	struct dxctl_rep_hdr h;
@@ -159,13 +168,52 @@ static int run_request(const struct ctl_opts *o, int argc, char **argv)
 		return 1;
 	}
 	text[len] = '\0';
-	fputs(text, status ? stderr : stdout);
+	*status_out = status;
+	if (!quiet)
+		fputs(text, status ? stderr : stdout);
 	free(text);
+	if (quiet)
+		return status ? 1 : 0;
 	if (status) {
 		fprintf(stderr, "daxrdmactl: %s: %s\n", argv[0], strerror(-status));
 		return 1;
 	}
 	return 0;
+}
+
+static int run_request(const struct ctl_opts *o, int argc, char **argv)
+{
+	int32_t status = 0;
+
+	return request(o, argc, argv, false, &status);
+}
+
+/* recall --wait: ask again (with --poll) until no layout over the range is left. */
+static int recall_wait(const struct ctl_opts *o, int argc, char **argv)
+{
+	int64_t deadline = now_ms() + o->timeout_ms;
+	struct ctl_opts q = *o;
+	int32_t status = 0;
+	int ret;
+
+	ret = request(o, argc, argv, false, &status);
+	if (ret)
+		return ret;
+	argv[argc++] = "--poll";
+	q.json = false;
+	while (now_ms() < deadline) {
+		ret = request(&q, argc, argv, true, &status);
+		if (status == 0) {
+			if (!o->json)
+				printf("recall complete: no layout over the range is left\n");
+			return 0;
+		}
+		if (status != -EINPROGRESS)
+			return request(&q, argc, argv, false, &status);
+		usleep(50 * 1000);
+	}
+	fprintf(stderr, "daxrdmactl: recall: layouts still out after %d s\n", o->timeout_ms / 1000);
+	return 1;
 }
 
 static int help(const char *name)
@@ -190,13 +238,16 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "length", required_argument, NULL, 'l' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct ctl_opts o = { .socket = DAXRDMA_CTL_SOCKET, .timeout_ms = 10000 };
 	const struct subcmd *cmd;
-	char *args[DXCTL_MAX_ARGS];
+	char *args[DXCTL_MAX_ARGS], offset[64], length[64];
 	int c, nargs = 0;
 	char *end;
 	long t;
@@ -215,6 +266,9 @@ int main(int argc, char **argv)
 			o.timeout_ms = (int)t * 1000;
 			break;
 		case 'j': o.json = true; break;
+		case 'o': o.offset = optarg; break;
+		case 'l': o.length = optarg; break;
+		case 'w': o.wait = true; break;
 		case 'V': printf("daxrdmactl %s\n", DAXRDMA_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -241,5 +295,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "daxrdmactl: usage: daxrdmactl %s %s\n", cmd->name, cmd->args);
 		return 2;
 	}
+	if ((o.offset || o.length || o.wait) && strcmp(cmd->name, "recall") != 0) {
+		fprintf(stderr, "daxrdmactl: --offset, --length and --wait belong to recall\n");
+		return 2;
+	}
+	if (o.offset) {
+		snprintf(offset, sizeof(offset), "--offset=%s", o.offset);
+		args[nargs++] = offset;
+	}
+	if (o.length) {
+		snprintf(length, sizeof(length), "--length=%s", o.length);
+		args[nargs++] = length;
+	}
+	if (o.wait)
+		return recall_wait(&o, nargs, args);
 	return run_request(&o, nargs, args);
 }

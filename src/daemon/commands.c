@@ -1,15 +1,24 @@
 /* Control commands: what daxrdmactl(8) can ask the daemon. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "build-config.h"
 #include "common/log.h"
+#include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/layout.h"
+#include "daemon/recall.h"
+#include "daemon/seal.h"
 
 struct ctl_cmd {
 	const char *name;
 	bool privileged; /* changes state: root or the daemon's own user only */
+	int min_args, max_args;
 	int (*fn)(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg);
 };
 
@@ -36,6 +45,15 @@ static int cmd_status(struct dxd *d, int argc, char **argv, struct rnode *root, 
 	rn_int(root, "lease_break_time_s", d->lease_break_time_s);
 	rn_int(root, "connection_requests", (int64_t)d->listener->conn_requests);
 	rn_int(root, "connections_rejected", (int64_t)d->listener->conn_rejected);
+	rn_int(root, "clients", (int64_t)d->n_conns);
+	rn_int(root, "layouts", (int64_t)d->n_layouts);
+	rn_int(root, "layouts_granted", (int64_t)d->st.layouts_granted);
+	rn_int(root, "layouts_returned", (int64_t)d->st.layouts_returned);
+	rn_int(root, "recalls", (int64_t)d->st.recalls);
+	rn_int(root, "lease_breaks", (int64_t)d->st.lease_breaks);
+	rn_int(root, "clients_fenced", (int64_t)d->st.fenced);
+	rn_int(root, "malformed_messages", (int64_t)d->st.malformed);
+	rn_int(root, "bytes_committed", (int64_t)d->st.bytes_committed);
 	rn_int(root, "reloads", (int64_t)d->reloads);
 	rn_int(root, "reloads_failed", (int64_t)d->reloads_failed);
 	ex = rn_array(root, "exports");
@@ -66,10 +84,193 @@ static int cmd_reload(struct dxd *d, int argc, char **argv, struct rnode *root, 
 	return ret;
 }
 
+static unsigned int count_of(const struct dx_conn *c, bool layouts)
+{
+	unsigned int n = 0;
+	const struct dx_layout *l;
+	const struct dx_handle *h;
+
+	if (layouts)
+		TAILQ_FOREACH(l, &c->layouts, by_conn)
+			n++;
+	else
+		TAILQ_FOREACH(h, &c->handles, link)
+			n++;
+	return n;
+}
+
+static int cmd_clients(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+{
+	struct rnode *arr = rn_array(root, "clients");
+	struct dx_conn *c;
+
+	TAILQ_FOREACH(c, &d->conns, link) {
+		struct rnode *o = rn_object(arr, NULL);
+
+		rn_int(o, "id", (int64_t)c->id);
+		rn_str(o, "address", c->peer);
+		rn_str(o, "state", dx_conn_state_name(c->state));
+		rn_int(o, "connected_s", (int64_t)elapsed_s(&c->since));
+		rn_int(o, "files", count_of(c, false));
+		rn_int(o, "layouts", count_of(c, true));
+		rn_int(o, "requests", (int64_t)c->requests);
+		rn_int(o, "errors", (int64_t)c->errors);
+		rn_int(o, "recalls", (int64_t)c->recalls);
+	}
+	return 0;
+}
+
+/* FILE as daxrdmactl users name it: a local path of a served file. */
+static int find_file(struct dxd *d, const char *path, struct dx_file **out, struct dxbuf *msg)
+{
+	struct stat st;
+
+	if (stat(path, &st)) {
+		dxbuf_printf(msg, "%s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	*out = dx_file_find(d, st.st_dev, st.st_ino);
+	if (!*out) {
+		dxbuf_printf(msg, "%s: no client has this file open\n", path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void report_layout(struct rnode *arr, const struct dx_layout *l)
+{
+	struct rnode *o = rn_object(arr, NULL);
+	char rkey[16];
+
+	snprintf(rkey, sizeof(rkey), "%#x", l->mr ? l->mr->rkey : 0);
+	rn_int(o, "id", (int64_t)l->id);
+	rn_int(o, "client", (int64_t)l->c->id);
+	rn_str(o, "address", l->c->peer);
+	rn_str(o, "export", l->f->export_name);
+	rn_str(o, "path", l->f->relpath);
+	rn_int(o, "offset", (int64_t)l->off);
+	rn_int(o, "length", (int64_t)l->len);
+	rn_str(o, "iomode", l->iomode == DXP_IOMODE_RW ? "rw" : "read");
+	rn_str(o, "mr", l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned");
+	rn_str(o, "rkey", rkey);
+	rn_str(o, "state", dx_layout_state_name(l->state));
+	rn_int(o, "age_s", (int64_t)elapsed_s(&l->granted));
+}
+
+static int cmd_layouts(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+{
+	struct rnode *arr = rn_array(root, "layouts");
+	struct dx_file *f, *only = NULL;
+	struct dx_layout *l;
+	int ret;
+
+	if (argc > 1) {
+		ret = find_file(d, argv[1], &only, msg);
+		if (ret)
+			return ret == -ENOENT ? 0 : ret; /* no client has it: no layouts */
+	}
+	TAILQ_FOREACH(f, &d->files, link)
+		if (!only || f == only)
+			TAILQ_FOREACH(l, &f->layouts, by_file)
+				report_layout(arr, l);
+	return 0;
+}
+
+static int parse_u64_opt(const char *arg, const char *name, uint64_t *v, struct dxbuf *msg)
+{
+	size_t n = strlen(name);
+	char *end;
+
+	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
+		return 1;
+	errno = 0;
+	*v = strtoull(arg + n + 1, &end, 0);
+	if (errno || *end || arg[n + 1] == '\0' || arg[n + 1] == '-') {
+		dxbuf_printf(msg, "%s takes a byte count, not \"%s\"\n", name, arg + n + 1);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* recall FILE [--offset=N] [--length=N] [--poll]: with --poll nothing new is
+ * recalled; the answer is -EINPROGRESS while layouts over the range remain
+ * (daxrdmactl recall --wait asks this until it is 0). */
+static int cmd_recall(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+{
+	uint64_t off = 0, len = UINT64_MAX;
+	struct rnode *arr;
+	struct dx_file *f;
+	struct dx_layout *l;
+	bool poll = false;
+	unsigned int n = 0;
+	int ret;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--poll") == 0) {
+			poll = true;
+			continue;
+		}
+		ret = parse_u64_opt(argv[i], "--offset", &off, msg);
+		if (ret > 0)
+			ret = parse_u64_opt(argv[i], "--length", &len, msg);
+		if (ret > 0) {
+			dxbuf_printf(msg, "recall: unknown argument \"%s\"\n", argv[i]);
+			return -EINVAL;
+		}
+		if (ret)
+			return ret;
+	}
+	if (len == 0) {
+		dxbuf_printf(msg, "recall: --length must not be 0\n");
+		return -EINVAL;
+	}
+	ret = find_file(d, argv[1], &f, msg);
+	if (ret == -ENOENT && poll)
+		return 0;
+	if (ret)
+		return ret;
+	if (!poll)
+		dx_recall_file(f, off, len, DXP_RECALL_ADMIN);
+	/* The file may be gone once the last layout and handle went. */
+	if (dx_file_find(d, f->dev, f->ino) != f)
+		f = NULL;
+	arr = rn_array(root, "layouts");
+	if (f)
+		TAILQ_FOREACH(l, &f->layouts, by_file)
+			if (dx_layout_overlaps(l, off, len)) {
+				report_layout(arr, l);
+				n++;
+			}
+	if (poll && n)
+		return -EINPROGRESS;
+	return 0;
+}
+
+static int cmd_evict(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+{
+	struct dx_conn *c = dx_conn_find(d, argv[1]);
+	char why[96];
+
+	if (!c || c->state == CONN_CLOSING) {
+		dxbuf_printf(msg, "no client \"%s\" (daxrdmactl clients lists them)\n", argv[1]);
+		return -ENOENT;
+	}
+	rn_int(root, "evicted", (int64_t)c->id);
+	rn_str(root, "address", c->peer);
+	rn_int(root, "layouts_revoked", count_of(c, true));
+	snprintf(why, sizeof(why), "evicted by daxrdmactl");
+	dx_conn_fence(c, why);
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "status", false, cmd_status },
-	{ "exports", false, cmd_exports },
-	{ "reload", true, cmd_reload },
+	{ "status", false, 0, 0, cmd_status },
+	{ "exports", false, 0, 0, cmd_exports },
+	{ "clients", false, 0, 0, cmd_clients },
+	{ "layouts", false, 0, 1, cmd_layouts },
+	{ "recall", true, 1, 4, cmd_recall },
+	{ "evict", true, 1, 1, cmd_evict },
+	{ "reload", true, 0, 0, cmd_reload },
 };
 
 int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
@@ -89,6 +290,10 @@ int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
 			log_warn("control: uid %u (pid %d) may not run \"%s\"", peer->uid, (int)peer->pid, c->name);
 			dxbuf_printf(out, "\"%s\" needs root\n", c->name);
 			return -EPERM;
+		}
+		if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
+			dxbuf_printf(out, "\"%s\" takes %d to %d arguments\n", c->name, c->min_args, c->max_args);
+			return -EINVAL;
 		}
 		log_debug("control: uid %u (pid %d) runs \"%s\"", peer->uid, (int)peer->pid, c->name);
 		r = report_new();

@@ -3,13 +3,23 @@
 #define DX_DAEMON_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include "common/queue.h"
 #include <time.h>
 
 #include "daemon/config.h"
 #include "daemon/ctlsock.h"
 #include "daemon/export.h"
 #include "daemon/listener.h"
+
+struct dx_conn;
+struct dx_file;
+
+struct dx_stats {
+	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
+	uint64_t bytes_committed;
+};
 
 struct dxd {
 	struct event_base *base;
@@ -22,6 +32,15 @@ struct dxd {
 	struct timespec started;
 	uint64_t reloads, reloads_failed;
 	int lease_break_time_s;
+	TAILQ_HEAD(, dx_conn) conns;
+	TAILQ_HEAD(, dx_file) files;
+	size_t n_conns, n_layouts;
+	uint64_t next_conn_id, next_layout_id;
+	int sigfd;                  /* lease breaks (seal.c) */
+	struct event *ev_sigfd;
+	bool stopping;              /* SIGTERM: recalling everything, then exit */
+	struct event *ev_stop;
+	struct dx_stats st;
 };
 
 /* Parse, validate, open; swap only if everything worked. ERRS says why not. */

@@ -11,25 +11,17 @@ static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct dx_listener *l = arg;
 	struct rdma_cm_event *ev;
-	char peer[64];
 
 	if (rdma_get_cm_event(l->ec, &ev)) {
 		if (errno != EAGAIN)
 			dx_log_fail("rdma_get_cm_event", -errno);
 		return;
 	}
-	switch (ev->event) {
-	case RDMA_CM_EVENT_CONNECT_REQUEST:
-		l->conn_requests++;
-		l->conn_rejected++;
-		dx_sockaddr_str(rdma_get_peer_addr(ev->id), peer, sizeof(peer));
-		/* Sessions (proto/daxrdma_proto.h) arrive with the layout protocol. */
-		log_notice("connection request from %s on %s: rejected, this daxrdmad serves no RDMA sessions yet",
-			   peer, l->addr);
-		if (rdma_reject(ev->id, NULL, 0))
-			dx_log_fail("rdma_reject", -errno);
-		rdma_ack_cm_event(ev);
+	if (ev->id != l->id) { /* a connection request, or an event of a connection */
+		l->handler(l->handler_arg, ev);
 		return;
+	}
+	switch (ev->event) {
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
 		log_err("RDMA device %s was removed; the listener on %s is gone", dx_listener_devname(l), l->addr);
 		break;
@@ -55,7 +47,8 @@ static int probe_odp(struct dx_listener *l)
 	return 0;
 }
 
-int dx_listener_new(struct event_base *base, const struct dx_config *cfg, struct dx_listener **out)
+int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_handler handler,
+		    void *handler_arg, struct dx_listener **out)
 {
 	struct sockaddr_storage ss;
 	struct dx_listener *l;
@@ -64,6 +57,8 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, struct
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->handler = handler;
+	l->handler_arg = handler_arg;
 	if (dx_sockaddr_parse(cfg->listen_address, (uint16_t)cfg->listen_port, &ss)) {
 		ret = -EINVAL; /* the config schema checked it */
 		goto err_free;

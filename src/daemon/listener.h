@@ -9,6 +9,9 @@
 
 #include "daemon/config.h"
 
+/* Receives every rdma_cm event but the listener's own; owns (acks) EV. */
+typedef void (*dx_cm_handler)(void *arg, struct rdma_cm_event *ev);
+
 struct dx_listener {
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *id;
@@ -18,12 +21,15 @@ struct dx_listener {
 	struct ibv_pd *pd;
 	bool odp_rc;                  /* RC ODP with READ and WRITE */
 	char addr[64];                /* "192.168.100.1:20049" */
+	dx_cm_handler handler;
+	void *handler_arg;
 	uint64_t conn_requests;
 	uint64_t conn_rejected;
 };
 
 /* Bind and listen on CFG's address; -ENODEV when there is no RDMA device. */
-int dx_listener_new(struct event_base *base, const struct dx_config *cfg, struct dx_listener **out);
+int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_handler handler,
+		    void *handler_arg, struct dx_listener **out);
 void dx_listener_free(struct dx_listener **lp);
 const char *dx_listener_devname(const struct dx_listener *l);
 

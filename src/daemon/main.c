@@ -9,7 +9,10 @@
 
 #include "build-config.h"
 #include "common/log.h"
+#include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/recall.h"
+#include "daemon/seal.h"
 
 static const int log_prio_of_level[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
 
@@ -63,8 +66,39 @@ static int check_recall_timeout(struct dxd *d, const struct dx_config *cfg)
 
 void dxd_notify_status(struct dxd *d)
 {
-	sd_notifyf(0, "STATUS=listening on %s (%s), %zu export%s", d->listener->addr,
-		   dx_listener_devname(d->listener), d->exports->n, d->exports->n == 1 ? "" : "s");
+	sd_notifyf(0, "STATUS=listening on %s (%s), %zu export%s, %zu client%s, %zu layout%s", d->listener->addr,
+		   dx_listener_devname(d->listener), d->exports->n, d->exports->n == 1 ? "" : "s",
+		   d->n_conns, d->n_conns == 1 ? "" : "s", d->n_layouts, d->n_layouts == 1 ? "" : "s");
+}
+
+static void on_cm_event(void *arg, struct rdma_cm_event *ev)
+{
+	dx_conn_cm_event(arg, ev);
+}
+
+/* Files keep serving under a reloaded export of the same name and path;
+ * under one that went away their layouts are recalled and handles go stale. */
+static void repoint_files(struct dxd *d, struct dx_exports *nx)
+{
+	struct dx_file *f;
+
+again:
+	TAILQ_FOREACH(f, &d->files, link) {
+		const struct dx_export *old = f->x, *nw = NULL;
+
+		if (!old)
+			continue;
+		for (size_t i = 0; i < nx->n; i++)
+			if (strcmp(nx->v[i].cfg->name, old->cfg->name) == 0 &&
+			    strcmp(nx->v[i].cfg->path, old->cfg->path) == 0)
+				nw = &nx->v[i];
+		f->x = nw;
+		if (!nw) {
+			log_notice("export \"%s\" is gone: recalling layouts on %s", old->cfg->name, f->relpath);
+			dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_EXPORT);
+			goto again; /* F may be gone now */
+		}
+	}
 }
 
 static void print_errors(const struct dxbuf *errs)
@@ -92,7 +126,7 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) || strcmp(nc->ctl_group, d->cfg->ctl_group))
 		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
 	if (strcmp(nc->listen_address, d->cfg->listen_address) || nc->listen_port != d->cfg->listen_port) {
-		ret = dx_listener_new(d->base, nc, &nl);
+		ret = dx_listener_new(d->base, nc, on_cm_event, d, &nl);
 		if (ret) {
 			dxbuf_printf(errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,
 				      nc->listen_address, (long long)nc->listen_port, strerror(-ret));
@@ -103,9 +137,15 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	if (ret)
 		goto out_free_listener;
 
+	repoint_files(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
 	if (nl) {
+		/* Connections live on the old listener's device and channel. */
+		if (d->n_conns)
+			log_warn("reload: the listen address changed; disconnecting %zu client%s", d->n_conns,
+				 d->n_conns == 1 ? "" : "s");
+		dx_conns_destroy_all(d);
 		dx_listener_free(&d->listener);
 		d->listener = nl;
 	}
@@ -137,13 +177,42 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	dxbuf_release(&errs);
 }
 
-static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct dxd *d = arg;
 
+	log_warn("shutdown: %zu layout%s still out after the recall deadline", d->n_layouts,
+		 d->n_layouts == 1 ? "" : "s");
+	event_base_loopbreak(d->base);
+}
+
+/* Recall every layout first, so clients hear why their rkeys die; fenced
+ * clients cannot delay the exit beyond recall_timeout_ms. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct dxd *d = arg;
+	int64_t ms = d->cfg->recall_timeout_ms + 500;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (d->stopping) {
+		event_base_loopbreak(d->base);
+		return;
+	}
 	log_notice("%s: shutting down", strsignal((int)sig));
 	sd_notify(0, "STOPPING=1");
-	event_base_loopbreak(d->base);
+	d->stopping = true;
+	if (d->n_layouts == 0) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_notice("recalling %zu layout%s before exit", d->n_layouts, d->n_layouts == 1 ? "" : "s");
+	d->ev_stop = evtimer_new(d->base, on_stop_deadline, d);
+	if (!d->ev_stop || evtimer_add(d->ev_stop, &tv)) {
+		event_base_loopbreak(d->base);
+		return;
+	}
+	dx_recall_all(d, DXP_RECALL_SHUTDOWN);
+	dx_recall_check_stop(d);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -178,6 +247,11 @@ static int start_watchdog(struct dxd *d)
 static void dxd_fini(struct dxd *d)
 {
 	dx_ctlsock_free(&d->ctl);
+	if (d->listener)
+		dx_conns_destroy_all(d);
+	dx_seal_fini(d);
+	if (d->ev_stop)
+		event_free(d->ev_stop);
 	dx_exports_close(&d->exports);
 	dx_listener_free(&d->listener);
 	if (d->ev_watchdog)
@@ -210,9 +284,11 @@ static int dxd_run(struct dxd *d)
 		ret = add_signal(d, &d->ev_sigterm, SIGTERM, on_sigterm);
 	if (!ret)
 		ret = add_signal(d, &d->ev_sigint, SIGINT, on_sigterm);
+	if (!ret)
+		ret = dx_seal_init(d);
 	if (ret)
 		return ret;
-	ret = dx_listener_new(d->base, d->cfg, &d->listener);
+	ret = dx_listener_new(d->base, d->cfg, on_cm_event, d, &d->listener);
 	if (ret)
 		return ret;
 	ret = dx_exports_open(d->cfg, d->listener, &d->exports, &errs);
@@ -248,12 +324,14 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE };
+	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE, .sigfd = -1 };
 	struct dxbuf out = DXBUF_INIT;
 	bool check = false, dump = false, debug = false;
 	int c, ret;
 
 	dx_log_init("daxrdmad", LOG_INFO);
+	TAILQ_INIT(&d.conns);
+	TAILQ_INIT(&d.files);
 	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': d.config_file = optarg; break;

@@ -1,0 +1,449 @@
+#include "daemon/conn.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "daemon/daemon.h"
+#include "daemon/layout.h"
+#include "daemon/recall.h"
+#include "daemon/seal.h"
+#include "daemon/session.h"
+
+#define SLOT_SEND_BIT (1ull << 32)
+
+const char *dx_conn_state_name(enum dx_conn_state s)
+{
+	switch (s) {
+	case CONN_ACCEPTING: return "accepting";
+	case CONN_HELLO: return "hello";
+	case CONN_READY: return "ready";
+	case CONN_CLOSING: return "closing";
+	}
+	return "?";
+}
+
+static uint8_t *slot_buf(struct dx_conn *c, unsigned int slot)
+{
+	return c->bufs + (size_t)slot * DXP_MAX_MSG;
+}
+
+static int post_recv(struct dx_conn *c, unsigned int slot)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)slot_buf(c, slot), .length = DXP_MAX_MSG, .lkey = c->buf_mr->lkey,
+	};
+	struct ibv_recv_wr wr = { .wr_id = slot, .sg_list = &sge, .num_sge = 1 }, *bad;
+	int ret = ibv_post_recv(c->cm->qp, &wr, &bad);
+
+	return ret ? dx_log_fail("ibv_post_recv", -ret) : 0;
+}
+
+int dx_conn_send(struct dx_conn *c, struct dxp_msg *m)
+{
+	struct ibv_send_wr wr = { 0 }, *bad;
+	struct ibv_sge sge;
+	unsigned int slot;
+	ssize_t len;
+	int ret;
+
+	if (c->state == CONN_CLOSING)
+		return -ENOTCONN;
+	if (c->n_send_free == 0) {
+		log_warn("client %llu (%s): no send slot free: it exceeds its credits",
+			 (unsigned long long)c->id, c->peer);
+		return -ENOBUFS;
+	}
+	slot = c->send_free[--c->n_send_free];
+	len = dxp_encode(m, slot_buf(c, slot), DXP_MAX_MSG);
+	if (len < 0) {
+		c->send_free[c->n_send_free++] = (uint16_t)slot;
+		return dx_log_fail("dxp_encode", (int)len);
+	}
+	sge.addr = (uintptr_t)slot_buf(c, slot);
+	sge.length = (uint32_t)len;
+	sge.lkey = c->buf_mr->lkey;
+	wr.wr_id = SLOT_SEND_BIT | slot;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	ret = ibv_post_send(c->cm->qp, &wr, &bad);
+	if (ret) {
+		c->send_free[c->n_send_free++] = (uint16_t)slot;
+		return dx_log_fail("ibv_post_send", -ret);
+	}
+	return 0;
+}
+
+static void send_error(struct dx_conn *c, uint64_t tag, unsigned int code, const char *msg)
+{
+	struct dxp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_ERROR;
+	m.hdr.flags = DXP_F_REPLY;
+	m.hdr.tag = tag;
+	m.u.error.code = code;
+	m.u.error.msg_len = (uint16_t)strnlen(msg, DXP_MAX_ERRMSG);
+	m.s1 = msg;
+	dx_conn_send(c, &m);
+}
+
+static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
+{
+	const uint8_t *buf = slot_buf(c, slot);
+	char errmsg[DXP_MAX_ERRMSG + 1] = "";
+	struct dxp_msg req, rep;
+	uint64_t tag = 0;
+	unsigned int code;
+	const char *why;
+	bool reply = true;
+
+	if (dxp_decode(buf, len, &req, &why)) {
+		if (len >= sizeof(struct dxp_hdr))
+			memcpy(&tag, buf + offsetof(struct dxp_hdr, tag), sizeof(tag));
+		c->malformed++;
+		c->d->st.malformed++;
+		log_warn("client %llu (%s): malformed message (%u bytes): %s [%u of %u allowed]",
+			 (unsigned long long)c->id, c->peer, len, why, c->malformed, DX_MAX_MALFORMED - 1);
+		if (post_recv(c, slot) == 0)
+			send_error(c, le64toh(tag), DXP_E_MALFORMED, why);
+		if (c->malformed >= DX_MAX_MALFORMED)
+			dx_conn_close(c, DXP_E_MALFORMED, false, "too many malformed messages");
+		return;
+	}
+	c->requests++;
+	memset(&rep, 0, sizeof(rep));
+	code = dx_session_handle(c, &req, &rep, errmsg, sizeof(errmsg), &reply);
+	/* The request's strings live in the receive slot: repost it only now. */
+	if (post_recv(c, slot)) {
+		dx_conn_close(c, DXP_E_IO, false, "ibv_post_recv failed");
+		return;
+	}
+	if (!reply || c->state == CONN_CLOSING)
+		return;
+	if (code != DXP_E_OK) {
+		c->errors++;
+		log_debug("client %llu: %s -> %s %s", (unsigned long long)c->id, dxp_op_name(req.hdr.op),
+			  dxp_err_name(code), errmsg);
+		send_error(c, req.hdr.tag, code, errmsg[0] ? errmsg : dxp_err_name(code));
+		return;
+	}
+	rep.hdr.op = req.hdr.op;
+	rep.hdr.flags = DXP_F_REPLY;
+	rep.hdr.tag = req.hdr.tag;
+	if (dx_conn_send(c, &rep))
+		dx_conn_close(c, DXP_E_PROTO, false, "cannot send a reply");
+}
+
+static void on_cq(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_conn *c = arg;
+	struct ibv_wc wc[16];
+	struct ibv_cq *cq;
+	void *ctx;
+	int n;
+
+	if (ibv_get_cq_event(c->ch, &cq, &ctx))
+		return; /* nothing yet (non-blocking channel) */
+	ibv_ack_cq_events(cq, 1);
+	if (ibv_req_notify_cq(cq, 0))
+		dx_log_fail("ibv_req_notify_cq", -EIO);
+	while ((n = ibv_poll_cq(cq, 16, wc)) > 0) {
+		for (int i = 0; i < n; i++) {
+			if (wc[i].wr_id & SLOT_SEND_BIT) {
+				c->send_free[c->n_send_free++] = (uint16_t)(wc[i].wr_id & 0xffff);
+			}
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				if (c->state != CONN_CLOSING)
+					log_notice("client %llu (%s): work completion %s: closing",
+						   (unsigned long long)c->id, c->peer, ibv_wc_status_str(wc[i].status));
+				dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc[i].status));
+				continue;
+			}
+			if (!(wc[i].wr_id & SLOT_SEND_BIT) && c->state != CONN_CLOSING)
+				on_recv(c, (unsigned int)wc[i].wr_id, wc[i].byte_len);
+		}
+	}
+	if (n < 0)
+		dx_conn_close(c, DXP_E_IO, false, "ibv_poll_cq failed");
+}
+
+static void conn_destroy(struct dx_conn *c)
+{
+	struct dxd *d = c->d;
+
+	if (c->state != CONN_CLOSING)
+		dx_conn_close(c, 0, false, "destroyed");
+	if (c->ev_cq)
+		event_free(c->ev_cq);
+	if (c->ev_timer)
+		event_free(c->ev_timer);
+	if (c->cm->qp)
+		rdma_destroy_qp(c->cm);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->ch)
+		ibv_destroy_comp_channel(c->ch);
+	if (c->buf_mr)
+		ibv_dereg_mr(c->buf_mr);
+	free(c->bufs);
+	rdma_destroy_id(c->cm);
+	TAILQ_REMOVE(&d->conns, c, link);
+	d->n_conns--;
+	log_info("client %llu (%s) gone: %s", (unsigned long long)c->id, c->peer, c->close_reason);
+	free(c);
+	dxd_notify_status(d);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		conn_destroy(c); /* DISCONNECTED never came */
+		return;
+	}
+	log_warn("client %llu (%s): no HELLO within %d ms", (unsigned long long)c->id, c->peer,
+		 DX_HELLO_TIMEOUT_MS);
+	dx_conn_close(c, DXP_E_PROTO, false, "no HELLO in time");
+}
+
+static void arm_timer(struct dx_conn *c, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	event_add(c->ev_timer, &tv);
+}
+
+void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)
+{
+	struct dx_handle *h;
+	struct dx_layout *l;
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+	struct dxp_msg bye;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
+	/* Fenced: the MRs go before anything else, so no rkey outlives this. */
+	while ((l = TAILQ_FIRST(&c->layouts)))
+		dx_layout_release(&l, copy_back);
+	while ((h = TAILQ_FIRST(&c->handles))) {
+		TAILQ_REMOVE(&c->handles, h, link);
+		dx_file_put(h->f);
+		free(h);
+	}
+	if (c->cm->qp && !c->fenced && (c->state == CONN_READY || c->state == CONN_HELLO)) {
+		memset(&bye, 0, sizeof(bye));
+		bye.hdr.op = DXP_BYE;
+		bye.u.bye.reason = reason;
+		dx_conn_send(c, &bye); /* best effort: the QP may be dead already */
+	}
+	if (c->cm->qp && c->fenced && ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE))
+		dx_log_fail("ibv_modify_qp to ERR", -errno);
+	if (rdma_disconnect(c->cm) && errno != EINVAL)
+		log_debug("rdma_disconnect client %llu: %s", (unsigned long long)c->id, strerror(errno));
+	c->state = CONN_CLOSING;
+	if (c->ev_timer)
+		arm_timer(c, DX_REAP_TIMEOUT_MS);
+	dx_recall_check_stop(c->d);
+}
+
+void dx_conn_fence(struct dx_conn *c, const char *why)
+{
+	if (c->state == CONN_CLOSING)
+		return;
+	log_warn("fencing client %llu (%s): %s; its MRs are deregistered, its QP goes to error",
+		 (unsigned long long)c->id, c->peer, why);
+	c->fenced = true;
+	c->d->st.fenced++;
+	dx_conn_close(c, DXP_E_STALE_STATEID, false, why);
+}
+
+static bool acl_allows_any(struct dxd *d, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < d->exports->n; i++) {
+		const struct dx_export_cfg *x = d->exports->v[i].cfg;
+
+		for (size_t j = 0; j < x->n_acl; j++)
+			if (dx_cidr_match(&x->acl_cidr[j], peer))
+				return true;
+	}
+	return false;
+}
+
+static int conn_setup(struct dx_conn *c)
+{
+	struct ibv_qp_init_attr qa = { 0 };
+	struct rdma_conn_param param = { 0 };
+	struct ibv_device_attr dattr;
+	struct rdma_cm_id *id = c->cm;
+	size_t size = (size_t)(DX_SRV_RECV + DX_SRV_SEND) * DXP_MAX_MSG;
+
+	if (id->verbs != c->pd->context) {
+		log_warn("connection from %s arrived on device %s; daxrdmad serves on %s", c->peer,
+			 ibv_get_device_name(id->verbs->device), ibv_get_device_name(c->pd->context->device));
+		return -ENODEV;
+	}
+	c->ch = ibv_create_comp_channel(id->verbs);
+	if (!c->ch)
+		return dx_log_fail("ibv_create_comp_channel", -errno);
+	if (evutil_make_socket_nonblocking(c->ch->fd))
+		return dx_log_fail("O_NONBLOCK on the completion channel", -EIO);
+	c->cq = ibv_create_cq(id->verbs, (int)(DX_SRV_RECV + DX_SRV_SEND), c, c->ch, 0);
+	if (!c->cq)
+		return dx_log_fail("ibv_create_cq", -errno);
+	if (ibv_req_notify_cq(c->cq, 0))
+		return dx_log_fail("ibv_req_notify_cq", -EIO);
+	qa.send_cq = c->cq;
+	qa.recv_cq = c->cq;
+	qa.qp_type = IBV_QPT_RC;
+	qa.cap.max_send_wr = DX_SRV_SEND;
+	qa.cap.max_recv_wr = DX_SRV_RECV;
+	qa.cap.max_send_sge = 1;
+	qa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(id, c->pd, &qa))
+		return dx_log_fail("rdma_create_qp", -errno);
+	c->bufs = aligned_alloc(4096, size);
+	if (!c->bufs)
+		return -ENOMEM;
+	c->buf_mr = ibv_reg_mr(c->pd, c->bufs, size, IBV_ACCESS_LOCAL_WRITE);
+	if (!c->buf_mr)
+		return dx_log_fail("ibv_reg_mr (message buffers)", -errno);
+	for (unsigned int i = 0; i < DX_SRV_RECV; i++)
+		if (post_recv(c, i))
+			return -EIO;
+	for (unsigned int i = 0; i < DX_SRV_SEND; i++)
+		c->send_free[c->n_send_free++] = (uint16_t)(DX_SRV_RECV + i);
+	c->ev_cq = event_new(c->d->base, c->ch->fd, EV_READ | EV_PERSIST, on_cq, c);
+	c->ev_timer = evtimer_new(c->d->base, on_timer, c);
+	if (!c->ev_cq || !c->ev_timer || event_add(c->ev_cq, NULL))
+		return dx_log_fail("event_add (completion channel)", -ENOMEM);
+	/* Clients RDMA READ from their layouts: we are the responder. */
+	if (ibv_query_device(id->verbs, &dattr))
+		return dx_log_fail("ibv_query_device", -errno);
+	param.responder_resources = (uint8_t)(dattr.max_qp_rd_atom < 16 ? dattr.max_qp_rd_atom : 16);
+	param.initiator_depth = 1;
+	param.rnr_retry_count = 7;
+	if (rdma_accept(id, &param))
+		return dx_log_fail("rdma_accept", -errno);
+	return 0;
+}
+
+static void conn_request(struct dxd *d, struct rdma_cm_id *id)
+{
+	struct dx_conn *c;
+	char peer[64];
+	int ret;
+
+	d->listener->conn_requests++;
+	dx_sockaddr_str(rdma_get_peer_addr(id), peer, sizeof(peer));
+	if (d->stopping || (int64_t)d->n_conns >= d->cfg->max_clients ||
+	    !acl_allows_any(d, rdma_get_peer_addr(id))) {
+		log_notice("connection from %s refused: %s", peer,
+			   d->stopping ? "shutting down" :
+			   (int64_t)d->n_conns >= d->cfg->max_clients ? "limits.max_clients reached" :
+			   "no export's acl admits this address");
+		goto reject;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto reject;
+	c->d = d;
+	c->cm = id;
+	c->pd = d->listener->pd;
+	c->id = ++d->next_conn_id;
+	memcpy(&c->peer_addr, rdma_get_peer_addr(id), sizeof(c->peer_addr));
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	TAILQ_INIT(&c->layouts);
+	TAILQ_INIT(&c->recall_queue);
+	TAILQ_INIT(&c->handles);
+	clock_gettime(CLOCK_MONOTONIC, &c->since);
+	id->context = c;
+	TAILQ_INSERT_TAIL(&d->conns, c, link);
+	d->n_conns++;
+	ret = conn_setup(c);
+	if (ret) {
+		log_err("connection from %s: setup failed: %s", peer, strerror(-ret));
+		c->state = CONN_CLOSING;
+		rdma_reject(id, NULL, 0);
+		conn_destroy(c);
+		d->listener->conn_rejected++;
+		return;
+	}
+	log_info("client %llu (%s): connecting", (unsigned long long)c->id, peer);
+	return;
+
+reject:
+	d->listener->conn_rejected++;
+	if (rdma_reject(id, NULL, 0))
+		dx_log_fail("rdma_reject", -errno);
+	rdma_destroy_id(id);
+}
+
+void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev)
+{
+	enum rdma_cm_event_type type = ev->event;
+	struct rdma_cm_id *id = ev->id;
+	struct dx_conn *c = id->context;
+
+	rdma_ack_cm_event(ev);
+	if (type == RDMA_CM_EVENT_CONNECT_REQUEST) {
+		conn_request(d, id);
+		return;
+	}
+	if (!c)
+		return;
+	switch (type) {
+	case RDMA_CM_EVENT_ESTABLISHED:
+		if (c->state == CONN_ACCEPTING) {
+			c->state = CONN_HELLO;
+			arm_timer(c, DX_HELLO_TIMEOUT_MS);
+		}
+		log_info("client %llu (%s): connected", (unsigned long long)c->id, c->peer);
+		dxd_notify_status(d);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		dx_conn_close(c, 0, false, type == RDMA_CM_EVENT_DISCONNECTED ? "disconnected" : rdma_event_str(type));
+		conn_destroy(c);
+		break;
+	default:
+		log_debug("client %llu: rdma_cm event %s", (unsigned long long)c->id, rdma_event_str(type));
+		break;
+	}
+}
+
+void dx_conns_destroy_all(struct dxd *d)
+{
+	struct dx_conn *c;
+
+	while ((c = TAILQ_FIRST(&d->conns))) {
+		dx_conn_close(c, 0, true, "daemon stopping");
+		conn_destroy(c);
+	}
+}
+
+struct dx_conn *dx_conn_find(struct dxd *d, const char *id_or_addr)
+{
+	struct dx_conn *c;
+	char *end;
+	unsigned long long id = strtoull(id_or_addr, &end, 10);
+
+	TAILQ_FOREACH(c, &d->conns, link) {
+		if (*id_or_addr && *end == '\0' && c->id == id)
+			return c;
+		if (strcmp(c->peer, id_or_addr) == 0)
+			return c;
+	}
+	return NULL;
+}

@@ -1,0 +1,97 @@
+/*
+ * Client connections: one rdma_cm id, RC QP, CQ and completion channel each,
+ * driven by the event loop. Control messages (proto/daxrdma_proto.h) arrive
+ * in registered receive slots; replies leave from send slots. A connection
+ * owns its open handles and layouts and releases them when it goes.
+ *
+ * States:
+ *   ACCEPTING  rdma_accept sent; a HELLO may already arrive
+ *   HELLO      established; HELLO due before DX_HELLO_TIMEOUT_MS
+ *   READY      serving requests
+ *   CLOSING    layouts released, QP in error, disconnect sent; the verbs
+ *              objects go at DISCONNECTED or at the reap deadline
+ */
+#ifndef DX_CONN_H
+#define DX_CONN_H
+
+#include <event2/event.h>
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/queue.h"
+#include <sys/socket.h>
+#include <time.h>
+
+#include "common/proto.h"
+
+#define DX_SRV_CREDITS 16u        /* requests a client may have in flight */
+#define DX_SRV_RECV (DX_SRV_CREDITS + 2u) /* + an unsolicited BYE + slack */
+#define DX_MAX_RECALL_CREDITS 64u
+#define DX_SRV_SEND (DX_SRV_CREDITS + DX_MAX_RECALL_CREDITS + 2u)
+#define DX_HELLO_TIMEOUT_MS 5000
+#define DX_REAP_TIMEOUT_MS 3000
+#define DX_MAX_MALFORMED 3u       /* then the connection is dropped */
+
+struct dxd;
+struct dx_file;
+struct dx_layout;
+
+enum dx_conn_state { CONN_ACCEPTING, CONN_HELLO, CONN_READY, CONN_CLOSING };
+
+struct dx_handle {
+	TAILQ_ENTRY(dx_handle) link;
+	uint64_t fh;
+	struct dx_file *f;
+	bool rw;
+};
+
+struct dx_conn {
+	TAILQ_ENTRY(dx_conn) link;       /* in dxd.conns */
+	struct dxd *d;
+	uint64_t id;
+	char peer[64];
+	struct sockaddr_storage peer_addr;
+	enum dx_conn_state state;
+	struct rdma_cm_id *cm;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *ch;
+	struct ibv_cq *cq;
+	uint8_t *bufs;                   /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
+	struct ibv_mr *buf_mr;
+	uint16_t send_free[DX_SRV_SEND];
+	unsigned int n_send_free;
+	struct event *ev_cq, *ev_timer;
+	uint32_t recall_credits;         /* from the client's HELLO */
+	uint32_t recalls_outstanding;
+	TAILQ_HEAD(, dx_layout) layouts;
+	TAILQ_HEAD(, dx_layout) recall_queue;
+	TAILQ_HEAD(, dx_handle) handles;
+	uint64_t next_fh;
+	unsigned int malformed;
+	bool fenced;
+	struct timespec since;
+	uint64_t requests, errors, recalls;
+	char close_reason[160];
+};
+
+/* The listener's rdma_cm events for connections (CONNECT_REQUEST and all
+ * events of accepted ids). */
+void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev);
+
+/* Encode and post M; -ENOBUFS if the peer overran its credits. */
+int dx_conn_send(struct dx_conn *c, struct dxp_msg *m);
+
+/* Release everything the client holds (bounce RW layouts are copied back
+ * only if COPY_BACK), send BYE(REASON) if it can still hear it, move the QP
+ * to error and disconnect. Idempotent. */
+void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why);
+/* A client that did not return a recalled layout in time: the MRs go, the QP
+ * goes to error, the client is disconnected and counted. */
+void dx_conn_fence(struct dx_conn *c, const char *why);
+/* Close and free every connection now (shutdown, listener change). */
+void dx_conns_destroy_all(struct dxd *d);
+struct dx_conn *dx_conn_find(struct dxd *d, const char *id_or_addr);
+const char *dx_conn_state_name(enum dx_conn_state s);
+
+#endif

@@ -1,0 +1,185 @@
+#include "daemon/layout.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/log.h"
+#include "daemon/conn.h"
+#include "daemon/daemon.h"
+#include "daemon/seal.h"
+
+const char *dx_layout_state_name(enum dx_layout_state s)
+{
+	return s == LAYOUT_GRANTED ? "granted" : "recalling";
+}
+
+bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len < off ? UINT64_MAX : off + len; /* LEN may mean "to the end" */
+
+	return off < l->off + l->len && l->off < end;
+}
+
+static int map_range(struct dx_layout *l, bool writable)
+{
+	struct pmem2_config *cfg;
+	int ret;
+
+	ret = pmem2_source_from_fd(&l->src, l->f->fd);
+	if (ret)
+		goto err;
+	ret = pmem2_config_new(&cfg);
+	if (ret)
+		goto err_source;
+	ret = pmem2_config_set_offset(cfg, (size_t)l->off);
+	if (!ret)
+		ret = pmem2_config_set_length(cfg, (size_t)l->len);
+	if (!ret)
+		ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	if (!ret && !writable)
+		ret = pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
+	if (!ret)
+		ret = pmem2_map_new(&l->map, cfg, l->src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		goto err_source;
+	return 0;
+
+err_source:
+	pmem2_source_delete(&l->src);
+err:
+	log_err("libpmem2 map of %s/%s [%llu, +%llu): %s", l->f->export_name, l->f->relpath,
+		(unsigned long long)l->off, (unsigned long long)l->len, pmem2_errormsg());
+	return ret < 0 && ret > -4096 ? ret : -EIO;
+}
+
+static int register_mr(struct dx_layout *l, void *addr, int access)
+{
+	l->mr = ibv_reg_mr(l->c->pd, addr, (size_t)l->len, access);
+	if (!l->mr) {
+		int err = errno ? -errno : -EIO;
+
+		log_err("ibv_reg_mr of %s/%s [%llu, +%llu) (%s): %s", l->f->export_name, l->f->relpath,
+			(unsigned long long)l->off, (unsigned long long)l->len,
+			l->mr_mode == DXP_MR_BOUNCE ? "staging" : "mapping", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
+		  struct dx_layout **out)
+{
+	bool rw = iomode == DXP_IOMODE_RW;
+	int access = IBV_ACCESS_REMOTE_READ | (rw ? IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE : 0);
+	struct dx_layout *l;
+	void *pm;
+	int ret;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->c = c;
+	l->f = f;
+	l->off = off;
+	l->len = len;
+	l->iomode = iomode;
+	l->id = ++c->d->next_layout_id;
+	l->seq = 1;
+	switch (f->x->mr_mode) {
+	case DX_MR_ODP: l->mr_mode = DXP_MR_ODP; break;
+	case DX_MR_BOUNCE: l->mr_mode = DXP_MR_BOUNCE; break;
+	default: l->mr_mode = DXP_MR_PINNED; break;
+	}
+	ret = map_range(l, !f->x->cfg->read_only);
+	if (ret)
+		goto err_free;
+	pm = pmem2_map_get_address(l->map);
+	if (l->mr_mode == DXP_MR_BOUNCE) {
+		l->staging = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (l->staging == MAP_FAILED) {
+			l->staging = NULL;
+			ret = dx_log_fail("mmap (bounce staging)", -errno);
+			goto err_unmap;
+		}
+		memcpy(l->staging, pm, (size_t)len);
+		ret = register_mr(l, l->staging, access);
+	} else {
+		ret = register_mr(l, pm, access | (l->mr_mode == DXP_MR_ODP ? IBV_ACCESS_ON_DEMAND : 0));
+	}
+	if (ret)
+		goto err_staging;
+	clock_gettime(CLOCK_MONOTONIC, &l->granted);
+	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
+	TAILQ_INSERT_TAIL(&c->layouts, l, by_conn);
+	c->d->n_layouts++;
+	c->d->st.layouts_granted++;
+	*out = l;
+	return 0;
+
+err_staging:
+	if (l->staging)
+		munmap(l->staging, (size_t)len);
+err_unmap:
+	pmem2_map_delete(&l->map);
+	pmem2_source_delete(&l->src);
+err_free:
+	free(l);
+	return ret;
+}
+
+int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len)
+{
+	char *pm = pmem2_map_get_address(l->map);
+	size_t rel = (size_t)(off - l->off);
+
+	if (l->iomode != DXP_IOMODE_RW || len == 0)
+		return 0;
+	if (l->mr_mode == DXP_MR_BOUNCE) {
+		pmem2_memcpy_fn copy = pmem2_get_memcpy_fn(l->map);
+
+		copy(pm + rel, (char *)l->staging + rel, (size_t)len, 0); /* flags 0: copy and persist */
+	} else {
+		pmem2_get_persist_fn(l->map)(pm + rel, (size_t)len);
+	}
+	l->committed_bytes += len;
+	l->c->d->st.bytes_committed += len;
+	return 0;
+}
+
+void dx_layout_release(struct dx_layout **lp, bool copy_back)
+{
+	struct dx_layout *l = *lp;
+	struct dx_file *f;
+	int ret;
+
+	if (!l)
+		return;
+	f = l->f;
+	/* The rkey dies first: nothing the client still sends can land after this. */
+	if (l->mr) {
+		ret = ibv_dereg_mr(l->mr);
+		if (ret)
+			dx_log_fail("ibv_dereg_mr", -ret);
+	}
+	if (copy_back && l->mr_mode == DXP_MR_BOUNCE)
+		dx_layout_commit(l, l->off, l->len);
+	if (l->staging)
+		munmap(l->staging, (size_t)l->len);
+	pmem2_map_delete(&l->map);
+	pmem2_source_delete(&l->src);
+	if (l->ev_deadline)
+		event_free(l->ev_deadline);
+	if (l->queued)
+		TAILQ_REMOVE(&l->c->recall_queue, l, recall_q);
+	if (l->state == LAYOUT_RECALLING && l->recall_sent && l->c->recalls_outstanding)
+		l->c->recalls_outstanding--;
+	TAILQ_REMOVE(&f->layouts, l, by_file);
+	TAILQ_REMOVE(&l->c->layouts, l, by_conn);
+	l->c->d->n_layouts--;
+	free(l);
+	*lp = NULL;
+	dx_file_layout_gone(f);
+}

@@ -1,0 +1,149 @@
+#include "daemon/recall.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/conn.h"
+#include "daemon/daemon.h"
+#include "daemon/layout.h"
+#include "daemon/seal.h"
+
+const char *dx_recall_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case DXP_RECALL_LOCAL: return "local use";
+	case DXP_RECALL_ADMIN: return "daxrdmactl recall";
+	case DXP_RECALL_CONFLICT: return "conflicting request";
+	case DXP_RECALL_EXPORT: return "export removed";
+	case DXP_RECALL_SHUTDOWN: return "shutdown";
+	}
+	return "?";
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_layout *l = arg;
+	char why[160];
+
+	snprintf(why, sizeof(why), "layout %llu of %s/%s not returned within recall_timeout_ms = %lld",
+		 (unsigned long long)l->id, l->f->export_name, l->f->relpath,
+		 (long long)l->c->d->cfg->recall_timeout_ms);
+	dx_conn_fence(l->c, why); /* frees L */
+}
+
+static int send_recall(struct dx_layout *l)
+{
+	struct dxp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_LAYOUT_RECALL;
+	m.u.recall.stateid.id = l->id;
+	m.u.recall.stateid.seq = l->seq;
+	m.u.recall.off = l->off;
+	m.u.recall.len = l->len;
+	m.u.recall.reason = l->recall_reason;
+	m.u.recall.timeout_ms = (uint32_t)l->c->d->cfg->recall_timeout_ms;
+	l->recall_sent = true;
+	l->c->recalls_outstanding++;
+	l->c->recalls++;
+	return dx_conn_send(l->c, &m);
+}
+
+void dx_recall_pump(struct dx_conn *c)
+{
+	struct dx_layout *l;
+
+	while (c->state != CONN_CLOSING && c->recalls_outstanding < c->recall_credits &&
+	       (l = TAILQ_FIRST(&c->recall_queue))) {
+		TAILQ_REMOVE(&c->recall_queue, l, recall_q);
+		l->queued = false;
+		if (send_recall(l)) {
+			dx_conn_fence(c, "cannot send LAYOUT_RECALL");
+			return;
+		}
+	}
+}
+
+void dx_recall_layout(struct dx_layout *l, uint32_t reason)
+{
+	struct timeval tv;
+	int64_t ms = l->c->d->cfg->recall_timeout_ms;
+
+	if (l->state == LAYOUT_RECALLING)
+		return;
+	l->state = LAYOUT_RECALLING;
+	l->recall_reason = reason;
+	clock_gettime(CLOCK_MONOTONIC, &l->recall_started);
+	l->c->d->st.recalls++;
+	log_info("recalling layout %llu (%s/%s [%llu, +%llu) %s) from client %llu (%s): %s",
+		 (unsigned long long)l->id, l->f->export_name, l->f->relpath, (unsigned long long)l->off,
+		 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
+		 (unsigned long long)l->c->id, l->c->peer, dx_recall_reason_name(reason));
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
+	if (!l->ev_deadline || evtimer_add(l->ev_deadline, &tv)) {
+		/* Without a deadline the recall could wait forever: fence now. */
+		dx_conn_fence(l->c, "cannot arm the recall deadline");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&l->c->recall_queue, l, recall_q);
+	l->queued = true;
+	dx_recall_pump(l->c);
+}
+
+static bool has_granted(const struct dx_file *f, uint64_t off, uint64_t len)
+{
+	const struct dx_layout *l;
+
+	TAILQ_FOREACH(l, &f->layouts, by_file)
+		if (l->state == LAYOUT_GRANTED && dx_layout_overlaps(l, off, len))
+			return true;
+	return false;
+}
+
+unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason)
+{
+	struct dx_layout *l;
+	unsigned int n = 0;
+
+	/* A fence frees every layout of that client, on this file and others:
+	 * hold F, and look for the next layout from the start after each one. */
+	f->handles++;
+	while (has_granted(f, off, len)) {
+		TAILQ_FOREACH(l, &f->layouts, by_file) {
+			if (l->state == LAYOUT_GRANTED && dx_layout_overlaps(l, off, len)) {
+				dx_recall_layout(l, reason);
+				break;
+			}
+		}
+	}
+	TAILQ_FOREACH(l, &f->layouts, by_file)
+		if (dx_layout_overlaps(l, off, len))
+			n++;
+	dx_file_put(f);
+	return n;
+}
+
+unsigned int dx_recall_all(struct dxd *d, uint32_t reason)
+{
+	struct dx_file *f;
+	unsigned int n = 0;
+
+again:
+	TAILQ_FOREACH(f, &d->files, link) {
+		if (has_granted(f, 0, UINT64_MAX)) {
+			n += dx_recall_file(f, 0, UINT64_MAX, reason);
+			goto again;
+		}
+	}
+	return n;
+}
+
+void dx_recall_check_stop(struct dxd *d)
+{
+	if (d->stopping && d->n_layouts == 0)
+		event_base_loopbreak(d->base);
+}

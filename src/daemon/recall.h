@@ -1,0 +1,27 @@
+/*
+ * Recall (DESIGN.md §4): mark layouts RECALLING, send LAYOUT_RECALL within
+ * the client's recall credits (queue the rest), and fence the client if the
+ * layout is not back by recall_timeout_ms. The lease goes when the file has
+ * no layout left (seal.c).
+ */
+#ifndef DX_RECALL_H
+#define DX_RECALL_H
+
+#include <stdint.h>
+
+struct dxd;
+struct dx_conn;
+struct dx_file;
+struct dx_layout;
+
+void dx_recall_layout(struct dx_layout *l, uint32_t reason);
+/* Recall every layout of F overlapping [OFF, OFF+LEN); how many are now recalling. */
+unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason);
+unsigned int dx_recall_all(struct dxd *d, uint32_t reason);
+/* Send queued recalls while the client has credits. */
+void dx_recall_pump(struct dx_conn *c);
+/* While stopping: end the loop once no layout is left. */
+void dx_recall_check_stop(struct dxd *d);
+const char *dx_recall_reason_name(uint32_t reason);
+
+#endif

@@ -1,0 +1,412 @@
+#include "daemon/seal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daxrdma_proto.h"
+#include "daemon/daemon.h"
+#include "daemon/recall.h"
+
+/* F_SETSIG with a real-time signal puts the lease's fd in si_fd. When the
+ * real-time queue overflows the kernel sends SIGIO instead. */
+#define LEASE_SIGNAL (SIGRTMIN + 1)
+#define FIEMAP_BATCH 128
+#define PREPARE_PASSES 3
+
+static long sys_openat2(int dirfd, const char *path, struct open_how *how)
+{
+	return syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+}
+
+struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino)
+{
+	struct dx_file *f;
+
+	TAILQ_FOREACH(f, &d->files, link)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
+static struct dx_file *file_by_fd(struct dxd *d, int fd)
+{
+	struct dx_file *f;
+
+	TAILQ_FOREACH(f, &d->files, link)
+		if (f->fd == fd)
+			return f;
+	return NULL;
+}
+
+static void lease_broken(struct dx_file *f)
+{
+	if (!f->leased || f->breaking)
+		return;
+	f->breaking = true;
+	f->lease_breaks++;
+	f->d->st.lease_breaks++;
+	log_notice("lease break on %s/%s: a local process wants the file; recalling its layouts",
+		   f->export_name, f->relpath);
+	dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_LOCAL);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	struct dxd *d = arg;
+	struct signalfd_siginfo si;
+	struct dx_file *f, *tmp;
+
+	for (;;) {
+		ssize_t n = read(fd, &si, sizeof(si));
+
+		if (n != (ssize_t)sizeof(si)) {
+			if (n < 0 && errno != EAGAIN)
+				dx_log_fail("read (signalfd)", -errno);
+			return;
+		}
+		if ((int)si.ssi_signo == LEASE_SIGNAL) {
+			f = file_by_fd(d, (int)si.ssi_fd);
+			if (f)
+				lease_broken(f);
+			continue;
+		}
+		/* SIGIO: the signal queue overflowed; ask every leased file. */
+		TAILQ_FOREACH_SAFE(f, &d->files, link, tmp)
+			if (f->leased && fcntl(f->fd, F_GETLEASE) != F_WRLCK)
+				lease_broken(f);
+	}
+}
+
+int dx_seal_init(struct dxd *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, LEASE_SIGNAL);
+	sigaddset(&set, SIGIO);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return dx_log_fail("sigprocmask", -errno);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return dx_log_fail("signalfd", -errno);
+	d->ev_sigfd = event_new(d->base, d->sigfd, EV_READ | EV_PERSIST, on_signal, d);
+	if (!d->ev_sigfd || event_add(d->ev_sigfd, NULL))
+		return dx_log_fail("event_add (signalfd)", -ENOMEM);
+	return 0;
+}
+
+void dx_seal_fini(struct dxd *d)
+{
+	if (d->ev_sigfd)
+		event_free(d->ev_sigfd);
+	if (d->sigfd > 0)
+		close(d->sigfd);
+	d->ev_sigfd = NULL;
+	d->sigfd = -1;
+}
+
+/* An O_PATH lookup opens nothing, so it does not break our own lease on the
+ * file when a second client opens it. */
+static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, unsigned int mode)
+{
+	struct open_how how = {
+		.flags = oflags | O_CLOEXEC | O_NOCTTY,
+		.mode = (oflags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = sys_openat2(x->fd, path, &how);
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static int reopen(int pathfd, bool rw)
+{
+	char proc[64];
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+	fd = open(proc, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static int file_new(struct dxd *d, const struct dx_export *x, const char *path, int fd,
+		    const struct stat *st, struct dx_file **out)
+{
+	struct dx_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->export_name = strdup(x->cfg->name);
+	f->relpath = strdup(path);
+	if (!f->export_name || !f->relpath) {
+		free(f->export_name);
+		free(f->relpath);
+		free(f);
+		return -ENOMEM;
+	}
+	f->d = d;
+	f->x = x;
+	f->fd = fd;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	TAILQ_INIT(&f->layouts);
+	TAILQ_INSERT_TAIL(&d->files, f, link);
+	*out = f;
+	return 0;
+}
+
+int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
+		 unsigned int mode, struct dx_file **out)
+{
+	bool writable = !x->cfg->read_only;
+	struct dx_file *f;
+	struct stat st;
+	int pfd, fd, ret;
+
+	if (x->kind == DX_EXPORT_DEVDAX)
+		return -EOPNOTSUPP;
+	if (path[0] == '\0')
+		return -EISDIR;
+	pfd = lookup(x, path, O_PATH, 0);
+	if (pfd == -ENOENT && (flags & DXP_OPEN_CREATE)) {
+		/* A new file: nobody can hold it open, creating it breaks no lease. */
+		fd = lookup(x, path, O_RDWR | O_CREAT | O_EXCL, mode);
+		if (fd < 0)
+			return fd;
+		if (fstat(fd, &st)) {
+			ret = -errno;
+			close(fd);
+			return ret;
+		}
+		ret = file_new(d, x, path, fd, &st, out);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		(*out)->handles = 1;
+		log_info("created %s/%s", x->cfg->name, path);
+		return 0;
+	}
+	if (pfd < 0)
+		return pfd;
+	if ((flags & (DXP_OPEN_CREATE | DXP_OPEN_EXCL)) == (DXP_OPEN_CREATE | DXP_OPEN_EXCL)) {
+		close(pfd);
+		return -EEXIST;
+	}
+	if (fstat(pfd, &st)) {
+		ret = -errno;
+		close(pfd);
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(pfd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	f = dx_file_find(d, st.st_dev, st.st_ino);
+	if (f) {
+		close(pfd);
+	} else {
+		fd = reopen(pfd, writable);
+		close(pfd);
+		if (fd < 0)
+			return fd;
+		ret = file_new(d, x, path, fd, &st, &f);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+	}
+	f->handles++;
+	if (flags & DXP_OPEN_TRUNC) {
+		/* Truncating through the lease holder's own fd breaks no lease; the
+		 * layouts on the file come back first and the client retries. */
+		if (!TAILQ_EMPTY(&f->layouts)) {
+			dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_CONFLICT);
+			ret = -EBUSY;
+		} else if (ftruncate(f->fd, 0)) {
+			ret = -errno;
+			log_warn("ftruncate %s/%s: %s", x->cfg->name, path, strerror(errno));
+		} else {
+			ret = 0;
+		}
+		if (ret) {
+			dx_file_put(f);
+			return ret;
+		}
+	}
+	*out = f;
+	return 0;
+}
+
+static void file_maybe_free(struct dx_file *f)
+{
+	if (f->handles || !TAILQ_EMPTY(&f->layouts))
+		return;
+	TAILQ_REMOVE(&f->d->files, f, link);
+	close(f->fd);
+	free(f->export_name);
+	free(f->relpath);
+	free(f);
+}
+
+void dx_file_put(struct dx_file *f)
+{
+	if (f->handles)
+		f->handles--;
+	file_maybe_free(f);
+}
+
+void dx_file_layout_gone(struct dx_file *f)
+{
+	if (!TAILQ_EMPTY(&f->layouts))
+		return;
+	if (f->leased) {
+		if (fcntl(f->fd, F_SETLEASE, F_UNLCK))
+			dx_log_fail("fcntl F_SETLEASE F_UNLCK", -errno);
+		if (f->breaking)
+			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds",
+				   f->export_name, f->relpath);
+		f->leased = false;
+	}
+	f->breaking = false;
+	file_maybe_free(f);
+}
+
+int dx_seal_lease(struct dx_file *f)
+{
+	if (f->leased)
+		return f->breaking ? -EAGAIN : 0;
+	if (fcntl(f->fd, F_SETSIG, LEASE_SIGNAL))
+		return dx_log_fail("fcntl F_SETSIG", -errno);
+	if (fcntl(f->fd, F_SETLEASE, F_WRLCK)) {
+		if (errno == EAGAIN || errno == EBUSY) {
+			log_info("%s/%s is open locally: no lease, no layout (BUSY_LOCAL)", f->export_name,
+				 f->relpath);
+			return -EAGAIN;
+		}
+		return dx_log_fail("fcntl F_SETLEASE F_WRLCK", -errno);
+	}
+	f->leased = true;
+	return 0;
+}
+
+/* Zero [OFF, OFF+LEN) through our own fd: that turns holes and unwritten
+ * extents into written, zeroed blocks. */
+static int write_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const char zeros[65536];
+
+	while (len) {
+		size_t n = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? dx_log_fail("pwrite (zeroing)", -errno) : -EIO;
+		off += (uint64_t)w;
+		len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+enum { RANGE_CLEAN, RANGE_FIXED, RANGE_NO_FIEMAP };
+
+/* One FIEMAP pass over the range, fixing what is not plain written blocks.
+ * RANGE_CLEAN if nothing needed fixing. */
+static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len)
+{
+	size_t sz = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
+	struct fiemap *fm = malloc(sz);
+	uint64_t pos = off, end = off + len;
+	int ret = RANGE_CLEAN;
+
+	if (!fm)
+		return -ENOMEM;
+	while (pos < end) {
+		memset(fm, 0, sz);
+		fm->fm_start = pos;
+		fm->fm_length = end - pos;
+		fm->fm_flags = FIEMAP_FLAG_SYNC;
+		fm->fm_extent_count = FIEMAP_BATCH;
+		if (ioctl(f->fd, FS_IOC_FIEMAP, fm)) {
+			ret = (errno == EOPNOTSUPP || errno == ENOTTY) ? RANGE_NO_FIEMAP
+								       : dx_log_fail("ioctl FS_IOC_FIEMAP", -errno);
+			break;
+		}
+		if (fm->fm_mapped_extents == 0) { /* a hole to the end */
+			ret = write_zeros(f->fd, pos, end - pos) ?: RANGE_FIXED;
+			break;
+		}
+		for (unsigned int i = 0; i < fm->fm_mapped_extents && ret >= 0; i++) {
+			const struct fiemap_extent *e = &fm->fm_extents[i];
+			uint64_t s = e->fe_logical > pos ? e->fe_logical : pos;
+			uint64_t t = e->fe_logical + e->fe_length < end ? e->fe_logical + e->fe_length : end;
+
+			if (e->fe_logical > pos) /* a hole before this extent */
+				ret = write_zeros(f->fd, pos, (e->fe_logical < end ? e->fe_logical : end) - pos)
+					?: RANGE_FIXED;
+			if (ret >= 0 && s < t && (e->fe_flags & FIEMAP_EXTENT_SHARED)) {
+				if (fallocate(f->fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)s,
+					      (off_t)(t - s)))
+					ret = dx_log_fail("fallocate FALLOC_FL_UNSHARE_RANGE", -errno);
+				else
+					ret = RANGE_FIXED;
+			}
+			if (ret >= 0 && s < t &&
+			    (e->fe_flags & (FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN)))
+				ret = write_zeros(f->fd, s, t - s) ?: RANGE_FIXED;
+			pos = e->fe_logical + e->fe_length > pos ? e->fe_logical + e->fe_length : pos;
+			if (e->fe_flags & FIEMAP_EXTENT_LAST) {
+				if (ret >= 0 && pos < end)
+					ret = write_zeros(f->fd, pos, end - pos) ?: RANGE_FIXED;
+				pos = end;
+			}
+		}
+		if (ret < 0)
+			break;
+	}
+	free(fm);
+	return ret;
+}
+
+int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
+{
+	struct stat st;
+	int ret = RANGE_FIXED;
+
+	if (fstat(f->fd, &st))
+		return dx_log_fail("fstat", -errno);
+	if (off + len > (uint64_t)st.st_size)
+		return -ERANGE;
+	if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len)) {
+		if (errno == ENOSPC)
+			return -ENOSPC;
+		if (errno != EOPNOTSUPP)
+			return dx_log_fail("fallocate", -errno);
+	}
+	for (int pass = 0; pass < PREPARE_PASSES && ret == RANGE_FIXED; pass++)
+		ret = fiemap_pass(f, off, len);
+	if (ret == RANGE_FIXED) {
+		log_err("%s/%s [%llu, +%llu): FIEMAP still shows holes, unwritten or shared extents after %d passes",
+			f->export_name, f->relpath, (unsigned long long)off, (unsigned long long)len, PREPARE_PASSES);
+		return -EIO;
+	}
+	if (ret == RANGE_NO_FIEMAP)
+		log_debug("%s/%s: no FIEMAP here; fallocate alone prepared the range", f->export_name, f->relpath);
+	return ret < 0 ? ret : 0;
+}

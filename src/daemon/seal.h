@@ -1,0 +1,65 @@
+/*
+ * Files and their seals (DESIGN.md §2-3). A dx_file is one served file: the
+ * daemon's own fd on it, opened once however many clients open it, which
+ * carries the write lease while any layout on the file exists, and the
+ * layouts. Lease breaks arrive as a real-time signal read through a signalfd
+ * in the event loop.
+ */
+#ifndef DX_SEAL_H
+#define DX_SEAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/queue.h"
+#include <sys/types.h>
+
+struct dxd;
+struct dx_export;
+struct dx_layout;
+
+struct dx_file {
+	TAILQ_ENTRY(dx_file) link;      /* in dxd.files */
+	struct dxd *d;
+	const struct dx_export *x;      /* NULL once a reload dropped the export */
+	char *export_name;
+	char *relpath;
+	dev_t dev;
+	ino_t ino;
+	int fd;                         /* O_RDWR (O_RDONLY on read_only exports) */
+	unsigned int handles;           /* clients' OPENs not yet CLOSEd */
+	bool leased;                    /* F_WRLCK held */
+	bool breaking;                  /* the kernel is breaking the lease */
+	uint64_t lease_breaks;
+	TAILQ_HEAD(, dx_layout) layouts;
+};
+
+/* Block the lease-break signals and watch them through a signalfd. */
+int dx_seal_init(struct dxd *d);
+void dx_seal_fini(struct dxd *d);
+
+/*
+ * Resolve PATH beneath export X (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS;
+ * no escape by "..", absolute paths or symlinks), creating or truncating it as
+ * FLAGS (enum dxp_open_flags) say, and return the file with one more handle.
+ * -errno on failure; -EISDIR/-EINVAL for what is not a regular file.
+ */
+int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
+		 unsigned int mode, struct dx_file **out);
+/* Drop one handle; the file goes when it has neither handles nor layouts. */
+void dx_file_put(struct dx_file *f);
+/* After a layout went: release the lease if none is left, maybe free F. */
+void dx_file_layout_gone(struct dx_file *f);
+struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
+
+/* Take the write lease: 0, or -EAGAIN while a local process has the file open
+ * or the lease is being broken (the client hears BUSY_LOCAL). */
+int dx_seal_lease(struct dx_file *f);
+
+/*
+ * Make [OFF, OFF+LEN) safe to hand out for writing: inside the file (never
+ * extended), allocated, zeroed where it was a hole or unwritten, unshared
+ * where reflinked; verified with FIEMAP where the file system has it.
+ */
+int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len);
+
+#endif

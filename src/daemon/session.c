@@ -1,0 +1,395 @@
+#include "daemon/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "daemon/conn.h"
+#include "daemon/daemon.h"
+#include "daemon/layout.h"
+#include "daemon/recall.h"
+#include "daemon/seal.h"
+
+#define DX_MAX_HANDLES 1024u /* open files per connection */
+#define MIN_CLIENT_MSG 512u  /* the smallest receive buffer a client may offer */
+
+struct req_ctx {
+	struct dx_conn *c;
+	const struct dxp_msg *req;
+	struct dxp_msg *rep;
+	char *msg;
+	size_t msglen;
+};
+
+static unsigned int fail(struct req_ctx *r, unsigned int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static unsigned int fail(struct req_ctx *r, unsigned int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, r->msglen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static unsigned int fail_errno(struct req_ctx *r, int err, const char *what)
+{
+	return fail(r, dxp_errno_to_err(err), "%s: %s", what, strerror(-err));
+}
+
+static struct dx_handle *find_handle(struct dx_conn *c, uint64_t fh)
+{
+	struct dx_handle *h;
+
+	TAILQ_FOREACH(h, &c->handles, link)
+		if (h->fh == fh)
+			return h;
+	return NULL;
+}
+
+static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid *sid)
+{
+	struct dx_layout *l;
+
+	TAILQ_FOREACH(l, &c->layouts, by_conn)
+		if (l->id == sid->id)
+			return l->seq == sid->seq ? l : NULL;
+	return NULL;
+}
+
+static bool acl_allows(const struct dx_export *x, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < x->cfg->n_acl; i++)
+		if (dx_cidr_match(&x->cfg->acl_cidr[i], peer))
+			return true;
+	return false;
+}
+
+static const struct dx_export *find_export(struct dxd *d, const char *name)
+{
+	for (size_t i = 0; i < d->exports->n; i++)
+		if (strcmp(d->exports->v[i].cfg->name, name) == 0)
+			return &d->exports->v[i];
+	return NULL;
+}
+
+static uint32_t file_attrs(const struct dx_file *f)
+{
+	return (f->x && f->x->kind != DX_EXPORT_FS ? DXP_ATTR_DAX : 0) |
+	       (f->x && f->x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
+}
+
+static unsigned int op_hello(struct req_ctx *r)
+{
+	const struct dxp_hello *q = &r->req->u.hello;
+	struct dxp_hello *a = &r->rep->u.hello;
+	struct dx_conn *c = r->c;
+
+	if (q->magic != DXP_MAGIC || q->version != DXP_VERSION)
+		return fail(r, DXP_E_VERSION, "this daxrdmad speaks protocol %d (magic %#x)", DXP_VERSION, DXP_MAGIC);
+	if (c->state == CONN_READY)
+		return fail(r, DXP_E_PROTO, "HELLO was already exchanged");
+	if (q->credits == 0 || q->max_msg < MIN_CLIENT_MSG)
+		return fail(r, DXP_E_MALFORMED, "HELLO needs credits >= 1 and max_msg >= %u", MIN_CLIENT_MSG);
+	c->recall_credits = q->credits < DX_MAX_RECALL_CREDITS ? q->credits : DX_MAX_RECALL_CREDITS;
+	c->state = CONN_READY;
+	evtimer_del(c->ev_timer);
+	a->magic = DXP_MAGIC;
+	a->version = DXP_VERSION;
+	a->credits = DX_SRV_CREDITS;
+	a->max_msg = DXP_MAX_MSG;
+	a->features = 0;
+	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
+	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
+	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
+		 c->recall_credits);
+	return DXP_E_OK;
+}
+
+static unsigned int op_open(struct req_ctx *r)
+{
+	const struct dxp_open_req *q = &r->req->u.open;
+	struct dx_conn *c = r->c;
+	char name[DXP_MAX_NAME + 1], path[DXP_MAX_PATH + 1];
+	const struct dx_export *x;
+	struct dx_handle *h;
+	struct dx_file *f;
+	struct stat st;
+	bool rw = q->flags & DXP_OPEN_RW;
+	unsigned int nh = 0;
+	int ret;
+
+	memcpy(name, r->req->s1, q->export_len);
+	name[q->export_len] = '\0';
+	memcpy(path, r->req->s2 ? r->req->s2 : "", q->path_len);
+	path[q->path_len] = '\0';
+	x = find_export(c->d, name);
+	if (!x)
+		return fail(r, DXP_E_NOENT, "no export \"%s\"", name);
+	if (!acl_allows(x, (const struct sockaddr *)&c->peer_addr))
+		return fail(r, DXP_E_ACCESS, "export \"%s\" does not admit %s", name, c->peer);
+	if ((q->flags & (DXP_OPEN_CREATE | DXP_OPEN_TRUNC)) && !rw)
+		return fail(r, DXP_E_MALFORMED, "CREATE and TRUNC need RW");
+	if (rw && x->cfg->read_only)
+		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", name);
+	TAILQ_FOREACH(h, &c->handles, link)
+		nh++;
+	if (nh >= DX_MAX_HANDLES)
+		return fail(r, DXP_E_LIMIT, "%u files open on this connection", nh);
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return fail(r, DXP_E_IO, "out of memory");
+	ret = dx_file_open(c->d, x, path, q->flags, q->mode ? q->mode : 0644, &f);
+	if (ret == -EBUSY) {
+		/* TRUNC of a file with layouts: they come back first. */
+		free(h);
+		return fail(r, DXP_E_RECALL_PENDING, "layouts on \"%s\" are being recalled before the truncate", path);
+	}
+	if (ret) {
+		free(h);
+		if (ret == -EXDEV || ret == -ELOOP)
+			return fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\"", path, name);
+		return fail_errno(r, ret, path);
+	}
+	h->fh = ++c->next_fh;
+	h->f = f;
+	h->rw = rw;
+	TAILQ_INSERT_TAIL(&c->handles, h, link);
+	fstat(f->fd, &st);
+	r->rep->u.open_rep.fh = h->fh;
+	r->rep->u.open_rep.size = (uint64_t)st.st_size;
+	r->rep->u.open_rep.attrs = file_attrs(f);
+	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
+				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
+	log_debug("client %llu: OPEN %s/%s %s -> fh %llu", (unsigned long long)c->id, name, path,
+		  rw ? "RW" : "READ", (unsigned long long)h->fh);
+	return DXP_E_OK;
+}
+
+static unsigned int op_close(struct req_ctx *r)
+{
+	struct dx_handle *h = find_handle(r->c, r->req->u.fh.fh);
+	struct dx_layout *l, *tmp;
+
+	if (!h)
+		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)r->req->u.fh.fh);
+	/* Closing a file returns this client's layouts on it. */
+	TAILQ_FOREACH_SAFE(l, &r->c->layouts, by_conn, tmp)
+		if (l->f == h->f)
+			dx_layout_release(&l, true);
+	TAILQ_REMOVE(&r->c->handles, h, link);
+	dx_file_put(h->f);
+	free(h);
+	dx_recall_pump(r->c);
+	return DXP_E_OK;
+}
+
+static unsigned int op_stat(struct req_ctx *r)
+{
+	struct dx_handle *h = find_handle(r->c, r->req->u.fh.fh);
+	struct dxp_stat_rep *a = &r->rep->u.stat_rep;
+	struct stat st;
+
+	if (!h)
+		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)r->req->u.fh.fh);
+	if (fstat(h->f->fd, &st))
+		return fail_errno(r, -errno, "fstat");
+	a->size = (uint64_t)st.st_size;
+	a->blocks = (uint64_t)st.st_blocks;
+	a->blksize = (uint32_t)st.st_blksize;
+	a->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	a->attrs = file_attrs(h->f);
+	return DXP_E_OK;
+}
+
+static unsigned int op_allocate(struct req_ctx *r)
+{
+	const struct dxp_allocate_req *q = &r->req->u.alloc;
+	struct dx_handle *h = find_handle(r->c, q->fh);
+	struct stat st;
+
+	if (!h)
+		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)q->fh);
+	if (!h->f->x)
+		return fail(r, DXP_E_NOENT, "the export of this file is gone");
+	if (!h->rw || h->f->x->cfg->read_only)
+		return fail(r, DXP_E_ROFS, "the file is not open for writing");
+	if (q->len == 0 || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
+		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",
+			    (unsigned long long)q->off, (unsigned long long)q->len);
+	if (h->f->breaking)
+		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
+	if (fallocate(h->f->fd, 0, (off_t)q->off, (off_t)q->len))
+		return fail_errno(r, -errno, "fallocate");
+	if (fstat(h->f->fd, &st))
+		return fail_errno(r, -errno, "fstat");
+	r->rep->u.alloc_rep.size = (uint64_t)st.st_size;
+	return DXP_E_OK;
+}
+
+/* Conflicts (DESIGN.md §2): READ layouts share; an RW layout conflicts with
+ * any other client's overlapping layout, which is recalled first. */
+static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64_t off, uint64_t len, bool rw)
+{
+	struct dx_layout *l;
+	bool recall = false;
+
+	TAILQ_FOREACH(l, &f->layouts, by_file) {
+		if (!dx_layout_overlaps(l, off, len) || (!rw && l->iomode == DXP_IOMODE_READ))
+			continue;
+		if (l->c == r->c)
+			return fail(r, DXP_E_CONFLICT, "you hold layout %llu over [%llu, +%llu): return it first",
+				    (unsigned long long)l->id, (unsigned long long)l->off, (unsigned long long)l->len);
+		recall = true;
+	}
+	if (!recall)
+		return DXP_E_OK;
+	dx_recall_file(f, off, len, DXP_RECALL_CONFLICT);
+	return fail(r, DXP_E_RECALL_PENDING, "other clients' layouts over the range are being recalled");
+}
+
+static unsigned int op_layout_get(struct req_ctx *r)
+{
+	const struct dxp_layout_get_req *q = &r->req->u.lget;
+	struct dxp_layout_get_rep *a = &r->rep->u.lget_rep;
+	struct dx_handle *h = find_handle(r->c, q->fh);
+	bool rw = q->iomode == DXP_IOMODE_RW;
+	const struct dx_config *cfg = r->c->d->cfg;
+	struct dx_layout *l;
+	struct dx_file *f;
+	unsigned int code;
+	struct stat st;
+	int ret;
+
+	if (!h)
+		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)q->fh);
+	f = h->f;
+	if (!f->x)
+		return fail(r, DXP_E_NOENT, "the export of this file is gone");
+	if (rw && (!h->rw || f->x->cfg->read_only))
+		return fail(r, DXP_E_ROFS, "an RW layout needs a file opened RW on a writable export");
+	if (q->len == 0 || q->off % DXP_PAGE || q->len % DXP_PAGE || q->off + q->len < q->off)
+		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) is empty, not %u-aligned or overflows",
+			    (unsigned long long)q->off, (unsigned long long)q->len, DXP_PAGE);
+	if (q->len > (uint64_t)cfg->max_layout_size)
+		return fail(r, DXP_E_LIMIT, "layout of %llu bytes exceeds limits.max_layout_size (%lld)",
+			    (unsigned long long)q->len, (long long)cfg->max_layout_size);
+	if ((int64_t)r->c->d->n_layouts >= cfg->max_layouts)
+		return fail(r, DXP_E_LIMIT, "limits.max_layouts (%lld) reached", (long long)cfg->max_layouts);
+	if (f->breaking)
+		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
+	code = check_conflicts(r, f, q->off, q->len, rw);
+	if (code)
+		return code;
+	/* The seal (DESIGN.md §3): lease, range inside the file, prepared blocks. */
+	ret = dx_seal_lease(f);
+	if (ret == -EAGAIN)
+		return fail(r, DXP_E_BUSY_LOCAL, "the file is open by a local process");
+	if (ret)
+		return fail_errno(r, ret, "lease");
+	if (fstat(f->fd, &st)) {
+		ret = -errno;
+		goto err_unseal;
+	}
+	if (q->off + q->len > (uint64_t)st.st_size) {
+		dx_file_layout_gone(f);
+		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) ends beyond the file's %lld bytes: ALLOCATE first",
+			    (unsigned long long)q->off, (unsigned long long)q->len, (long long)st.st_size);
+	}
+	if (rw) {
+		ret = dx_seal_prepare(f, q->off, q->len);
+		if (ret)
+			goto err_unseal;
+	}
+	ret = dx_layout_new(r->c, f, q->off, q->len, q->iomode, &l);
+	if (ret)
+		goto err_unseal;
+	a->stateid.id = l->id;
+	a->stateid.seq = l->seq;
+	a->off = l->off;
+	a->len = l->len;
+	a->raddr = (uint64_t)(uintptr_t)l->mr->addr;
+	a->rkey = l->mr->rkey;
+	a->iomode = l->iomode;
+	a->mr_mode = l->mr_mode;
+	log_info("client %llu: layout %llu on %s/%s [%llu, +%llu) %s, %s rkey %#x", (unsigned long long)r->c->id,
+		 (unsigned long long)l->id, f->export_name, f->relpath, (unsigned long long)l->off,
+		 (unsigned long long)l->len, rw ? "RW" : "READ",
+		 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned", l->mr->rkey);
+	return DXP_E_OK;
+
+err_unseal:
+	dx_file_layout_gone(f);
+	return fail_errno(r, ret, "layout");
+}
+
+static unsigned int op_layout_return(struct req_ctx *r)
+{
+	struct dx_layout *l = find_layout(r->c, &r->req->u.lret.stateid);
+	bool recalled;
+
+	if (!l)
+		return fail(r, DXP_E_STALE_STATEID, "no layout %llu seq %u", (unsigned long long)r->req->u.lret.stateid.id,
+			    r->req->u.lret.stateid.seq);
+	recalled = l->state == LAYOUT_RECALLING;
+	log_info("client %llu: layout %llu returned%s", (unsigned long long)r->c->id, (unsigned long long)l->id,
+		 recalled ? " (recalled)" : "");
+	r->c->d->st.layouts_returned++;
+	dx_layout_release(&l, true);
+	dx_recall_pump(r->c);
+	dx_recall_check_stop(r->c->d);
+	return DXP_E_OK;
+}
+
+static unsigned int op_commit(struct req_ctx *r)
+{
+	const struct dxp_commit_req *q = &r->req->u.commit;
+	struct dx_layout *l = find_layout(r->c, &q->stateid);
+
+	if (!l)
+		return fail(r, DXP_E_STALE_STATEID, "no layout %llu seq %u", (unsigned long long)q->stateid.id,
+			    q->stateid.seq);
+	if (q->off < l->off || q->off + q->len < q->off || q->off + q->len > l->off + l->len)
+		return fail(r, DXP_E_RANGE, "commit [%llu, +%llu) is outside layout %llu",
+			    (unsigned long long)q->off, (unsigned long long)q->len, (unsigned long long)l->id);
+	dx_layout_commit(l, q->off, q->len);
+	return DXP_E_OK;
+}
+
+unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, struct dxp_msg *rep,
+			       char *msg, size_t msglen, bool *reply)
+{
+	static unsigned int (*const ops[DXP_OP_MAX])(struct req_ctx *) = {
+		[DXP_HELLO] = op_hello,
+		[DXP_OPEN] = op_open,
+		[DXP_CLOSE] = op_close,
+		[DXP_STAT] = op_stat,
+		[DXP_ALLOCATE] = op_allocate,
+		[DXP_LAYOUT_GET] = op_layout_get,
+		[DXP_LAYOUT_RETURN] = op_layout_return,
+		[DXP_COMMIT] = op_commit,
+	};
+	struct req_ctx r = { c, req, rep, msg, msglen };
+
+	*reply = true;
+	if (req->hdr.op == DXP_BYE) {
+		*reply = false;
+		dx_conn_close(c, 0, true, "client said BYE");
+		return DXP_E_OK;
+	}
+	if ((req->hdr.flags & DXP_F_REPLY) || !ops[req->hdr.op])
+		return fail(&r, DXP_E_PROTO, "%s%s is not a request the daemon takes", dxp_op_name(req->hdr.op),
+			    (req->hdr.flags & DXP_F_REPLY) ? " reply" : "");
+	if (req->hdr.op != DXP_HELLO && c->state != CONN_READY)
+		return fail(&r, DXP_E_PROTO, "HELLO first");
+	return ops[req->hdr.op](&r);
+}

@@ -1,0 +1,20 @@
+/* The requests of a connected client (DESIGN.md §7): one handler per opcode. */
+#ifndef DX_SESSION_H
+#define DX_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/proto.h"
+
+struct dx_conn;
+
+/*
+ * Handle REQ; fill REP's body. Returns DXP_E_OK or the error code to answer
+ * with (MSG, if set, says why in words). *REPLY is false for messages that
+ * are not answered (BYE).
+ */
+unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, struct dxp_msg *rep,
+			       char *msg, size_t msglen, bool *reply);
+
+#endif

@@ -175,12 +175,20 @@ struct dxp_stat_rep {
 };
 static_assert(sizeof(struct dxp_stat_rep) == 32, "dxp_stat_rep is 32 bytes");
 
-struct dxp_allocate_req { /* the file grows to at least off + len */
+enum dxp_allocate_flags {
+	/* The size becomes exactly off + len (len may be 0): blocks past it are
+	 * freed once no layout covers them. */
+	DXP_ALLOC_SETSIZE = 1u << 0,
+};
+
+struct dxp_allocate_req { /* the file grows to at least off + len, allocated */
 	uint64_t fh;
 	uint64_t off;
 	uint64_t len;
+	uint32_t flags;       /* enum dxp_allocate_flags */
+	uint32_t reserved;
 };
-static_assert(sizeof(struct dxp_allocate_req) == 24, "dxp_allocate_req is 24 bytes");
+static_assert(sizeof(struct dxp_allocate_req) == 32, "dxp_allocate_req is 32 bytes");
 
 struct dxp_allocate_rep {
 	uint64_t size;

@@ -1,23 +1,24 @@
+/* libdaxrdma-client: the handle, the connection and the message engine. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "build-config.h"
-#include "client/daxrdma.h"
+#include "client/client_internal.h"
 
-#define DX_EXPORT __attribute__((visibility("default")))
+#define WR_SEND_BIT (1ull << 40)
+#define WR_RDMA_BIT (1ull << 41)
 
-struct daxrdma_client {
-	struct daxrdma_client_opts opts;
-};
-
-static void client_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void client_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
+void dxc_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -28,6 +29,14 @@ static void client_log(const struct daxrdma_client *c, int prio, const char *fmt
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	c->opts.log(c->opts.log_arg, prio, msg);
+}
+
+int64_t dxc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 DX_EXPORT const char *daxrdma_version(void)
@@ -55,20 +64,604 @@ DX_EXPORT int daxrdma_client_new(const struct daxrdma_client_opts *opts, struct 
 		c->opts.log_level = LOG_WARNING;
 	if (!c->opts.timeout_ms)
 		c->opts.timeout_ms = 5000;
-	client_log(c, LOG_DEBUG, "libdaxrdma-client %s: client created", DAXRDMA_VERSION);
+	c->epfd = -1;
+	TAILQ_INIT(&c->files);
+	TAILQ_INIT(&c->recalled);
+	dxc_log(c, LOG_DEBUG, "libdaxrdma-client %s: client created", DAXRDMA_VERSION);
 	*out = c;
 	return 0;
-}
-
-DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)
-{
-	if (!client || !*client)
-		return;
-	free(*client);
-	*client = NULL;
 }
 
 DX_EXPORT int daxrdma_client_timeout_ms(const struct daxrdma_client *client)
 {
 	return client ? client->opts.timeout_ms : -EINVAL;
+}
+
+DX_EXPORT int daxrdma_client_recall_timeout_ms(const struct daxrdma_client *client)
+{
+	return client && client->connected ? (int)client->recall_timeout_ms : -ENOTCONN;
+}
+
+DX_EXPORT uint64_t daxrdma_client_max_layout_size(const struct daxrdma_client *client)
+{
+	return client && client->connected ? client->max_layout_size : 0;
+}
+
+DX_EXPORT int daxrdma_client_fd(const struct daxrdma_client *client)
+{
+	if (!client)
+		return -EINVAL;
+	return client->epfd >= 0 ? client->epfd : -ENOTCONN;
+}
+
+void dxc_break(struct daxrdma_client *c, const char *why)
+{
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l;
+
+	if (c->broken)
+		return;
+	c->broken = true;
+	snprintf(c->why_broken, sizeof(c->why_broken), "%s", why);
+	dxc_log(c, LOG_ERR, "connection to daxrdmad lost: %s", why);
+	TAILQ_FOREACH(f, &c->files, link)
+		TAILQ_FOREACH(l, &f->layouts, link)
+			l->state = DXC_LAYOUT_RETURNED;
+}
+
+static uint8_t *slot(struct daxrdma_client *c, unsigned int i)
+{
+	return c->bufs + (size_t)i * DXP_MAX_MSG;
+}
+
+static int post_recv(struct daxrdma_client *c, unsigned int i)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)slot(c, i), .length = DXP_MAX_MSG, .lkey = c->buf_mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+	return -ibv_post_recv(c->id->qp, &wr, &bad);
+}
+
+static int send_msg(struct daxrdma_client *c, struct dxp_msg *m)
+{
+	struct ibv_send_wr wr = { 0 }, *bad;
+	struct ibv_sge sge;
+	unsigned int i;
+	ssize_t len;
+	int ret;
+
+	if (c->n_send_free == 0)
+		return -ENOBUFS;
+	i = c->send_free[--c->n_send_free];
+	len = dxp_encode(m, slot(c, i), DXP_MAX_MSG);
+	if (len < 0) {
+		c->send_free[c->n_send_free++] = (uint16_t)i;
+		return (int)len;
+	}
+	sge.addr = (uintptr_t)slot(c, i);
+	sge.length = (uint32_t)len;
+	sge.lkey = c->buf_mr->lkey;
+	wr.wr_id = WR_SEND_BIT | i;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = IBV_WR_SEND;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	if (ret) {
+		c->send_free[c->n_send_free++] = (uint16_t)i;
+		return -ret;
+	}
+	return 0;
+}
+
+static struct daxrdma_layout *find_layout(struct daxrdma_client *c, const struct dxp_stateid *sid)
+{
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l;
+
+	TAILQ_FOREACH(f, &c->files, link)
+		TAILQ_FOREACH(l, &f->layouts, link)
+			if (l->sid.id == sid->id)
+				return l->sid.seq == sid->seq ? l : NULL;
+	return NULL;
+}
+
+static void on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
+{
+	struct daxrdma_layout *l;
+	struct dxp_msg m;
+	const char *why;
+
+	if (dxp_decode(buf, len, &m, &why)) {
+		dxc_log(c, LOG_ERR, "malformed message from daxrdmad: %s", why);
+		return;
+	}
+	if ((m.hdr.flags & DXP_F_REPLY) || m.hdr.op == DXP_ERROR) {
+		if (m.hdr.tag != c->wait_tag || c->have_reply) {
+			dxc_log(c, LOG_WARNING, "unexpected %s reply (tag %llu)", dxp_op_name(m.hdr.op),
+				(unsigned long long)m.hdr.tag);
+			return;
+		}
+		memcpy(c->reply_buf, buf, len);
+		dxp_decode(c->reply_buf, len, &c->reply, &why);
+		c->have_reply = true;
+		return;
+	}
+	switch (m.hdr.op) {
+	case DXP_LAYOUT_RECALL:
+		l = find_layout(c, &m.u.recall.stateid);
+		dxc_log(c, LOG_INFO, "daxrdmad recalls layout %llu [%llu, +%llu) (reason %u, %u ms)",
+			(unsigned long long)m.u.recall.stateid.id, (unsigned long long)m.u.recall.off,
+			(unsigned long long)m.u.recall.len, m.u.recall.reason, m.u.recall.timeout_ms);
+		if (!l || l->state != DXC_LAYOUT_VALID)
+			return; /* already on its way back */
+		l->state = DXC_LAYOUT_RECALLED;
+		l->recall_reason = (int)m.u.recall.reason;
+		l->recall_queued = true;
+		TAILQ_INSERT_TAIL(&c->recalled, l, recall_link);
+		return;
+	case DXP_BYE: {
+		char why_bye[96];
+
+		snprintf(why_bye, sizeof(why_bye), "daxrdmad said BYE (%s)", dxp_err_name(m.u.bye.reason));
+		dxc_break(c, why_bye);
+		return;
+	}
+	default:
+		dxc_log(c, LOG_WARNING, "ignoring unsolicited %s", dxp_op_name(m.hdr.op));
+	}
+}
+
+/* Drain the CQ. */
+static int poll_cq(struct daxrdma_client *c)
+{
+	struct ibv_wc wc[16];
+	int n, total = 0;
+
+	while ((n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
+		total += n;
+		for (int i = 0; i < n; i++) {
+			uint64_t id = wc[i].wr_id;
+
+			if (id & WR_SEND_BIT)
+				c->send_free[c->n_send_free++] = (uint16_t)(id & 0xffff);
+			else if (id & WR_RDMA_BIT) {
+				c->rdma_outstanding--;
+				if (wc[i].status != IBV_WC_SUCCESS && c->rdma_status == IBV_WC_SUCCESS)
+					c->rdma_status = wc[i].status;
+			}
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				if (!(id & WR_RDMA_BIT) && wc[i].status != IBV_WC_WR_FLUSH_ERR)
+					dxc_log(c, LOG_ERR, "work completion: %s", ibv_wc_status_str(wc[i].status));
+				dxc_break(c, ibv_wc_status_str(wc[i].status));
+				continue;
+			}
+			if (!(id & (WR_SEND_BIT | WR_RDMA_BIT))) {
+				on_message(c, slot(c, (unsigned int)id), wc[i].byte_len);
+				if (post_recv(c, (unsigned int)id))
+					dxc_break(c, "ibv_post_recv failed");
+			}
+		}
+	}
+	return n < 0 ? -EIO : total;
+}
+
+static void drain_cm_events(struct daxrdma_client *c)
+{
+	struct rdma_cm_event *ev;
+
+	while (rdma_get_cm_event(c->ec, &ev) == 0) {
+		enum rdma_cm_event_type t = ev->event;
+
+		rdma_ack_cm_event(ev);
+		if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL)
+			dxc_break(c, rdma_event_str(t));
+	}
+}
+
+int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))
+{
+	for (;;) {
+		struct epoll_event ev[2];
+		struct ibv_cq *cq;
+		void *ctx;
+		int64_t left;
+		int n;
+
+		if (poll_cq(c) < 0)
+			dxc_break(c, "ibv_poll_cq failed");
+		if (done && done(c))
+			return 0;
+		if (c->broken)
+			return -ENOTCONN;
+		/* Arm, then look once more: a completion between the two is not lost. */
+		if (ibv_req_notify_cq(c->cq, 0))
+			return -EIO;
+		if (poll_cq(c) > 0)
+			continue;
+		left = deadline - dxc_now_ms();
+		if (left <= 0)
+			return done ? -ETIMEDOUT : 0;
+		n = epoll_wait(c->epfd, ev, 2, (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		while (ibv_get_cq_event(c->ch, &cq, &ctx) == 0)
+			ibv_ack_cq_events(cq, 1);
+		drain_cm_events(c);
+	}
+}
+
+static bool reply_arrived(struct daxrdma_client *c)
+{
+	return c->have_reply;
+}
+
+int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code)
+{
+	int ret;
+
+	if (code)
+		*code = DXP_E_OK;
+	if (!c->connected || c->broken)
+		return -ENOTCONN;
+	req->hdr.tag = ++c->next_tag;
+	req->hdr.flags = 0;
+	c->wait_tag = req->hdr.tag;
+	c->have_reply = false;
+	ret = send_msg(c, req);
+	if (ret)
+		return ret;
+	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
+	if (ret == -ETIMEDOUT) {
+		dxc_log(c, LOG_ERR, "no reply to %s within %d ms", dxp_op_name(req->hdr.op), c->opts.timeout_ms);
+		dxc_break(c, "request timed out");
+		return ret;
+	}
+	if (ret)
+		return ret;
+	*rep = &c->reply;
+	if (c->reply.hdr.op == DXP_ERROR) {
+		if (code)
+			*code = c->reply.u.error.code;
+		dxc_log(c, LOG_INFO, "%s: %s: %.*s", dxp_op_name(req->hdr.op), dxp_err_name(c->reply.u.error.code),
+			(int)c->reply.u.error.msg_len, c->reply.s1 ? c->reply.s1 : "");
+		return dxp_err_to_errno(c->reply.u.error.code);
+	}
+	if (c->reply.hdr.op != req->hdr.op) {
+		dxc_break(c, "reply to a different request");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void dxc_handle_recalls(struct daxrdma_client *c)
+{
+	struct daxrdma_layout *l;
+
+	if (c->in_recall)
+		return;
+	c->in_recall = true;
+	while ((l = TAILQ_FIRST(&c->recalled))) {
+		int action = DAXRDMA_RECALL_RETURN;
+
+		TAILQ_REMOVE(&c->recalled, l, recall_link);
+		l->recall_queued = false;
+		if (c->opts.recall)
+			action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
+		if (action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED)
+			dxc_layout_send_return(l);
+	}
+	c->in_recall = false;
+}
+
+DX_EXPORT int daxrdma_client_process(struct daxrdma_client *client)
+{
+	int ret;
+
+	if (!client)
+		return -EINVAL;
+	if (!client->connected)
+		return -ENOTCONN;
+	ret = dxc_progress(client, 0, NULL);
+	dxc_handle_recalls(client);
+	if (ret == 0 && client->broken)
+		ret = -ENOTCONN;
+	return ret;
+}
+
+static int wait_cm(struct daxrdma_client *c, enum rdma_cm_event_type want, int64_t deadline)
+{
+	struct rdma_cm_event *ev;
+	struct pollfd pfd = { .fd = c->ec->fd, .events = POLLIN };
+
+	for (;;) {
+		int64_t left = deadline - dxc_now_ms();
+		enum rdma_cm_event_type got;
+		int status;
+
+		if (rdma_get_cm_event(c->ec, &ev) == 0) {
+			got = ev->event;
+			status = ev->status;
+			rdma_ack_cm_event(ev);
+			if (got == want)
+				return 0;
+			dxc_log(c, LOG_ERR, "rdma_cm: %s (status %d) while waiting for %s", rdma_event_str(got), status,
+				rdma_event_str(want));
+			if (got == RDMA_CM_EVENT_REJECTED)
+				return -ECONNREFUSED;
+			return got == RDMA_CM_EVENT_ADDR_ERROR || got == RDMA_CM_EVENT_ROUTE_ERROR ? -EHOSTUNREACH
+												   : -ECONNABORTED;
+		}
+		if (errno != EAGAIN)
+			return -errno;
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int setup_qp(struct daxrdma_client *c)
+{
+	struct ibv_qp_init_attr qa = { 0 };
+	size_t bsize = (size_t)(DXC_RECV + DXC_SEND) * DXP_MAX_MSG;
+	size_t ssize = (size_t)DXC_STAGE_SLOTS * DXC_STAGE_SLOT;
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	c->pd = ibv_alloc_pd(c->id->verbs);
+	if (!c->pd)
+		return -errno;
+	c->ch = ibv_create_comp_channel(c->id->verbs);
+	if (!c->ch)
+		return -errno;
+	c->cq = ibv_create_cq(c->id->verbs, (int)(DXC_RECV + DXC_SEND + DXC_STAGE_SLOTS), c, c->ch, 0);
+	if (!c->cq)
+		return -errno;
+	qa.send_cq = c->cq;
+	qa.recv_cq = c->cq;
+	qa.qp_type = IBV_QPT_RC;
+	qa.cap.max_send_wr = DXC_SEND + DXC_STAGE_SLOTS;
+	qa.cap.max_recv_wr = DXC_RECV;
+	qa.cap.max_send_sge = 1;
+	qa.cap.max_recv_sge = 1;
+	if (rdma_create_qp(c->id, c->pd, &qa))
+		return -errno;
+	c->bufs = aligned_alloc(4096, bsize);
+	c->stage = aligned_alloc(4096, ssize);
+	if (!c->bufs || !c->stage)
+		return -ENOMEM;
+	c->buf_mr = ibv_reg_mr(c->pd, c->bufs, bsize, IBV_ACCESS_LOCAL_WRITE);
+	c->stage_mr = c->buf_mr ? ibv_reg_mr(c->pd, c->stage, ssize, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	if (!c->stage_mr)
+		return -errno;
+	for (unsigned int i = 0; i < DXC_RECV; i++)
+		if (post_recv(c, i))
+			return -EIO;
+	for (unsigned int i = 0; i < DXC_SEND; i++)
+		c->send_free[c->n_send_free++] = (uint16_t)(DXC_RECV + i);
+	if (fcntl(c->ch->fd, F_SETFL, fcntl(c->ch->fd, F_GETFL) | O_NONBLOCK) ||
+	    fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK))
+		return -errno;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		return -errno;
+	ev.data.fd = c->ch->fd;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->ch->fd, &ev))
+		return -errno;
+	ev.data.fd = c->ec->fd;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->ec->fd, &ev))
+		return -errno;
+	return ibv_req_notify_cq(c->cq, 0) ? -EIO : 0;
+}
+
+static int hello(struct daxrdma_client *c)
+{
+	struct dxp_msg req = { .hdr.op = DXP_HELLO };
+	const struct dxp_msg *rep;
+	int ret;
+
+	req.u.hello.magic = DXP_MAGIC;
+	req.u.hello.version = DXP_VERSION;
+	req.u.hello.credits = DXC_RECALL_CREDITS;
+	req.u.hello.max_msg = DXP_MAX_MSG;
+	ret = dxc_call(c, &req, &rep, NULL);
+	if (ret)
+		return ret;
+	if (rep->u.hello.magic != DXP_MAGIC || rep->u.hello.version != DXP_VERSION || rep->u.hello.credits == 0)
+		return -EPROTO;
+	c->credits = rep->u.hello.credits;
+	c->recall_timeout_ms = rep->u.hello.recall_timeout_ms;
+	c->max_layout_size = rep->u.hello.max_layout_size;
+	return 0;
+}
+
+static void teardown(struct daxrdma_client *c)
+{
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->ch)
+		ibv_destroy_comp_channel(c->ch);
+	if (c->stage_mr)
+		ibv_dereg_mr(c->stage_mr);
+	if (c->buf_mr)
+		ibv_dereg_mr(c->buf_mr);
+	if (c->pd)
+		ibv_dealloc_pd(c->pd);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	if (c->ec)
+		rdma_destroy_event_channel(c->ec);
+	free(c->bufs);
+	free(c->stage);
+	c->epfd = -1;
+	c->id = NULL;
+	c->ec = NULL;
+	c->pd = NULL;
+	c->ch = NULL;
+	c->cq = NULL;
+	c->bufs = c->stage = NULL;
+	c->buf_mr = c->stage_mr = NULL;
+	c->connected = false;
+}
+
+DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const char *port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct rdma_conn_param param = { 0 };
+	struct ibv_device_attr dattr;
+	int64_t deadline;
+	int ret;
+
+	if (!c || !host)
+		return -EINVAL;
+	if (c->connected || c->ec)
+		return -EISCONN;
+	deadline = dxc_now_ms() + c->opts.timeout_ms;
+	ret = getaddrinfo(host, port ? port : DXC_DEFAULT_PORT, &hints, &ai);
+	if (ret) {
+		dxc_log(c, LOG_ERR, "%s: %s", host, gai_strerror(ret));
+		return ret == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	}
+	c->ec = rdma_create_event_channel();
+	if (!c->ec) {
+		ret = -errno;
+		dxc_log(c, LOG_ERR, "rdma_create_event_channel: %s (is rdma_ucm loaded?)", strerror(errno));
+		goto err;
+	}
+	if (fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK) ||
+	    rdma_create_id(c->ec, &c->id, c, RDMA_PS_TCP)) {
+		ret = -errno;
+		goto err;
+	}
+	if (rdma_resolve_addr(c->id, NULL, ai->ai_addr, c->opts.timeout_ms)) {
+		ret = -errno;
+		dxc_log(c, LOG_ERR, "rdma_resolve_addr %s: %s", host, strerror(errno));
+		goto err;
+	}
+	ret = wait_cm(c, RDMA_CM_EVENT_ADDR_RESOLVED, deadline);
+	if (!ret && rdma_resolve_route(c->id, c->opts.timeout_ms))
+		ret = -errno;
+	if (!ret)
+		ret = wait_cm(c, RDMA_CM_EVENT_ROUTE_RESOLVED, deadline);
+	if (!ret)
+		ret = setup_qp(c);
+	if (ret) {
+		dxc_log(c, LOG_ERR, "connecting to %s: %s", host, strerror(-ret));
+		goto err;
+	}
+	if (ibv_query_device(c->id->verbs, &dattr)) {
+		ret = -errno;
+		goto err;
+	}
+	param.initiator_depth = (uint8_t)(dattr.max_qp_init_rd_atom < 16 ? dattr.max_qp_init_rd_atom : 16);
+	param.responder_resources = 1;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(c->id, &param)) {
+		ret = -errno;
+		goto err;
+	}
+	ret = wait_cm(c, RDMA_CM_EVENT_ESTABLISHED, deadline);
+	if (ret) {
+		dxc_log(c, LOG_ERR, "connecting to %s port %s: %s", host, port ? port : DXC_DEFAULT_PORT,
+			strerror(-ret));
+		goto err;
+	}
+	c->connected = true;
+	ret = hello(c);
+	if (ret) {
+		dxc_log(c, LOG_ERR, "HELLO to %s: %s", host, strerror(-ret));
+		goto err;
+	}
+	freeaddrinfo(ai);
+	dxc_log(c, LOG_INFO, "connected to daxrdmad at %s (recall timeout %u ms)", host, c->recall_timeout_ms);
+	return 0;
+
+err:
+	freeaddrinfo(ai);
+	teardown(c);
+	c->broken = false;
+	return ret;
+}
+
+int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len)
+{
+	unsigned int n = 0;
+
+	c->rdma_status = IBV_WC_SUCCESS;
+	for (size_t done = 0; done < len; n++) {
+		size_t chunk = len - done < DXC_STAGE_SLOT ? len - done : DXC_STAGE_SLOT;
+		struct ibv_sge sge = {
+			.addr = (uintptr_t)(c->stage + done), .length = (uint32_t)chunk, .lkey = c->stage_mr->lkey,
+		};
+		struct ibv_send_wr wr = { 0 }, *bad;
+		int ret;
+
+		wr.wr_id = WR_RDMA_BIT | n;
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+		wr.send_flags = IBV_SEND_SIGNALED;
+		wr.wr.rdma.remote_addr = raddr + done;
+		wr.wr.rdma.rkey = rkey;
+		ret = ibv_post_send(c->id->qp, &wr, &bad);
+		if (ret) {
+			dxc_log(c, LOG_ERR, "ibv_post_send (RDMA %s): %s", write ? "WRITE" : "READ", strerror(ret));
+			return -ret;
+		}
+		c->rdma_outstanding++;
+		done += chunk;
+	}
+	return 0;
+}
+
+static bool rdma_drained(struct daxrdma_client *c)
+{
+	return c->rdma_outstanding == 0;
+}
+
+int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, void *buf, size_t len)
+{
+	int ret;
+
+	if (!c->connected || len > DXC_STAGE_SLOT)
+		return -EINVAL;
+	if (write)
+		memcpy(c->stage, buf, len);
+	ret = dxc_rdma_chunks(c, write, raddr, rkey, len);
+	if (ret)
+		return ret;
+	/* A failed RDMA op breaks the connection; its completion still counts. */
+	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
+	if (ret == -ETIMEDOUT)
+		return ret;
+	if (!write && c->rdma_status == IBV_WC_SUCCESS)
+		memcpy(buf, c->stage, len);
+	return c->rdma_status;
+}
+
+DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)
+{
+	struct daxrdma_client *c;
+	struct daxrdma_file *f;
+
+	if (!client || !*client)
+		return;
+	c = *client;
+	while ((f = TAILQ_FIRST(&c->files)))
+		daxrdma_close(&f);
+	if (c->connected && !c->broken) {
+		struct dxp_msg bye = { .hdr.op = DXP_BYE };
+
+		if (send_msg(c, &bye) == 0)
+			dxc_progress(c, dxc_now_ms() + 100, NULL);
+		rdma_disconnect(c->id);
+	}
+	teardown(c);
+	free(c);
+	*client = NULL;
 }

@@ -2,21 +2,54 @@
  * libdaxrdma-client: the client side of daxrdma. See libdaxrdma-client(3).
  *
  * Conventions: handles are opaque; functions return 0 or a negative errno;
- * _new(..., **out) creates, _delete(**p) destroys and sets *p to NULL.
+ * _new(..., **out) creates, _delete(**p) destroys and sets *p to NULL. One
+ * client is one connection to one daxrdmad; it is not thread-safe (use one
+ * client per thread). Every wait on the daemon ends at the client's timeout.
  */
 #ifndef DAXRDMA_H
 #define DAXRDMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct daxrdma_client;
+struct daxrdma_file;
+struct daxrdma_layout;
 
 /* Receives the library's log messages; PRIO is a syslog priority. */
 typedef void (*daxrdma_log_fn)(void *arg, int prio, const char *msg);
+
+enum daxrdma_recall_reason {
+	DAXRDMA_RECALL_LOCAL = 1,    /* a local process truncates, punches or opens the file */
+	DAXRDMA_RECALL_ADMIN = 2,    /* daxrdmactl recall */
+	DAXRDMA_RECALL_CONFLICT = 3, /* another client wants the range for writing */
+	DAXRDMA_RECALL_EXPORT = 4,   /* the export was removed */
+	DAXRDMA_RECALL_SHUTDOWN = 5, /* the daemon is stopping */
+};
+
+enum daxrdma_recall_action {
+	DAXRDMA_RECALL_RETURN = 0, /* the library returns the layout now */
+	DAXRDMA_RECALL_DEFER = 1,  /* the application calls daxrdma_layout_return() itself, soon */
+};
+
+/*
+ * Called when the daemon recalls LAYOUT (from daxrdma_client_process() or at
+ * the end of any other call). Nothing more may be issued to the layout. The
+ * daemon fences the client if the layout is not back within its
+ * recall_timeout (daxrdma_client_recall_timeout_ms()).
+ */
+typedef int (*daxrdma_recall_fn)(void *arg, struct daxrdma_layout *layout, int reason);
+
+enum daxrdma_client_flags {
+	/* A read or write on a recalled layout gets the range again (waiting
+	 * while a local process uses the file) instead of failing with -ESTALE. */
+	DAXRDMA_RELAYOUT = 1u << 0,
+};
 
 struct daxrdma_client_opts {
 	size_t size;       /* sizeof(struct daxrdma_client_opts): lets the struct grow */
@@ -24,14 +57,91 @@ struct daxrdma_client_opts {
 	void *log_arg;
 	int log_level;     /* least important priority passed to LOG; 0 means LOG_WARNING */
 	int timeout_ms;    /* deadline of every wait on the daemon; 0 means 5000 */
+	daxrdma_recall_fn recall;  /* NULL: layouts are returned when recalled */
+	void *recall_arg;
+	unsigned int flags;        /* enum daxrdma_client_flags */
 };
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *daxrdma_version(void);
 
 int daxrdma_client_new(const struct daxrdma_client_opts *opts, struct daxrdma_client **out);
+/* Returns every layout, closes every file, says BYE and disconnects. */
 void daxrdma_client_delete(struct daxrdma_client **client);
 int daxrdma_client_timeout_ms(const struct daxrdma_client *client);
+
+/* Connect to daxrdmad at HOST (a name or address of its RDMA interface) and
+ * PORT (NULL: 20049), then exchange HELLO. */
+int daxrdma_connect(struct daxrdma_client *client, const char *host, const char *port);
+/* An fd that becomes readable when the daemon sent something (a recall):
+ * poll it and call daxrdma_client_process(). */
+int daxrdma_client_fd(const struct daxrdma_client *client);
+/* Handle what arrived: run recall callbacks, return recalled layouts.
+ * -ENOTCONN once the daemon is gone or has fenced this client. */
+int daxrdma_client_process(struct daxrdma_client *client);
+/* The daemon's recall_timeout and largest layout, from HELLO. */
+int daxrdma_client_recall_timeout_ms(const struct daxrdma_client *client);
+uint64_t daxrdma_client_max_layout_size(const struct daxrdma_client *client);
+
+enum daxrdma_open_flags {
+	DAXRDMA_O_RDWR = 1u << 0,
+	DAXRDMA_O_CREAT = 1u << 1,
+	DAXRDMA_O_EXCL = 1u << 2,
+	DAXRDMA_O_TRUNC = 1u << 3,
+};
+
+/* Open PATH (relative to export EXPORT; it cannot lead outside it). */
+int daxrdma_open(struct daxrdma_client *client, const char *export_name, const char *path,
+		 unsigned int flags, unsigned int mode, struct daxrdma_file **out);
+/* Returns the file's layouts and closes it. */
+int daxrdma_close(struct daxrdma_file **file);
+
+struct daxrdma_stat {
+	uint64_t size;
+	uint64_t blocks;   /* 512-byte units */
+	uint64_t mtime_ns;
+	uint32_t blksize;
+	bool dax;          /* on persistent memory */
+	bool read_only;    /* the export is read_only */
+};
+int daxrdma_stat(struct daxrdma_file *file, struct daxrdma_stat *st);
+/* Make sure [OFF, OFF+LEN) exists and is allocated: the file grows if needed.
+ * RDMA never extends a file. */
+int daxrdma_allocate(struct daxrdma_file *file, uint64_t off, uint64_t len);
+/* Make the size exactly SIZE (this client's layouts past it must be returned;
+ * other clients' are recalled first). */
+int daxrdma_set_size(struct daxrdma_file *file, uint64_t size);
+
+enum daxrdma_iomode {
+	DAXRDMA_READ = 1,
+	DAXRDMA_RW = 2,
+};
+
+/*
+ * Get a layout on [OFF, OFF+LEN) (multiples of 4096, inside the file). While
+ * a local process uses the file or other clients' layouts are recalled, this
+ * retries until the client's timeout, then fails with -EAGAIN.
+ */
+int daxrdma_layout_get(struct daxrdma_file *file, uint64_t off, uint64_t len, int iomode,
+		       struct daxrdma_layout **out);
+/* Return the layout (if the daemon still has it) and free the handle. */
+int daxrdma_layout_return(struct daxrdma_layout **layout);
+
+struct daxrdma_layout_info {
+	uint64_t off, len;   /* file range */
+	uint64_t raddr;      /* remote address of file offset OFF */
+	uint32_t rkey;
+	int iomode;
+	bool bounce;         /* data reaches the file at commit or return */
+	bool recalled;       /* recalled or returned: no more I/O on this stateid */
+};
+int daxrdma_layout_info(const struct daxrdma_layout *layout, struct daxrdma_layout_info *info);
+
+/* RDMA WRITE/READ of LEN bytes at file offset OFF, inside the layout. */
+int daxrdma_write(struct daxrdma_layout *layout, uint64_t off, const void *buf, size_t len);
+int daxrdma_read(struct daxrdma_layout *layout, uint64_t off, void *buf, size_t len);
+/* Make [OFF, OFF+LEN) of what was written durable in the file. */
+int daxrdma_commit(struct daxrdma_layout *layout, uint64_t off, uint64_t len);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_OPEN] = { { "whhwW", sizeof(struct dxp_open_req) }, { "qqww", sizeof(struct dxp_open_rep) } },
 	[DXP_CLOSE] = { { "q", sizeof(struct dxp_fh_req) }, { "", 0 } },
 	[DXP_STAT] = { { "q", sizeof(struct dxp_fh_req) }, { "qqqww", sizeof(struct dxp_stat_rep) } },
-	[DXP_ALLOCATE] = { { "qqq", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },
+	[DXP_ALLOCATE] = { { "qqqwW", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },
 	[DXP_LAYOUT_GET] = { { "qqqwW", sizeof(struct dxp_layout_get_req) },
 			     { SPEC_STATEID "qqqwwwW", sizeof(struct dxp_layout_get_rep) } },
 	[DXP_LAYOUT_RETURN] = { { SPEC_STATEID, sizeof(struct dxp_layout_return_req) }, { "", 0 } },
@@ -212,6 +212,10 @@ static const char *check_values(const struct dxp_msg *m)
 			return "OPEN: path too long";
 		if (m->u.open.mode & ~07777u)
 			return "OPEN: mode has bits beyond 07777";
+		break;
+	case DXP_ALLOCATE:
+		if (m->u.alloc.flags & ~(uint32_t)DXP_ALLOC_SETSIZE)
+			return "ALLOCATE: unknown flags";
 		break;
 	case DXP_LAYOUT_GET:
 		if (m->u.lget.iomode != DXP_IOMODE_READ && m->u.lget.iomode != DXP_IOMODE_RW)

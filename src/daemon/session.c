@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,10 +212,24 @@ static unsigned int op_stat(struct req_ctx *r)
 	return DXP_E_OK;
 }
 
+/* SETSIZE to below the end of layouts: they come back first (like a truncate). */
+static unsigned int set_size(struct req_ctx *r, struct dx_file *f, uint64_t size)
+{
+	uint64_t from = size / DXP_PAGE * DXP_PAGE;
+
+	if (dx_recall_file(f, from, UINT64_MAX, DXP_RECALL_CONFLICT))
+		return fail(r, DXP_E_RECALL_PENDING, "layouts beyond the new size are being recalled");
+	if (ftruncate(f->fd, (off_t)size))
+		return fail_errno(r, -errno, "ftruncate");
+	return DXP_E_OK;
+}
+
 static unsigned int op_allocate(struct req_ctx *r)
 {
 	const struct dxp_allocate_req *q = &r->req->u.alloc;
 	struct dx_handle *h = find_handle(r->c, q->fh);
+	bool setsize = q->flags & DXP_ALLOC_SETSIZE;
+	unsigned int code;
 	struct stat st;
 
 	if (!h)
@@ -223,13 +238,18 @@ static unsigned int op_allocate(struct req_ctx *r)
 		return fail(r, DXP_E_NOENT, "the export of this file is gone");
 	if (!h->rw || h->f->x->cfg->read_only)
 		return fail(r, DXP_E_ROFS, "the file is not open for writing");
-	if (q->len == 0 || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
+	if ((q->len == 0 && !setsize) || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
 		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",
 			    (unsigned long long)q->off, (unsigned long long)q->len);
 	if (h->f->breaking)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
-	if (fallocate(h->f->fd, 0, (off_t)q->off, (off_t)q->len))
+	if (q->len && fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
 		return fail_errno(r, -errno, "fallocate");
+	if (setsize) {
+		code = set_size(r, h->f, q->off + q->len);
+		if (code)
+			return code;
+	}
 	if (fstat(h->f->fd, &st))
 		return fail_errno(r, -errno, "fstat");
 	r->rep->u.alloc_rep.size = (uint64_t)st.st_size;

@@ -94,6 +94,8 @@ static void every_message__round_trips(void **state)
 			}
 			if (op == DXP_LAYOUT_GET && !reply)
 				m.u.lget.iomode = DXP_IOMODE_RW;
+			if (op == DXP_ALLOCATE && !reply)
+				m.u.alloc.flags = DXP_ALLOC_SETSIZE;
 			if (op == DXP_LAYOUT_RECALL)
 				m.u.recall.reason = DXP_RECALL_LOCAL;
 			if (op == DXP_ERROR) {
@@ -270,6 +272,11 @@ static void decode__checks_enum_values(void **state)
 	m.u.lget.iomode = 0;
 	n = encode_ok(&m);
 	decode_fails(n, "iomode");
+
+	m = msg(DXP_ALLOCATE, false, 1);
+	m.u.alloc.flags = 2;
+	n = encode_ok(&m);
+	decode_fails(n, "ALLOCATE: unknown flags");
 
 	m = msg(DXP_LAYOUT_RECALL, false, 0);
 	m.u.recall.reason = 99;

@@ -1,0 +1,109 @@
+/* Inside libdaxrdma-client: the handles' structs and the message engine. */
+#ifndef DX_CLIENT_INTERNAL_H
+#define DX_CLIENT_INTERNAL_H
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/daxrdma.h"
+#include "common/proto.h"
+#include "common/queue.h"
+
+#define DX_EXPORT __attribute__((visibility("default")))
+
+#define DXC_RECALL_CREDITS 16u             /* recalls the daemon may have outstanding */
+#define DXC_RECV (DXC_RECALL_CREDITS + 4u) /* + our one reply in flight + BYE + slack */
+#define DXC_SEND 4u
+#define DXC_STAGE_SLOTS 4u
+#define DXC_STAGE_SLOT (1u << 20)          /* RDMA chunk through the staging buffer */
+#define DXC_DEFAULT_PORT "20049"
+
+enum dxc_layout_state {
+	DXC_LAYOUT_VALID,
+	DXC_LAYOUT_RECALLED, /* the daemon wants it back: no new I/O */
+	DXC_LAYOUT_RETURNED, /* the stateid is dead; the handle waits for daxrdma_layout_return() */
+};
+
+struct daxrdma_layout {
+	TAILQ_ENTRY(daxrdma_layout) link;        /* in file->layouts */
+	TAILQ_ENTRY(daxrdma_layout) recall_link; /* in client->recalled */
+	struct daxrdma_file *file;
+	struct dxp_stateid sid;
+	uint64_t off, len, raddr;
+	uint32_t rkey;
+	int iomode;
+	uint32_t mr_mode;
+	enum dxc_layout_state state;
+	bool recall_queued;
+	int recall_reason;
+};
+
+struct daxrdma_file {
+	TAILQ_ENTRY(daxrdma_file) link;
+	struct daxrdma_client *c;
+	uint64_t fh;
+	bool rw;
+	TAILQ_HEAD(, daxrdma_layout) layouts;
+};
+
+struct daxrdma_client {
+	struct daxrdma_client_opts opts;
+	struct rdma_event_channel *ec;
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *ch;
+	struct ibv_cq *cq;
+	uint8_t *bufs;                  /* DXC_RECV receive, then DXC_SEND send slots */
+	struct ibv_mr *buf_mr;
+	uint8_t *stage;                 /* DXC_STAGE_SLOTS * DXC_STAGE_SLOT */
+	struct ibv_mr *stage_mr;
+	int epfd;                       /* completion channel + rdma_cm channel */
+	bool connected, broken;
+	char why_broken[128];
+	uint64_t next_tag;
+	uint32_t credits;               /* from the daemon's HELLO */
+	uint32_t recall_timeout_ms;
+	uint64_t max_layout_size;
+	unsigned int n_send_free;
+	uint16_t send_free[DXC_SEND];
+	/* the one outstanding request */
+	uint64_t wait_tag;
+	bool have_reply;
+	uint8_t reply_buf[DXP_MAX_MSG];
+	struct dxp_msg reply;
+	/* RDMA completions of the data path */
+	unsigned int rdma_outstanding;
+	int rdma_status;                /* first failed wc status, or IBV_WC_SUCCESS */
+	bool in_recall;
+	TAILQ_HEAD(, daxrdma_file) files;
+	TAILQ_HEAD(, daxrdma_layout) recalled;
+};
+
+void dxc_log(const struct daxrdma_client *c, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int64_t dxc_now_ms(void);
+/* Send REQ (op, body, strings set) and wait for its reply into *REP (valid
+ * until the next call). The daemon's ERROR becomes its -errno; *CODE, if not
+ * NULL, gets the protocol code (DXP_E_OK on success). */
+int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code);
+/* Work through completions until DEADLINE (ms, dxc_now_ms()) or until DONE()
+ * is true; 0, -ETIMEDOUT, or -ENOTCONN when the connection broke. */
+int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *));
+/* Run recall callbacks and return recalled layouts (not re-entered). */
+void dxc_handle_recalls(struct daxrdma_client *c);
+/* Send LAYOUT_RETURN for L unless already returned. */
+int dxc_layout_send_return(struct daxrdma_layout *l);
+void dxc_break(struct daxrdma_client *c, const char *why);
+
+/*
+ * For tests only (not exported): RDMA WRITE (write true) or READ of LEN bytes
+ * (<= DXC_STAGE_SLOT) from the staging buffer to any RADDR/RKEY, as a
+ * misbehaving client would. Returns the work completion status
+ * (IBV_WC_SUCCESS, IBV_WC_REM_ACCESS_ERR, ...) or -errno.
+ */
+int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, void *buf, size_t len);
+/* Post RDMA ops for up to DXC_STAGE_SLOTS chunks and wait for them; used by io.c. */
+int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len);
+
+#endif

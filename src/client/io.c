@@ -1,0 +1,377 @@
+/* libdaxrdma-client: files, layouts and the RDMA data path. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "client/client_internal.h"
+
+#define BACKOFF_MIN_MS 5
+#define BACKOFF_MAX_MS 200
+
+DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, const char *path,
+			   unsigned int flags, unsigned int mode, struct daxrdma_file **out)
+{
+	struct dxp_msg req = { .hdr.op = DXP_OPEN };
+	const struct dxp_msg *rep;
+	struct daxrdma_file *f;
+	size_t el, pl;
+	int ret;
+
+	if (!c || !export_name || !path || !out || (flags & ~(unsigned int)DXP_OPEN_ALL) || mode > 07777)
+		return -EINVAL;
+	*out = NULL;
+	el = strlen(export_name);
+	pl = strlen(path);
+	if (el == 0 || el > DXP_MAX_NAME || pl > DXP_MAX_PATH)
+		return -ENAMETOOLONG;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	req.u.open.flags = flags;
+	req.u.open.export_len = (uint16_t)el;
+	req.u.open.path_len = (uint16_t)pl;
+	req.u.open.mode = mode;
+	req.s1 = export_name;
+	req.s2 = path;
+	/* O_TRUNC of a file with layouts: the daemon recalls them first. */
+	for (int64_t deadline = dxc_now_ms() + c->opts.timeout_ms;;) {
+		unsigned int code;
+
+		ret = dxc_call(c, &req, &rep, &code);
+		if (code != DXP_E_RECALL_PENDING || dxc_now_ms() > deadline)
+			break;
+		dxc_progress(c, dxc_now_ms() + BACKOFF_MIN_MS * 4, NULL);
+		dxc_handle_recalls(c);
+	}
+	if (ret) {
+		free(f);
+		dxc_handle_recalls(c);
+		return ret;
+	}
+	f->c = c;
+	f->fh = rep->u.open_rep.fh;
+	f->rw = flags & DAXRDMA_O_RDWR;
+	TAILQ_INIT(&f->layouts);
+	TAILQ_INSERT_TAIL(&c->files, f, link);
+	*out = f;
+	dxc_handle_recalls(c);
+	return 0;
+}
+
+static void layout_free(struct daxrdma_layout *l)
+{
+	struct daxrdma_client *c = l->file->c;
+
+	if (l->recall_queued)
+		TAILQ_REMOVE(&c->recalled, l, recall_link);
+	TAILQ_REMOVE(&l->file->layouts, l, link);
+	free(l);
+}
+
+DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
+{
+	struct dxp_msg req = { .hdr.op = DXP_CLOSE };
+	const struct dxp_msg *rep;
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l;
+	int ret = 0;
+
+	if (!file || !*file)
+		return -EINVAL;
+	f = *file;
+	/* CLOSE returns the layouts on the daemon's side too. */
+	while ((l = TAILQ_FIRST(&f->layouts)))
+		layout_free(l);
+	if (f->c->connected && !f->c->broken) {
+		req.u.fh.fh = f->fh;
+		ret = dxc_call(f->c, &req, &rep, NULL);
+	}
+	TAILQ_REMOVE(&f->c->files, f, link);
+	free(f);
+	*file = NULL;
+	return ret;
+}
+
+DX_EXPORT int daxrdma_stat(struct daxrdma_file *f, struct daxrdma_stat *st)
+{
+	struct dxp_msg req = { .hdr.op = DXP_STAT };
+	const struct dxp_msg *rep;
+	int ret;
+
+	if (!f || !st)
+		return -EINVAL;
+	req.u.fh.fh = f->fh;
+	ret = dxc_call(f->c, &req, &rep, NULL);
+	if (ret == 0) {
+		memset(st, 0, sizeof(*st));
+		st->size = rep->u.stat_rep.size;
+		st->blocks = rep->u.stat_rep.blocks;
+		st->mtime_ns = rep->u.stat_rep.mtime_ns;
+		st->blksize = rep->u.stat_rep.blksize;
+		st->dax = rep->u.stat_rep.attrs & DXP_ATTR_DAX;
+		st->read_only = rep->u.stat_rep.attrs & DXP_ATTR_READ_ONLY;
+	}
+	dxc_handle_recalls(f->c);
+	return ret;
+}
+
+static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t flags)
+{
+	struct dxp_msg req = { .hdr.op = DXP_ALLOCATE };
+	int64_t deadline = dxc_now_ms() + f->c->opts.timeout_ms;
+	const struct dxp_msg *rep;
+	unsigned int code;
+	int ret;
+
+	req.u.alloc.fh = f->fh;
+	req.u.alloc.off = off;
+	req.u.alloc.len = len;
+	req.u.alloc.flags = flags;
+	do {
+		ret = dxc_call(f->c, &req, &rep, &code);
+		dxc_handle_recalls(f->c);
+		if (code == DXP_E_RECALL_PENDING)
+			dxc_progress(f->c, dxc_now_ms() + BACKOFF_MIN_MS * 4, NULL);
+	} while (code == DXP_E_RECALL_PENDING && dxc_now_ms() < deadline);
+	return ret;
+}
+
+DX_EXPORT int daxrdma_allocate(struct daxrdma_file *f, uint64_t off, uint64_t len)
+{
+	if (!f || len == 0 || off + len < off)
+		return -EINVAL;
+	return allocate(f, off, len, 0);
+}
+
+DX_EXPORT int daxrdma_set_size(struct daxrdma_file *f, uint64_t size)
+{
+	if (!f || size > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	return allocate(f, size, 0, DXP_ALLOC_SETSIZE);
+}
+
+/* One LAYOUT_GET, retried while the daemon says "later" (a local process
+ * uses the file, or other clients' layouts are being recalled). */
+static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int iomode, struct daxrdma_layout *l)
+{
+	struct daxrdma_client *c = f->c;
+	int64_t deadline = dxc_now_ms() + c->opts.timeout_ms;
+	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_GET };
+	const struct dxp_msg *rep;
+	int backoff = BACKOFF_MIN_MS;
+	unsigned int code;
+	int ret;
+
+	req.u.lget.fh = f->fh;
+	req.u.lget.off = off;
+	req.u.lget.len = len;
+	req.u.lget.iomode = (uint32_t)iomode;
+	for (;;) {
+		ret = dxc_call(c, &req, &rep, &code);
+		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
+			break;
+		/* Our own recalled layouts may be what the daemon waits for. */
+		dxc_handle_recalls(c);
+		if (dxc_now_ms() + backoff > deadline) {
+			dxc_log(c, LOG_WARNING, "layout [%llu, +%llu): still %s after %d ms", (unsigned long long)off,
+				(unsigned long long)len, dxp_err_name(code), c->opts.timeout_ms);
+			return -EAGAIN;
+		}
+		dxc_progress(c, dxc_now_ms() + backoff, NULL);
+		dxc_handle_recalls(c);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	if (ret)
+		return ret;
+	l->sid = rep->u.lget_rep.stateid;
+	l->off = rep->u.lget_rep.off;
+	l->len = rep->u.lget_rep.len;
+	l->raddr = rep->u.lget_rep.raddr;
+	l->rkey = rep->u.lget_rep.rkey;
+	l->iomode = (int)rep->u.lget_rep.iomode;
+	l->mr_mode = rep->u.lget_rep.mr_mode;
+	l->state = DXC_LAYOUT_VALID;
+	if (l->off != off || l->len != len) {
+		dxc_log(c, LOG_ERR, "daxrdmad granted [%llu, +%llu) for [%llu, +%llu)", (unsigned long long)l->off,
+			(unsigned long long)l->len, (unsigned long long)off, (unsigned long long)len);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int iomode,
+				 struct daxrdma_layout **out)
+{
+	struct daxrdma_layout *l;
+	int ret;
+
+	if (!f || !out || (iomode != DAXRDMA_READ && iomode != DAXRDMA_RW) || len == 0 || off % DXP_PAGE ||
+	    len % DXP_PAGE || off + len < off)
+		return -EINVAL;
+	*out = NULL;
+	if (iomode == DAXRDMA_RW && !f->rw)
+		return -EBADF;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->file = f;
+	ret = layout_get(f, off, len, iomode, l);
+	if (ret) {
+		free(l);
+		dxc_handle_recalls(f->c);
+		return ret;
+	}
+	TAILQ_INSERT_TAIL(&f->layouts, l, link);
+	*out = l;
+	dxc_handle_recalls(f->c);
+	return 0;
+}
+
+int dxc_layout_send_return(struct daxrdma_layout *l)
+{
+	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_RETURN };
+	const struct dxp_msg *rep;
+	int ret;
+
+	if (l->state == DXC_LAYOUT_RETURNED)
+		return 0;
+	l->state = DXC_LAYOUT_RETURNED;
+	req.u.lret.stateid = l->sid;
+	ret = dxc_call(l->file->c, &req, &rep, NULL);
+	/* A layout the daemon no longer knows is returned all the same. */
+	return ret == -ESTALE ? 0 : ret;
+}
+
+DX_EXPORT int daxrdma_layout_return(struct daxrdma_layout **layout)
+{
+	struct daxrdma_layout *l;
+	struct daxrdma_client *c;
+	int ret;
+
+	if (!layout || !*layout)
+		return -EINVAL;
+	l = *layout;
+	c = l->file->c;
+	ret = c->broken ? 0 : dxc_layout_send_return(l);
+	layout_free(l);
+	*layout = NULL;
+	dxc_handle_recalls(c);
+	return ret;
+}
+
+DX_EXPORT int daxrdma_layout_info(const struct daxrdma_layout *l, struct daxrdma_layout_info *info)
+{
+	if (!l || !info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	info->off = l->off;
+	info->len = l->len;
+	info->raddr = l->raddr;
+	info->rkey = l->rkey;
+	info->iomode = l->iomode;
+	info->bounce = l->mr_mode == DXP_MR_BOUNCE;
+	info->recalled = l->state != DXC_LAYOUT_VALID;
+	return 0;
+}
+
+/* Before I/O: a recalled layout goes back, then (DAXRDMA_RELAYOUT) the same
+ * range is asked for again, or the caller hears -ESTALE. */
+static int usable(struct daxrdma_layout *l)
+{
+	struct daxrdma_client *c = l->file->c;
+	int ret;
+
+	if (c->broken)
+		return -ENOTCONN;
+	dxc_progress(c, 0, NULL);
+	dxc_handle_recalls(c);
+	if (l->state == DXC_LAYOUT_VALID)
+		return 0;
+	if (!(c->opts.flags & DAXRDMA_RELAYOUT))
+		return -ESTALE;
+	ret = dxc_layout_send_return(l);
+	if (ret)
+		return ret;
+	dxc_log(c, LOG_INFO, "re-getting recalled layout [%llu, +%llu)", (unsigned long long)l->off,
+		(unsigned long long)l->len);
+	return layout_get(l->file, l->off, l->len, l->iomode, l);
+}
+
+static bool drained(struct daxrdma_client *c)
+{
+	return c->rdma_outstanding == 0;
+}
+
+static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, size_t len)
+{
+	struct daxrdma_client *c;
+	const size_t batch = (size_t)DXC_STAGE_SLOTS * DXC_STAGE_SLOT;
+	char *p = buf;
+	int ret;
+
+	if (!l || (!buf && len))
+		return -EINVAL;
+	c = l->file->c;
+	if (off < l->off || off + len < off || off + len > l->off + l->len)
+		return -ERANGE;
+	if (write && l->iomode != DAXRDMA_RW)
+		return -EBADF;
+	while (len) {
+		size_t n = len < batch ? len : batch;
+
+		ret = usable(l);
+		if (ret)
+			return ret;
+		if (write)
+			memcpy(c->stage, p, n);
+		ret = dxc_rdma_chunks(c, write, l->raddr + (off - l->off), l->rkey, n);
+		if (ret)
+			return ret;
+		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
+		if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
+			ret = -EREMOTEIO;
+		if (ret) {
+			dxc_log(c, LOG_ERR, "RDMA %s at %llu: %s", write ? "WRITE" : "READ", (unsigned long long)off,
+				c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
+			return ret;
+		}
+		if (!write)
+			memcpy(p, c->stage, n);
+		p += n;
+		off += n;
+		len -= n;
+	}
+	dxc_handle_recalls(c);
+	return 0;
+}
+
+DX_EXPORT int daxrdma_write(struct daxrdma_layout *l, uint64_t off, const void *buf, size_t len)
+{
+	return io(l, true, off, (void *)buf, len);
+}
+
+DX_EXPORT int daxrdma_read(struct daxrdma_layout *l, uint64_t off, void *buf, size_t len)
+{
+	return io(l, false, off, buf, len);
+}
+
+DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t len)
+{
+	struct dxp_msg req = { .hdr.op = DXP_COMMIT };
+	const struct dxp_msg *rep;
+	int ret;
+
+	if (!l || off < l->off || off + len < off || off + len > l->off + l->len)
+		return !l ? -EINVAL : -ERANGE;
+	/* A recalled layout may still be committed until it is returned. */
+	if (l->state == DXC_LAYOUT_RETURNED)
+		return -ESTALE;
+	req.u.commit.stateid = l->sid;
+	req.u.commit.off = off;
+	req.u.commit.len = len;
+	ret = dxc_call(l->file->c, &req, &rep, NULL);
+	dxc_handle_recalls(l->file->c);
+	return ret;
+}

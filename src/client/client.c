@@ -103,7 +103,7 @@ void dxc_break(struct daxrdma_client *c, const char *why)
 		return;
 	c->broken = true;
 	snprintf(c->why_broken, sizeof(c->why_broken), "%s", why);
-	dxc_log(c, LOG_ERR, "connection to daxrdmad lost: %s", why);
+	dxc_log(c, c->closing ? LOG_DEBUG : LOG_ERR, "connection to daxrdmad lost: %s", why);
 	TAILQ_FOREACH(f, &c->files, link)
 		TAILQ_FOREACH(l, &f->layouts, link)
 			l->state = DXC_LAYOUT_RETURNED;
@@ -657,6 +657,7 @@ DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)
 	if (c->connected && !c->broken) {
 		struct dxp_msg bye = { .hdr.op = DXP_BYE };
 
+		c->closing = true;
 		if (send_msg(c, &bye) == 0)
 			dxc_progress(c, dxc_now_ms() + 100, NULL);
 		rdma_disconnect(c->id);

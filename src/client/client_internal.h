@@ -61,6 +61,7 @@ struct daxrdma_client {
 	struct ibv_mr *stage_mr;
 	int epfd;                       /* completion channel + rdma_cm channel */
 	bool connected, broken;
+	bool closing;                   /* in daxrdma_client_delete(): a disconnect is expected */
 	char why_broken[128];
 	uint64_t next_tag;
 	uint32_t credits;               /* from the daemon's HELLO */

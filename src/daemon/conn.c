@@ -239,7 +239,7 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 		dx_file_put(h->f);
 		free(h);
 	}
-	if (c->cm->qp && !c->fenced && (c->state == CONN_READY || c->state == CONN_HELLO)) {
+	if (c->cm->qp && !c->fenced && !c->said_bye && (c->state == CONN_READY || c->state == CONN_HELLO)) {
 		memset(&bye, 0, sizeof(bye));
 		bye.hdr.op = DXP_BYE;
 		bye.u.bye.reason = reason;

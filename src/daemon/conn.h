@@ -70,6 +70,7 @@ struct dx_conn {
 	uint64_t next_fh;
 	unsigned int malformed;
 	bool fenced;
+	bool said_bye;                   /* the client's BYE: no BYE back */
 	struct timespec since;
 	uint64_t requests, errors, recalls;
 	char close_reason[160];

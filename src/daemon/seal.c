@@ -124,7 +124,7 @@ void dx_seal_fini(struct dxd *d)
 static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, unsigned int mode)
 {
 	struct open_how how = {
-		.flags = oflags | O_CLOEXEC | O_NOCTTY,
+		.flags = oflags | O_CLOEXEC | ((oflags & O_PATH) ? 0 : O_NOCTTY), /* O_PATH takes few flags */
 		.mode = (oflags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};

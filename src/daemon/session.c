@@ -403,6 +403,7 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 	*reply = true;
 	if (req->hdr.op == DXP_BYE) {
 		*reply = false;
+		c->said_bye = true;
 		dx_conn_close(c, 0, true, "client said BYE");
 		return DXP_E_OK;
 	}

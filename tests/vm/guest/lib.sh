@@ -38,3 +38,45 @@ pmem_up() {
 	mkfs.xfs -q -f -m reflink=0 /dev/pmem0 && mkdir -p /mnt/pmem &&
 		mount -o dax /dev/pmem0 /mnt/pmem
 }
+
+# daxrdmad with the standard test exports (DX_RECALL_MS, default 2000):
+#   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
+#   ro    FS-DAX, read_only            denied  acl admits nobody here
+D=$DX_BUILD/src/daemon/daxrdmad
+CTL=$DX_BUILD/src/ctl/daxrdmactl
+DXC=$DX_BUILD/tests/vm/dx-client
+daemon_up() {
+	mkdir -p /mnt/pmem/export /mnt/pmem/ro /mnt/pmem/denied /dev/shm/export
+	groupadd -f daxrdma
+	cat > /tmp/dx.conf <<CONF
+listen = { address = "$GUEST_IP"; port = 20049; };
+recall_timeout_ms = ${DX_RECALL_MS:-2000};
+limits = { max_layout_size = 67108864; };
+exports = (
+	{ name = "pmem"; path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },
+	{ name = "shm"; path = "/dev/shm/export"; acl = [ "192.168.100.1" ]; },
+	{ name = "ro"; path = "/mnt/pmem/ro"; acl = [ "192.168.100.0/24" ]; read_only = true; },
+	{ name = "denied"; path = "/mnt/pmem/denied"; acl = [ "10.9.9.0/24" ]; }
+);
+CONF
+	$D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
+	DPID=$!
+	for _ in $(seq 100); do [ -S /run/daxrdmad/ctl.sock ] && return 0; sleep 0.1; done
+	cat /tmp/daemon.log
+	return 1
+}
+daemon_down() {
+	kill -TERM $DPID 2>/dev/null
+	wait $DPID
+}
+# The pattern dx-client writes: byte at offset o is (o * 7 + SEED) & 0xff.
+pattern() { # OFF LEN SEED > stdout
+	python3 -c "import sys; o,n,s=map(int,sys.argv[1:]); sys.stdout.buffer.write(bytes(((o+i)*7+s)&255 for i in range(n)))" "$@"
+}
+# Wait (up to 20 s) until FILE has a line matching PATTERN.
+wait_line() {
+	for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+	return 1
+}
+# Milliseconds since the epoch.
+now_ms() { date +%s%3N; }

@@ -1,0 +1,242 @@
+/*
+ * dx-client: a scriptable client for the guest tests, built on the library's
+ * internals so it can also misbehave (ignore recalls, RDMA with dead rkeys).
+ *
+ *   dx-client HOST EXPORT PATH write OFF LEN SEED     create/extend, RW layout, write pattern, commit
+ *   dx-client HOST EXPORT PATH read OFF LEN           READ layout, bytes to stdout
+ *   dx-client HOST EXPORT PATH try OPEN_MODE OFF LEN IOMODE
+ *                                 print OK or the errno name of the first refusal
+ *   dx-client HOST EXPORT PATH hold OFF LEN SEED MODE [IOMODE]
+ *        MODE cooperate: return the layout when recalled; ignore: never answer;
+ *        loop: keep writing until killed. Prints READY, RECALLED reason=N,
+ *        RETURNED or FENCED (connection lost), then STALE_WRITE status=... of
+ *        an RDMA WRITE with the old rkey, and HOLD_DONE. Gives up after 30 s.
+ *
+ * The pattern byte at file offset o is (o * 7 + SEED) & 0xff.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "client/client_internal.h"
+
+static int recalled_reason;
+
+static void logger(void *arg, int prio, const char *msg)
+{
+	fprintf(stderr, "dx-client: %s\n", msg);
+}
+
+static int on_recall(void *arg, struct daxrdma_layout *l, int reason)
+{
+	recalled_reason = reason;
+	printf("RECALLED reason=%d\n", reason);
+	fflush(stdout);
+	return DAXRDMA_RECALL_DEFER;
+}
+
+static unsigned char *pattern(uint64_t off, size_t len, unsigned int seed)
+{
+	unsigned char *p = malloc(len ? len : 1);
+
+	for (size_t i = 0; p && i < len; i++)
+		p[i] = (unsigned char)(((off + i) * 7 + seed) & 0xff);
+	return p;
+}
+
+static int fail(const char *what, int err)
+{
+	printf("ERR %s %s\n", what, strerrorname_np(-err) ? strerrorname_np(-err) : "?");
+	return 1;
+}
+
+static uint64_t num(const char *s)
+{
+	return strtoull(s, NULL, 0);
+}
+
+static int do_write(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
+		    unsigned int seed)
+{
+	uint64_t lo = off / 4096 * 4096, hi = (off + len + 4095) / 4096 * 4096;
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	unsigned char *p = pattern(off, len, seed);
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+	if (ret)
+		return fail("open", ret);
+	ret = daxrdma_allocate(f, lo, hi - lo);
+	if (ret)
+		return fail("allocate", ret);
+	ret = daxrdma_layout_get(f, lo, hi - lo, DAXRDMA_RW, &l);
+	if (ret)
+		return fail("layout_get", ret);
+	ret = daxrdma_write(l, off, p, len);
+	if (ret)
+		return fail("write", ret);
+	ret = daxrdma_commit(l, off, len);
+	if (ret)
+		return fail("commit", ret);
+	ret = daxrdma_layout_return(&l);
+	if (ret)
+		return fail("layout_return", ret);
+	free(p);
+	printf("OK\n");
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
+static int do_read(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len)
+{
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	unsigned char *p = malloc(len);
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, 0, 0, &f);
+	if (ret)
+		return fail("open", ret);
+	ret = daxrdma_layout_get(f, off, len, DAXRDMA_READ, &l);
+	if (ret)
+		return fail("layout_get", ret);
+	ret = daxrdma_read(l, off, p, len);
+	if (ret)
+		return fail("read", ret);
+	fwrite(p, 1, len, stdout);
+	free(p);
+	daxrdma_layout_return(&l);
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
+/* try rw|ro|create OFF LEN rw|read: what the daemon answers, as a word. */
+static int do_try(struct daxrdma_client *c, const char *ex, const char *path, const char *omode, uint64_t off,
+		  uint64_t len, const char *iomode)
+{
+	unsigned int flags = strcmp(omode, "ro") == 0 ? 0 : DAXRDMA_O_RDWR;
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	int ret;
+
+	if (strcmp(omode, "create") == 0)
+		flags |= DAXRDMA_O_CREAT;
+	ret = daxrdma_open(c, ex, path, flags, 0644, &f);
+	if (ret)
+		return fail("open", ret) - 1;
+	ret = daxrdma_layout_get(f, off, len, strcmp(iomode, "rw") == 0 ? DAXRDMA_RW : DAXRDMA_READ, &l);
+	if (ret)
+		return fail("layout_get", ret) - 1;
+	printf("OK\n");
+	return 0;
+}
+
+static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
+		   unsigned int seed, const char *mode, int iomode)
+{
+	struct daxrdma_layout_info info;
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	unsigned char *p = pattern(off, len, seed), junk[4096];
+	bool loop = strcmp(mode, "loop") == 0, cooperate = strcmp(mode, "cooperate") == 0;
+	int64_t end = dxc_now_ms() + 30000;
+	int ret, st;
+
+	ret = daxrdma_open(c, ex, path, iomode == DAXRDMA_RW ? DAXRDMA_O_RDWR : 0, 0, &f);
+	if (ret)
+		return fail("open", ret);
+	ret = daxrdma_layout_get(f, off, len, iomode, &l);
+	if (ret)
+		return fail("layout_get", ret);
+	if (iomode == DAXRDMA_RW) {
+		ret = daxrdma_write(l, off, p, len);
+		if (!ret)
+			ret = daxrdma_commit(l, off, len);
+		if (ret)
+			return fail("write", ret);
+	}
+	daxrdma_layout_info(l, &info);
+	printf("READY raddr=%#llx rkey=%#x\n", (unsigned long long)info.raddr, info.rkey);
+	fflush(stdout);
+	while (dxc_now_ms() < end) {
+		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
+
+		if (loop) {
+			if (daxrdma_write(l, off, p, len))
+				break;
+		} else {
+			poll(&pfd, 1, 100);
+		}
+		ret = daxrdma_client_process(c);
+		if (ret == -ENOTCONN) {
+			printf("FENCED\n");
+			break;
+		}
+		if (recalled_reason && cooperate) {
+			ret = daxrdma_layout_return(&l);
+			printf(ret ? "RETURN_FAILED\n" : "RETURNED\n");
+			break;
+		}
+	}
+	fflush(stdout);
+	if (!recalled_reason && !loop) {
+		printf("NO_RECALL\n");
+		return 1;
+	}
+	/* Wait for the local operation to finish first if the script says so. */
+	if (getenv("DX_STALE_AFTER"))
+		while (access(getenv("DX_STALE_AFTER"), F_OK) != 0 && dxc_now_ms() < end + 10000)
+			usleep(20000);
+	memset(junk, 0xEE, sizeof(junk));
+	st = dxc_rdma_raw(c, true, info.raddr, info.rkey, junk, sizeof(junk) < len ? sizeof(junk) : len);
+	printf("STALE_WRITE status=%s\n", st < 0 ? strerror(-st) : ibv_wc_status_str((enum ibv_wc_status)st));
+	printf("HOLD_DONE\n");
+	fflush(stdout);
+	free(p);
+	return st == IBV_WC_SUCCESS ? 3 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daxrdma_client_opts o = {
+		.size = sizeof(o), .log = logger, .log_level = getenv("DX_DEBUG") ? LOG_DEBUG : LOG_WARNING,
+		.timeout_ms = 8000, .recall = on_recall,
+	};
+	struct daxrdma_client *c;
+	const char *act;
+	int ret;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: dx-client HOST EXPORT PATH write|read|try|hold ARGS...\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	act = argv[4];
+	if (strcmp(act, "read") != 0 && strcmp(act, "hold") != 0)
+		o.recall = NULL;
+	if (daxrdma_client_new(&o, &c))
+		return 1;
+	ret = daxrdma_connect(c, argv[1], getenv("DX_PORT"));
+	if (ret)
+		return fail("connect", ret);
+	if (strcmp(act, "write") == 0 && argc == 8)
+		ret = do_write(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]));
+	else if (strcmp(act, "read") == 0 && argc == 7)
+		ret = do_read(c, argv[2], argv[3], num(argv[5]), num(argv[6]));
+	else if (strcmp(act, "try") == 0 && argc == 9)
+		ret = do_try(c, argv[2], argv[3], argv[5], num(argv[6]), num(argv[7]), argv[8]);
+	else if (strcmp(act, "hold") == 0 && (argc == 9 || argc == 10))
+		ret = do_hold(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]), argv[8],
+			      argc == 10 && strcmp(argv[9], "read") == 0 ? DAXRDMA_READ : DAXRDMA_RW);
+	else {
+		fprintf(stderr, "dx-client: bad arguments for %s\n", act);
+		ret = 2;
+	}
+	daxrdma_client_delete(&c);
+	return ret;
+}

@@ -254,8 +254,14 @@ static void drain_cm_events(struct daxrdma_client *c)
 		enum rdma_cm_event_type t = ev->event;
 
 		rdma_ack_cm_event(ev);
-		if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL)
+		if (t == RDMA_CM_EVENT_DISCONNECTED || t == RDMA_CM_EVENT_DEVICE_REMOVAL) {
+			struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+
+			/* Work still posted completes (flushed) instead of hanging. */
+			if (c->id->qp)
+				ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE);
 			dxc_break(c, rdma_event_str(t));
+		}
 	}
 }
 
@@ -268,11 +274,13 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 		int64_t left;
 		int n;
 
+		drain_cm_events(c);
 		if (poll_cq(c) < 0)
 			dxc_break(c, "ibv_poll_cq failed");
 		if (done && done(c))
 			return 0;
-		if (c->broken)
+		/* Posted RDMA work is waited for even then: its buffers are in use. */
+		if (c->broken && !c->rdma_outstanding)
 			return -ENOTCONN;
 		/* Arm, then look once more: a completion between the two is not lost. */
 		if (ibv_req_notify_cq(c->cq, 0))
@@ -637,7 +645,7 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 		return ret;
 	/* A failed RDMA op breaks the connection; its completion still counts. */
 	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
-	if (ret == -ETIMEDOUT)
+	if (ret)
 		return ret;
 	if (!write && c->rdma_status == IBV_WC_SUCCESS)
 		memcpy(buf, c->stage, len);

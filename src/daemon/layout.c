@@ -144,8 +144,6 @@ int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len)
 	} else {
 		pmem2_get_persist_fn(l->map)(pm + rel, (size_t)len);
 	}
-	l->committed_bytes += len;
-	l->c->d->st.bytes_committed += len;
 	return 0;
 }
 

@@ -46,7 +46,6 @@ struct dx_layout {
 	bool recall_sent, queued;
 	struct event *ev_deadline;
 	struct timespec granted, recall_started;
-	uint64_t committed_bytes;
 };
 
 /* Map the range, register its MR (or fill and register a staging buffer).

@@ -382,6 +382,8 @@ static unsigned int op_commit(struct req_ctx *r)
 		return fail(r, DXP_E_RANGE, "commit [%llu, +%llu) is outside layout %llu",
 			    (unsigned long long)q->off, (unsigned long long)q->len, (unsigned long long)l->id);
 	dx_layout_commit(l, q->off, q->len);
+	if (l->iomode == DXP_IOMODE_RW)
+		r->c->d->st.bytes_committed += q->len;
 	return DXP_E_OK;
 }
 

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Layouts over RDMA: data written and committed is in the file byte for byte
+# (FS-DAX through bounce, tmpfs pinned), read back over RDMA; every refusal
+# has its code; READ layouts share, an RW request recalls them first.
+. "$DXVM_GUEST/lib.sh"
+check "rxe0 up" rxe_up
+check "rxe0 active" rxe_active
+check "FS-DAX mounted" pmem_up
+check "daxrdmad up" daemon_up
+json() {
+	local expr=$1
+	shift
+	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
+}
+answers() { # WORD dx-client ARGS...: the client prints WORD
+	local want=$1
+	shift
+	local got
+	got=$($DXC "$@" 2>/dev/null | tail -1)
+	echo "   -> $got"
+	[ "$got" = "$want" ]
+}
+
+# Data: offsets not page-aligned, several RDMA chunks (1 MiB each), both MR modes.
+for ex in pmem shm; do
+	dir=$([ $ex = pmem ] && echo /mnt/pmem/export || echo /dev/shm/export)
+	check "$ex: 3 MiB + 123 B written at 4096+77 and committed" answers OK $GUEST_IP $ex data.bin write 4173 3145851 21
+	check "$ex: another process reads the same bytes (pread)" \
+		cmp <(pattern 4173 3145851 21) <(tail -c +4174 $dir/data.bin | head -c 3145851)
+	check "$ex: the bytes before the write are zeros" cmp <(head -c 4173 /dev/zero) <(head -c 4173 $dir/data.bin)
+	check "$ex: RDMA READ returns them" cmp <(pattern 4096 8192 21 | tail -c +78) \
+		<($DXC $GUEST_IP $ex data.bin read 4096 8192 | tail -c +78)
+done
+check "pmem layouts are bounce, shm pinned" \
+	bash -c "grep -q 'pmem/data.bin .* bounce rkey' /tmp/daemon.log && grep -q 'shm/data.bin .* pinned rkey' /tmp/daemon.log"
+check "status counts the bytes clients committed" json "d['bytes_committed'] == 2 * 3145851" status
+
+# Refusals, each with its code.
+truncate -s 8192 /mnt/pmem/export/small
+ln -sf /etc/passwd /mnt/pmem/export/escape
+echo secret > /mnt/pmem/denied/f
+check "beyond the end of the file: ERANGE (RDMA never extends a file)" \
+	answers "ERR layout_get ERANGE" $GUEST_IP pmem small try rw 4096 8192 rw
+check "inside the file: granted" answers OK $GUEST_IP pmem small try rw 0 8192 rw
+check "larger than limits.max_layout_size: EDQUOT (LIMIT)" \
+	answers "ERR layout_get EDQUOT" $GUEST_IP pmem data.bin try rw 0 134217728 read
+check "\"..\" out of the export: ENOENT" answers "ERR open ENOENT" $GUEST_IP pmem ../denied/f try ro 0 4096 read
+check "an absolute path: ENOENT" answers "ERR open ENOENT" $GUEST_IP pmem /etc/passwd try ro 0 4096 read
+check "a symlink leading out: ENOENT" answers "ERR open ENOENT" $GUEST_IP pmem escape try ro 0 4096 read
+check "a directory: EOPNOTSUPP (not a regular file)" answers "ERR open EOPNOTSUPP" $GUEST_IP pmem . try ro 0 4096 read
+check "an export whose acl denies this client: EACCES" answers "ERR open EACCES" $GUEST_IP denied f try ro 0 4096 read
+check "an unknown export: ENOENT" answers "ERR open ENOENT" $GUEST_IP nosuch f try ro 0 4096 read
+check "a missing file without create: ENOENT" answers "ERR open ENOENT" $GUEST_IP pmem missing try ro 0 4096 read
+cp /mnt/pmem/export/small /mnt/pmem/ro/file
+check "RW on a read_only export: EROFS" answers "ERR open EROFS" $GUEST_IP ro file try rw 0 4096 rw
+check "READ on a read_only export: granted" answers OK $GUEST_IP ro file try ro 0 4096 read
+check "the denied export's file is untouched" test "$(cat /mnt/pmem/denied/f)" = secret
+check "a file open locally: EAGAIN (BUSY_LOCAL), retried, then given up" \
+	bash -c "exec 7</mnt/pmem/export/small; $DXC $GUEST_IP pmem small try rw 0 4096 rw | grep -q 'ERR layout_get EAGAIN'"
+check "the refusals are answered, not crashes: the daemon still serves" answers OK $GUEST_IP pmem small try rw 0 4096 read
+
+# Two READ layouts over the same range coexist; an RW request from a third
+# client recalls both, then gets its layout.
+$DXC $GUEST_IP pmem data.bin write 0 65536 22 > /dev/null
+$DXC $GUEST_IP pmem data.bin hold 0 65536 22 cooperate read > /tmp/r1.out 2>&1 &
+p1=$!
+check "reader 1 has a READ layout" wait_line /tmp/r1.out READY
+$DXC $GUEST_IP pmem data.bin hold 0 65536 22 cooperate read > /tmp/r2.out 2>&1 &
+p2=$!
+check "reader 2 has an overlapping READ layout" wait_line /tmp/r2.out READY
+sleep 0.5
+check "both keep them: no recall" bash -c "! grep -q RECALLED /tmp/r1.out /tmp/r2.out"
+check "both keep them: two granted READ layouts" \
+	json "[l['state'] for l in d['layouts']] == ['granted'] * 2 and {l['iomode'] for l in d['layouts']} == {'read'}" layouts
+check "an RW request over the range is granted after the recall" answers OK $GUEST_IP pmem data.bin try rw 0 8192 rw
+check "reader 1 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r1.out
+check "reader 2 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r2.out
+wait $p1 $p2
+check "nothing was fenced" json "d['clients_fenced'] == 0" status
+daemon_down
+check "SIGTERM with no layouts: clean exit" test $? -eq 0
+summary

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/conn.h"
@@ -69,8 +70,25 @@ static int register_mr(struct dx_layout *l, void *addr, int access)
 	return 0;
 }
 
+/* The staging copy of a READ layout over the file's last partial page. */
+static int fill_tail(struct dx_layout *l, uint64_t size)
+{
+	size_t n = (size_t)(size > l->off ? size - l->off : 0);
+	ssize_t got;
+
+	l->staging = mmap(NULL, (size_t)l->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (l->staging == MAP_FAILED) {
+		l->staging = NULL;
+		return dx_log_fail("mmap (tail staging)", -errno);
+	}
+	got = pread(l->f->fd, l->staging, n, (off_t)l->off);
+	if (got < 0 || (size_t)got != n)
+		return dx_log_fail("pread (file tail)", got < 0 ? -errno : -EIO);
+	return 0;
+}
+
 int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
-		  struct dx_layout **out)
+		  uint64_t size, struct dx_layout **out)
 {
 	bool rw = iomode == DXP_IOMODE_RW;
 	int access = IBV_ACCESS_REMOTE_READ | (rw ? IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE : 0);
@@ -93,6 +111,15 @@ int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t l
 	case DX_MR_BOUNCE: l->mr_mode = DXP_MR_BOUNCE; break;
 	default: l->mr_mode = DXP_MR_PINNED; break;
 	}
+	if (off + len > size) {
+		l->mr_mode = DXP_MR_BOUNCE;
+		ret = fill_tail(l, size);
+		if (!ret)
+			ret = register_mr(l, l->staging, access);
+		if (ret)
+			goto err_staging;
+		goto granted;
+	}
 	ret = map_range(l, !f->x->cfg->read_only);
 	if (ret)
 		goto err_free;
@@ -111,6 +138,7 @@ int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t l
 	}
 	if (ret)
 		goto err_staging;
+granted:
 	clock_gettime(CLOCK_MONOTONIC, &l->granted);
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
 	TAILQ_INSERT_TAIL(&c->layouts, l, by_conn);
@@ -123,8 +151,10 @@ err_staging:
 	if (l->staging)
 		munmap(l->staging, (size_t)len);
 err_unmap:
-	pmem2_map_delete(&l->map);
-	pmem2_source_delete(&l->src);
+	if (l->map)
+		pmem2_map_delete(&l->map);
+	if (l->src)
+		pmem2_source_delete(&l->src);
 err_free:
 	free(l);
 	return ret;
@@ -132,11 +162,12 @@ err_free:
 
 int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len)
 {
-	char *pm = pmem2_map_get_address(l->map);
 	size_t rel = (size_t)(off - l->off);
+	char *pm;
 
 	if (l->iomode != DXP_IOMODE_RW || len == 0)
-		return 0;
+		return 0; /* READ layouts (tail ones have no mapping) hold nothing to persist */
+	pm = pmem2_map_get_address(l->map);
 	if (l->mr_mode == DXP_MR_BOUNCE) {
 		pmem2_memcpy_fn copy = pmem2_get_memcpy_fn(l->map);
 
@@ -166,8 +197,10 @@ void dx_layout_release(struct dx_layout **lp, bool copy_back)
 		dx_layout_commit(l, l->off, l->len);
 	if (l->staging)
 		munmap(l->staging, (size_t)l->len);
-	pmem2_map_delete(&l->map);
-	pmem2_source_delete(&l->src);
+	if (l->map)
+		pmem2_map_delete(&l->map);
+	if (l->src)
+		pmem2_source_delete(&l->src);
 	if (l->ev_deadline)
 		event_free(l->ev_deadline);
 	if (l->queued)

@@ -49,9 +49,11 @@ struct dx_layout {
 };
 
 /* Map the range, register its MR (or fill and register a staging buffer).
- * F is sealed and the range prepared. 0 or -errno. */
+ * F is sealed and the range prepared. A READ layout reaching past SIZE (the
+ * file's last partial page) is served from a staging buffer, zeros past the
+ * end. 0 or -errno. */
 int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
-		  struct dx_layout **out);
+		  uint64_t size, struct dx_layout **out);
 /* Persist [OFF, OFF+LEN) (absolute file offsets inside the layout). */
 int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len);
 /* Deregister the MR (the rkey dies here), copy back first if COPY_BACK and

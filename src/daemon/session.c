@@ -320,17 +320,20 @@ static unsigned int op_layout_get(struct req_ctx *r)
 		ret = -errno;
 		goto err_unseal;
 	}
-	if (q->off + q->len > (uint64_t)st.st_size) {
+	/* RW never reaches past the end (RDMA does not extend files); READ may
+	 * cover the rest of the last page, which reads as zeros. */
+	if (q->off + q->len > (rw ? (uint64_t)st.st_size : ((uint64_t)st.st_size + DXP_PAGE - 1) / DXP_PAGE * DXP_PAGE)) {
 		dx_file_layout_gone(f);
-		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) ends beyond the file's %lld bytes: ALLOCATE first",
-			    (unsigned long long)q->off, (unsigned long long)q->len, (long long)st.st_size);
+		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) ends beyond the file's %lld bytes%s",
+			    (unsigned long long)q->off, (unsigned long long)q->len, (long long)st.st_size,
+			    rw ? ": ALLOCATE first" : "");
 	}
 	if (rw) {
 		ret = dx_seal_prepare(f, q->off, q->len);
 		if (ret)
 			goto err_unseal;
 	}
-	ret = dx_layout_new(r->c, f, q->off, q->len, q->iomode, &l);
+	ret = dx_layout_new(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, &l);
 	if (ret)
 		goto err_unseal;
 	a->stateid.id = l->id;

@@ -77,6 +77,23 @@ check "reader 1 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r1.out
 check "reader 2 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r2.out
 wait $p1 $p2
 check "nothing was fenced" json "d['clients_fenced'] == 0" status
+# The user tool: put and get a file whose size is not a page multiple, over
+# several layouts (16 MiB each), and cat a small one.
+TOOL=$DX_BUILD/src/tool/daxrdma
+head -c 40000123 /dev/urandom > /tmp/big
+check "daxrdma put (40 MB, 3 layouts)" $TOOL -q put /tmp/big $GUEST_IP:pmem/dir-less-big
+check "the served file is the local one, byte for byte" cmp /tmp/big /mnt/pmem/export/dir-less-big
+check "daxrdma get brings it back" $TOOL -q get $GUEST_IP:pmem/dir-less-big /tmp/big.back
+check "byte for byte (the last partial page included)" cmp /tmp/big /tmp/big.back
+echo "hello over RDMA" | $TOOL put - $GUEST_IP:shm/hello.txt
+check "daxrdma cat of a 16-byte file" test "$($TOOL cat $GUEST_IP:shm/hello.txt)" = "hello over RDMA"
+check "daxrdma put over a longer file leaves the new size" \
+	bash -c "echo hi | $TOOL put - $GUEST_IP:pmem/dir-less-big && test \$(stat -c %s /mnt/pmem/export/dir-less-big) = 3"
+check "daxrdma stat" bash -c "$TOOL stat $GUEST_IP:pmem/dir-less-big | grep -q '^dax: *yes'"
+check "daxrdma cp to a read_only export fails with a clear error" \
+	bash -c "! $TOOL cp /tmp/big.back $GUEST_IP:ro/x 2>&1 | tee /dev/stderr | grep -q 'Read-only file system'; \
+		$TOOL cp /tmp/big.back $GUEST_IP:ro/x 2>&1 | grep -q 'Read-only file system'"
+check "daxrdma without a remote side is a usage error" bash -c "$TOOL cp /tmp/a /tmp/b; test \$? = 2"
 daemon_down
 check "SIGTERM with no layouts: clean exit" test $? -eq 0
 summary

@@ -192,8 +192,10 @@ ssize_t dxp_encode(const struct dxp_msg *m, void *buf, size_t cap)
 	h.tag = htole64(m->hdr.tag);
 	memcpy(p, &h, sizeof(h));
 	convert(s->body, (uint8_t *)&m->u, p + sizeof(h), true);
-	memcpy(p + sizeof(h) + s->size, m->s1, l1);
-	memcpy(p + sizeof(h) + s->size + l1, m->s2, l2);
+	if (l1)
+		memcpy(p + sizeof(h) + s->size, m->s1, l1);
+	if (l2)
+		memcpy(p + sizeof(h) + s->size + l1, m->s2, l2);
 	return (ssize_t)len;
 }
 

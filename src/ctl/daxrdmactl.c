@@ -202,7 +202,7 @@ static int recall_wait(const struct ctl_opts *o, int argc, char **argv)
 	argv[argc++] = "--poll";
 	q.json = false;
 	while (now_ms() < deadline) {
-		ret = request(&q, argc, argv, true, &status);
+		request(&q, argc, argv, true, &status);
 		if (status == 0) {
 			if (!o->json)
 				printf("recall complete: no layout over the range is left\n");

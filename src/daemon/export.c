@@ -39,6 +39,48 @@ static const char *granularity_name(int g)
 	return "unknown";
 }
 
+int dx_pmem_map_new(int fd, uint64_t off, size_t len, bool writable, struct pmem2_source **src,
+		    struct pmem2_map **map)
+{
+	struct pmem2_config *cfg;
+	int ret;
+
+	*src = NULL;
+	*map = NULL;
+	ret = pmem2_source_from_fd(src, fd);
+	if (ret)
+		goto err;
+	ret = pmem2_config_new(&cfg);
+	if (ret)
+		goto err_source;
+	ret = pmem2_config_set_offset(cfg, (size_t)off);
+	if (!ret)
+		ret = pmem2_config_set_length(cfg, len);
+	if (!ret)
+		ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	if (!ret && !writable)
+		ret = pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
+	if (!ret)
+		ret = pmem2_map_new(map, cfg, *src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		goto err_source;
+	return 0;
+
+err_source:
+	pmem2_source_delete(src);
+err:
+	return ret < 0 && ret > -4096 ? ret : -EIO; /* PMEM2_E_* codes are not errnos */
+}
+
+void dx_pmem_map_delete(struct pmem2_source **src, struct pmem2_map **map)
+{
+	if (*map)
+		pmem2_map_delete(map);
+	if (*src)
+		pmem2_source_delete(src);
+}
+
 struct probe_map {
 	struct pmem2_source *src;
 	struct pmem2_map *map;
@@ -46,36 +88,16 @@ struct probe_map {
 
 static int probe_map_new(int fd, size_t len, struct probe_map *pm, char *why, size_t whylen)
 {
-	struct pmem2_config *pcfg;
-	int ret;
+	int ret = dx_pmem_map_new(fd, 0, len, true, &pm->src, &pm->map);
 
-	memset(pm, 0, sizeof(*pm));
-	ret = pmem2_source_from_fd(&pm->src, fd);
 	if (ret)
-		goto err;
-	ret = pmem2_config_new(&pcfg);
-	if (ret)
-		goto err_source;
-	pmem2_config_set_length(pcfg, len);
-	ret = pmem2_config_set_required_store_granularity(pcfg, PMEM2_GRANULARITY_PAGE);
-	if (!ret)
-		ret = pmem2_map_new(&pm->map, pcfg, pm->src);
-	pmem2_config_delete(&pcfg);
-	if (ret)
-		goto err_source;
-	return 0;
-
-err_source:
-	pmem2_source_delete(&pm->src);
-err:
-	snprintf(why, whylen, "libpmem2 cannot map it: %s", pmem2_errormsg());
-	return ret < 0 ? ret : -EIO;
+		snprintf(why, whylen, "libpmem2 cannot map it: %s", pmem2_errormsg());
+	return ret;
 }
 
 static void probe_map_delete(struct probe_map *pm)
 {
-	pmem2_map_delete(&pm->map);
-	pmem2_source_delete(&pm->src);
+	dx_pmem_map_delete(&pm->src, &pm->map);
 }
 
 /* Can this device register MRs on ADDR with ACCESS? 0 or -errno. */

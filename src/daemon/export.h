@@ -6,6 +6,8 @@
 #ifndef DX_EXPORT_H
 #define DX_EXPORT_H
 
+#include <libpmem2.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,5 +47,12 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 void dx_exports_close(struct dx_exports **xp);
 void dx_exports_report(const struct dx_exports *xs, struct rnode *array);
 const char *dx_export_kind_name(enum dx_export_kind k);
+
+/* Map [OFF, OFF+LEN) of FD with libpmem2 (any granularity; read-only unless
+ * WRITABLE): the export probe and every layout map this way. 0 or -errno;
+ * pmem2_errormsg() says why. */
+int dx_pmem_map_new(int fd, uint64_t off, size_t len, bool writable, struct pmem2_source **src,
+		    struct pmem2_map **map);
+void dx_pmem_map_delete(struct pmem2_source **src, struct pmem2_map **map);
 
 #endif

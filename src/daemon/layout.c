@@ -25,35 +25,12 @@ bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len)
 
 static int map_range(struct dx_layout *l, bool writable)
 {
-	struct pmem2_config *cfg;
-	int ret;
+	int ret = dx_pmem_map_new(l->f->fd, l->off, (size_t)l->len, writable, &l->src, &l->map);
 
-	ret = pmem2_source_from_fd(&l->src, l->f->fd);
 	if (ret)
-		goto err;
-	ret = pmem2_config_new(&cfg);
-	if (ret)
-		goto err_source;
-	ret = pmem2_config_set_offset(cfg, (size_t)l->off);
-	if (!ret)
-		ret = pmem2_config_set_length(cfg, (size_t)l->len);
-	if (!ret)
-		ret = pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-	if (!ret && !writable)
-		ret = pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
-	if (!ret)
-		ret = pmem2_map_new(&l->map, cfg, l->src);
-	pmem2_config_delete(&cfg);
-	if (ret)
-		goto err_source;
-	return 0;
-
-err_source:
-	pmem2_source_delete(&l->src);
-err:
-	log_err("libpmem2 map of %s/%s [%llu, +%llu): %s", l->f->export_name, l->f->relpath,
-		(unsigned long long)l->off, (unsigned long long)l->len, pmem2_errormsg());
-	return ret < 0 && ret > -4096 ? ret : -EIO;
+		log_err("libpmem2 map of %s/%s [%llu, +%llu): %s", l->f->export_name, l->f->relpath,
+			(unsigned long long)l->off, (unsigned long long)l->len, pmem2_errormsg());
+	return ret;
 }
 
 static int register_mr(struct dx_layout *l, void *addr, int access)
@@ -151,10 +128,7 @@ err_staging:
 	if (l->staging)
 		munmap(l->staging, (size_t)len);
 err_unmap:
-	if (l->map)
-		pmem2_map_delete(&l->map);
-	if (l->src)
-		pmem2_source_delete(&l->src);
+	dx_pmem_map_delete(&l->src, &l->map);
 err_free:
 	free(l);
 	return ret;
@@ -197,10 +171,7 @@ void dx_layout_release(struct dx_layout **lp, bool copy_back)
 		dx_layout_commit(l, l->off, l->len);
 	if (l->staging)
 		munmap(l->staging, (size_t)l->len);
-	if (l->map)
-		pmem2_map_delete(&l->map);
-	if (l->src)
-		pmem2_source_delete(&l->src);
+	dx_pmem_map_delete(&l->src, &l->map);
 	if (l->ev_deadline)
 		event_free(l->ev_deadline);
 	if (l->queued)

@@ -15,7 +15,6 @@
 #include "build-config.h"
 #include "client/client_internal.h"
 
-#define WR_SEND_BIT (1ull << 40)
 #define WR_RDMA_BIT (1ull << 41)
 
 void dxc_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
@@ -109,49 +108,14 @@ void dxc_break(struct daxrdma_client *c, const char *why)
 			l->state = DXC_LAYOUT_RETURNED;
 }
 
-static uint8_t *slot(struct daxrdma_client *c, unsigned int i)
-{
-	return c->bufs + (size_t)i * DXP_MAX_MSG;
-}
-
 static int post_recv(struct daxrdma_client *c, unsigned int i)
 {
-	struct ibv_sge sge = { .addr = (uintptr_t)slot(c, i), .length = DXP_MAX_MSG, .lkey = c->buf_mr->lkey };
-	struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
-
-	return -ibv_post_recv(c->id->qp, &wr, &bad);
+	return dx_msgslots_post_recv(&c->slots, c->id->qp, i);
 }
 
-static int send_msg(struct daxrdma_client *c, struct dxp_msg *m)
+static int send_msg(struct daxrdma_client *c, const struct dxp_msg *m)
 {
-	struct ibv_send_wr wr = { 0 }, *bad;
-	struct ibv_sge sge;
-	unsigned int i;
-	ssize_t len;
-	int ret;
-
-	if (c->n_send_free == 0)
-		return -ENOBUFS;
-	i = c->send_free[--c->n_send_free];
-	len = dxp_encode(m, slot(c, i), DXP_MAX_MSG);
-	if (len < 0) {
-		c->send_free[c->n_send_free++] = (uint16_t)i;
-		return (int)len;
-	}
-	sge.addr = (uintptr_t)slot(c, i);
-	sge.length = (uint32_t)len;
-	sge.lkey = c->buf_mr->lkey;
-	wr.wr_id = WR_SEND_BIT | i;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	ret = ibv_post_send(c->id->qp, &wr, &bad);
-	if (ret) {
-		c->send_free[c->n_send_free++] = (uint16_t)i;
-		return -ret;
-	}
-	return 0;
+	return dx_msgslots_send(&c->slots, c->id->qp, m);
 }
 
 static struct daxrdma_layout *find_layout(struct daxrdma_client *c, const struct dxp_stateid *sid)
@@ -223,8 +187,8 @@ static int poll_cq(struct daxrdma_client *c)
 		for (int i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
 
-			if (id & WR_SEND_BIT)
-				c->send_free[c->n_send_free++] = (uint16_t)(id & 0xffff);
+			if (id & DX_WR_SEND)
+				dx_msgslots_sent(&c->slots, id);
 			else if (id & WR_RDMA_BIT) {
 				c->rdma_outstanding--;
 				if (wc[i].status != IBV_WC_SUCCESS && c->rdma_status == IBV_WC_SUCCESS)
@@ -236,8 +200,8 @@ static int poll_cq(struct daxrdma_client *c)
 				dxc_break(c, ibv_wc_status_str(wc[i].status));
 				continue;
 			}
-			if (!(id & (WR_SEND_BIT | WR_RDMA_BIT))) {
-				on_message(c, slot(c, (unsigned int)id), wc[i].byte_len);
+			if (!(id & (DX_WR_SEND | WR_RDMA_BIT))) {
+				on_message(c, dx_msgslots_buf(&c->slots, (unsigned int)id), wc[i].byte_len);
 				if (post_recv(c, (unsigned int)id))
 					dxc_break(c, "ibv_post_recv failed");
 			}
@@ -412,9 +376,9 @@ static int wait_cm(struct daxrdma_client *c, enum rdma_cm_event_type want, int64
 static int setup_qp(struct daxrdma_client *c)
 {
 	struct ibv_qp_init_attr qa = { 0 };
-	size_t bsize = (size_t)(DXC_RECV + DXC_SEND) * DXP_MAX_MSG;
 	size_t ssize = (size_t)DXC_STAGE_SLOTS * DXC_STAGE_SLOT;
 	struct epoll_event ev = { .events = EPOLLIN };
+	int ret;
 
 	c->pd = ibv_alloc_pd(c->id->verbs);
 	if (!c->pd)
@@ -434,19 +398,18 @@ static int setup_qp(struct daxrdma_client *c)
 	qa.cap.max_recv_sge = 1;
 	if (rdma_create_qp(c->id, c->pd, &qa))
 		return -errno;
-	c->bufs = aligned_alloc(4096, bsize);
+	ret = dx_msgslots_init(&c->slots, c->pd, DXC_RECV, DXC_SEND);
+	if (ret)
+		return ret;
 	c->stage = aligned_alloc(4096, ssize);
-	if (!c->bufs || !c->stage)
+	if (!c->stage)
 		return -ENOMEM;
-	c->buf_mr = ibv_reg_mr(c->pd, c->bufs, bsize, IBV_ACCESS_LOCAL_WRITE);
-	c->stage_mr = c->buf_mr ? ibv_reg_mr(c->pd, c->stage, ssize, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	c->stage_mr = ibv_reg_mr(c->pd, c->stage, ssize, IBV_ACCESS_LOCAL_WRITE);
 	if (!c->stage_mr)
 		return -errno;
 	for (unsigned int i = 0; i < DXC_RECV; i++)
 		if (post_recv(c, i))
 			return -EIO;
-	for (unsigned int i = 0; i < DXC_SEND; i++)
-		c->send_free[c->n_send_free++] = (uint16_t)(DXC_RECV + i);
 	if (fcntl(c->ch->fd, F_SETFL, fcntl(c->ch->fd, F_GETFL) | O_NONBLOCK) ||
 	    fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
@@ -495,15 +458,13 @@ static void teardown(struct daxrdma_client *c)
 		ibv_destroy_comp_channel(c->ch);
 	if (c->stage_mr)
 		ibv_dereg_mr(c->stage_mr);
-	if (c->buf_mr)
-		ibv_dereg_mr(c->buf_mr);
+	dx_msgslots_fini(&c->slots);
 	if (c->pd)
 		ibv_dealloc_pd(c->pd);
 	if (c->id)
 		rdma_destroy_id(c->id);
 	if (c->ec)
 		rdma_destroy_event_channel(c->ec);
-	free(c->bufs);
 	free(c->stage);
 	c->epfd = -1;
 	c->id = NULL;
@@ -511,8 +472,8 @@ static void teardown(struct daxrdma_client *c)
 	c->pd = NULL;
 	c->ch = NULL;
 	c->cq = NULL;
-	c->bufs = c->stage = NULL;
-	c->buf_mr = c->stage_mr = NULL;
+	c->stage = NULL;
+	c->stage_mr = NULL;
 	c->connected = false;
 }
 
@@ -650,6 +611,33 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 	if (!write && c->rdma_status == IBV_WC_SUCCESS)
 		memcpy(buf, c->stage, len);
 	return c->rdma_status;
+}
+
+int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)c->stage, .length = (uint32_t)len, .lkey = c->stage_mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = WR_RDMA_BIT, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	int ret;
+
+	if (!c->connected || c->broken)
+		return -ENOTCONN;
+	if (len > DXC_STAGE_SLOT)
+		return -EMSGSIZE;
+	memcpy(c->stage, bytes, len);
+	c->wait_tag = tag;
+	c->have_reply = false;
+	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	if (ret)
+		return -ret;
+	c->rdma_outstanding++;
+	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
+	if (ret)
+		return ret;
+	*rep = &c->reply;
+	return 0;
 }
 
 DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "client/daxrdma.h"
+#include "common/msgslots.h"
 #include "common/proto.h"
 #include "common/queue.h"
 
@@ -55,8 +56,7 @@ struct daxrdma_client {
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *ch;
 	struct ibv_cq *cq;
-	uint8_t *bufs;                  /* DXC_RECV receive, then DXC_SEND send slots */
-	struct ibv_mr *buf_mr;
+	struct dx_msgslots slots;       /* DXC_RECV receive, then DXC_SEND send slots */
 	uint8_t *stage;                 /* DXC_STAGE_SLOTS * DXC_STAGE_SLOT */
 	struct ibv_mr *stage_mr;
 	int epfd;                       /* completion channel + rdma_cm channel */
@@ -67,8 +67,6 @@ struct daxrdma_client {
 	uint32_t credits;               /* from the daemon's HELLO */
 	uint32_t recall_timeout_ms;
 	uint64_t max_layout_size;
-	unsigned int n_send_free;
-	uint16_t send_free[DXC_SEND];
 	/* the one outstanding request */
 	uint64_t wait_tag;
 	bool have_reply;
@@ -104,6 +102,13 @@ void dxc_break(struct daxrdma_client *c, const char *why);
  * (IBV_WC_SUCCESS, IBV_WC_REM_ACCESS_ERR, ...) or -errno.
  */
 int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, void *buf, size_t len);
+/*
+ * For tests only: SEND LEN raw bytes (<= DXC_STAGE_SLOT, so more than a
+ * message slot holds) as a hostile peer would, and wait for the reply that
+ * carries TAG into *REP. 0, -ENOTCONN when the daemon hung up instead, or
+ * -ETIMEDOUT.
+ */
+int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep);
 /* Post RDMA ops for up to DXC_STAGE_SLOTS chunks and wait for them; used by io.c. */
 int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len);
 

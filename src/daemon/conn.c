@@ -7,14 +7,13 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/msgslots.h"
 #include "common/net.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 #include "daemon/session.h"
-
-#define SLOT_SEND_BIT (1ull << 32)
 
 const char *dx_conn_state_name(enum dx_conn_state s)
 {
@@ -27,57 +26,26 @@ const char *dx_conn_state_name(enum dx_conn_state s)
 	return "?";
 }
 
-static uint8_t *slot_buf(struct dx_conn *c, unsigned int slot)
-{
-	return c->bufs + (size_t)slot * DXP_MAX_MSG;
-}
-
 static int post_recv(struct dx_conn *c, unsigned int slot)
 {
-	struct ibv_sge sge = {
-		.addr = (uintptr_t)slot_buf(c, slot), .length = DXP_MAX_MSG, .lkey = c->buf_mr->lkey,
-	};
-	struct ibv_recv_wr wr = { .wr_id = slot, .sg_list = &sge, .num_sge = 1 }, *bad;
-	int ret = ibv_post_recv(c->cm->qp, &wr, &bad);
+	int ret = dx_msgslots_post_recv(&c->slots, c->cm->qp, slot);
 
-	return ret ? dx_log_fail("ibv_post_recv", -ret) : 0;
+	return ret ? dx_log_fail("ibv_post_recv", ret) : 0;
 }
 
 int dx_conn_send(struct dx_conn *c, struct dxp_msg *m)
 {
-	struct ibv_send_wr wr = { 0 }, *bad;
-	struct ibv_sge sge;
-	unsigned int slot;
-	ssize_t len;
 	int ret;
 
 	if (c->state == CONN_CLOSING)
 		return -ENOTCONN;
-	if (c->n_send_free == 0) {
+	ret = dx_msgslots_send(&c->slots, c->cm->qp, m);
+	if (ret == -ENOBUFS)
 		log_warn("client %llu (%s): no send slot free: it exceeds its credits",
 			 (unsigned long long)c->id, c->peer);
-		return -ENOBUFS;
-	}
-	slot = c->send_free[--c->n_send_free];
-	len = dxp_encode(m, slot_buf(c, slot), DXP_MAX_MSG);
-	if (len < 0) {
-		c->send_free[c->n_send_free++] = (uint16_t)slot;
-		return dx_log_fail("dxp_encode", (int)len);
-	}
-	sge.addr = (uintptr_t)slot_buf(c, slot);
-	sge.length = (uint32_t)len;
-	sge.lkey = c->buf_mr->lkey;
-	wr.wr_id = SLOT_SEND_BIT | slot;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.opcode = IBV_WR_SEND;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	ret = ibv_post_send(c->cm->qp, &wr, &bad);
-	if (ret) {
-		c->send_free[c->n_send_free++] = (uint16_t)slot;
-		return dx_log_fail("ibv_post_send", -ret);
-	}
-	return 0;
+	else if (ret)
+		dx_log_fail("sending a message (ibv_post_send)", ret);
+	return ret;
 }
 
 static void send_error(struct dx_conn *c, uint64_t tag, unsigned int code, const char *msg)
@@ -96,7 +64,7 @@ static void send_error(struct dx_conn *c, uint64_t tag, unsigned int code, const
 
 static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 {
-	const uint8_t *buf = slot_buf(c, slot);
+	const uint8_t *buf = dx_msgslots_buf(&c->slots, slot);
 	char errmsg[DXP_MAX_ERRMSG + 1] = "";
 	struct dxp_msg req, rep;
 	uint64_t tag = 0;
@@ -156,8 +124,15 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 		dx_log_fail("ibv_req_notify_cq", -EIO);
 	while ((n = ibv_poll_cq(cq, 16, wc)) > 0) {
 		for (int i = 0; i < n; i++) {
-			if (wc[i].wr_id & SLOT_SEND_BIT) {
-				c->send_free[c->n_send_free++] = (uint16_t)(wc[i].wr_id & 0xffff);
+			if (wc[i].wr_id & DX_WR_SEND)
+				dx_msgslots_sent(&c->slots, wc[i].wr_id);
+			if (wc[i].status == IBV_WC_LOC_LEN_ERR && !(wc[i].wr_id & DX_WR_SEND) &&
+			    c->state != CONN_CLOSING) {
+				c->d->st.malformed++;
+				log_warn("client %llu (%s): malformed message: larger than %u bytes: closing",
+					 (unsigned long long)c->id, c->peer, DXP_MAX_MSG);
+				dx_conn_close(c, DXP_E_MALFORMED, false, "message larger than a receive buffer");
+				continue;
 			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				if (c->state != CONN_CLOSING)
@@ -166,7 +141,7 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 				dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc[i].status));
 				continue;
 			}
-			if (!(wc[i].wr_id & SLOT_SEND_BIT) && c->state != CONN_CLOSING)
+			if (!(wc[i].wr_id & DX_WR_SEND) && c->state != CONN_CLOSING)
 				on_recv(c, (unsigned int)wc[i].wr_id, wc[i].byte_len);
 		}
 	}
@@ -190,9 +165,7 @@ static void conn_destroy(struct dx_conn *c)
 		ibv_destroy_cq(c->cq);
 	if (c->ch)
 		ibv_destroy_comp_channel(c->ch);
-	if (c->buf_mr)
-		ibv_dereg_mr(c->buf_mr);
-	free(c->bufs);
+	dx_msgslots_fini(&c->slots);
 	rdma_destroy_id(c->cm);
 	TAILQ_REMOVE(&d->conns, c, link);
 	d->n_conns--;
@@ -284,7 +257,7 @@ static int conn_setup(struct dx_conn *c)
 	struct rdma_conn_param param = { 0 };
 	struct ibv_device_attr dattr;
 	struct rdma_cm_id *id = c->cm;
-	size_t size = (size_t)(DX_SRV_RECV + DX_SRV_SEND) * DXP_MAX_MSG;
+	int ret;
 
 	if (id->verbs != c->pd->context) {
 		log_warn("connection from %s arrived on device %s; daxrdmad serves on %s", c->peer,
@@ -310,17 +283,12 @@ static int conn_setup(struct dx_conn *c)
 	qa.cap.max_recv_sge = 1;
 	if (rdma_create_qp(id, c->pd, &qa))
 		return dx_log_fail("rdma_create_qp", -errno);
-	c->bufs = aligned_alloc(4096, size);
-	if (!c->bufs)
-		return -ENOMEM;
-	c->buf_mr = ibv_reg_mr(c->pd, c->bufs, size, IBV_ACCESS_LOCAL_WRITE);
-	if (!c->buf_mr)
-		return dx_log_fail("ibv_reg_mr (message buffers)", -errno);
+	ret = dx_msgslots_init(&c->slots, c->pd, DX_SRV_RECV, DX_SRV_SEND);
+	if (ret)
+		return dx_log_fail("ibv_reg_mr (message buffers)", ret);
 	for (unsigned int i = 0; i < DX_SRV_RECV; i++)
 		if (post_recv(c, i))
 			return -EIO;
-	for (unsigned int i = 0; i < DX_SRV_SEND; i++)
-		c->send_free[c->n_send_free++] = (uint16_t)(DX_SRV_RECV + i);
 	c->ev_cq = event_new(c->d->base, c->ch->fd, EV_READ | EV_PERSIST, on_cq, c);
 	c->ev_timer = evtimer_new(c->d->base, on_timer, c);
 	if (!c->ev_cq || !c->ev_timer || event_add(c->ev_cq, NULL))

@@ -19,11 +19,12 @@
 #include <rdma/rdma_cma.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "common/queue.h"
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/msgslots.h"
 #include "common/proto.h"
+#include "common/queue.h"
 
 #define DX_SRV_CREDITS 16u        /* requests a client may have in flight */
 #define DX_SRV_RECV (DX_SRV_CREDITS + 2u) /* + an unsolicited BYE + slack */
@@ -57,10 +58,7 @@ struct dx_conn {
 	struct ibv_pd *pd;
 	struct ibv_comp_channel *ch;
 	struct ibv_cq *cq;
-	uint8_t *bufs;                   /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
-	struct ibv_mr *buf_mr;
-	uint16_t send_free[DX_SRV_SEND];
-	unsigned int n_send_free;
+	struct dx_msgslots slots;        /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
 	struct event *ev_cq, *ev_timer;
 	uint32_t recall_credits;         /* from the client's HELLO */
 	uint32_t recalls_outstanding;

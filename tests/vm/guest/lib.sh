@@ -80,3 +80,8 @@ wait_line() {
 }
 # Milliseconds since the epoch.
 now_ms() { date +%s%3N; }
+# Run COMMAND... until it succeeds, for up to 10 s.
+eventually() {
+	for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+	return 1
+}

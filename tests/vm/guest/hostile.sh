@@ -1,0 +1,67 @@
+#!/bin/bash
+# A hostile peer on a real connection: forged handles and stateids, ranges
+# that wrap around 2^64 and messages that lie about themselves each get an
+# ERROR with their code and the request's tag; the third malformed message,
+# or one larger than a receive buffer, ends the connection; the daemon
+# survives every one, counts them and serves the next client.
+. "$DXVM_GUEST/lib.sh"
+check "rxe0 up" rxe_up
+check "rxe0 active" rxe_active
+check "FS-DAX mounted" pmem_up
+check "daxrdmad up" daemon_up
+HOSTILE=$DX_BUILD/tests/vm/dx-hostile
+json() {
+	local expr=$1
+	shift
+	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
+}
+truncate -s 65536 /mnt/pmem/export/target
+head -c 65536 /dev/urandom > /tmp/target.orig
+cp /tmp/target.orig /mnt/pmem/export/target
+answered() { # OUT NAME ANSWER: the line "NAME -> ANSWER" is in OUT
+	grep -qx -- "$2 -> $3" "$1"
+}
+
+$HOSTILE $GUEST_IP pmem target requests > /tmp/requests.out 2>&1
+cat /tmp/requests.out
+R=/tmp/requests.out
+check "LAYOUT_GET on a forged file handle: BADHANDLE" answered $R forged-handle "ERROR BADHANDLE tag=1"
+check "a range wrapping around 2^64: RANGE" answered $R range-wraps-around "ERROR RANGE tag=2"
+check "an unaligned offset: RANGE" answered $R unaligned-offset "ERROR RANGE tag=3"
+check "a page at 2^64 - 4096: RANGE" answered $R offset-at-2^64 "ERROR RANGE tag=4"
+check "LAYOUT_RETURN of a forged stateid: STALE_STATEID" answered $R forged-stateid-return "ERROR STALE_STATEID tag=5"
+check "COMMIT of a forged stateid: STALE_STATEID" answered $R forged-stateid-commit "ERROR STALE_STATEID tag=6"
+check "a second HELLO: PROTO" answered $R second-hello "ERROR PROTO tag=7"
+check "LAYOUT_RECALL sent to the daemon: an error, not obeyed" \
+	bash -c "grep -q '^server-only-op -> ERROR [A-Z_]* tag=8$' $R"
+check "ALLOCATE past 2^64: RANGE" answered $R allocate-wraps-around "ERROR RANGE tag=9"
+check "an RW layout on a read-only handle: ROFS" answered $R rw-on-read-only-handle "ERROR ROFS tag=10"
+check "ALLOCATE on a read-only handle: ROFS" answered $R allocate-on-read-only-handle "ERROR ROFS tag=12"
+check "an iomode that does not exist: MALFORMED" answered $R bad-iomode "ERROR MALFORMED tag=11"
+check "nothing was granted" bash -c "! grep -q REPLY $R"
+
+$HOSTILE $GUEST_IP pmem target malformed > /tmp/malformed.out 2>&1
+cat /tmp/malformed.out
+M=/tmp/malformed.out
+check "5 bytes: MALFORMED (tag 0: there is no header to echo)" answered $M shorter-than-header "ERROR MALFORMED tag=0"
+check "a header length that lies: MALFORMED, tag echoed" answered $M length-field-lies "ERROR MALFORMED tag=2"
+check "an unknown opcode: MALFORMED" answered $M unknown-opcode "ERROR MALFORMED tag=3"
+check "after the third malformed message the daemon hangs up" answered $M after-third DISCONNECTED
+check "the daemon logged why" grep -q 'too many malformed messages' /tmp/daemon.log
+
+$HOSTILE $GUEST_IP pmem target oversize > /tmp/oversize.out 2>&1
+cat /tmp/oversize.out
+O=/tmp/oversize.out
+check "a reserved field set: MALFORMED" answered $O reserved-field-set "ERROR MALFORMED tag=1"
+check "a NUL byte inside a path: MALFORMED" answered $O nul-in-path "ERROR MALFORMED tag=2"
+check "a SEND larger than a receive buffer: disconnected" answered $O larger-than-a-receive-buffer DISCONNECTED
+
+check "the daemon is alive" kill -0 $DPID
+check "status counts 6 malformed messages" json "d['malformed_messages'] == 6" status
+check "no client, no layout left behind" eventually json "d['clients'] == 0 and d['layouts'] == 0" status
+check "the file is untouched" cmp /tmp/target.orig /mnt/pmem/export/target
+check "the next client is served" bash -c "$DXC $GUEST_IP pmem target write 0 4096 5 | grep -qx OK"
+check "... and its bytes land" cmp <(pattern 0 4096 5) <(head -c 4096 /mnt/pmem/export/target)
+daemon_down
+check "SIGTERM: clean exit" test $? -eq 0
+summary

@@ -1,0 +1,255 @@
+/*
+ * dx-hostile: a client that sends the daemon what a hostile or broken peer
+ * would, over a real connection, and prints one line per message:
+ *
+ *   NAME -> ERROR CODE tag=TAG    the daemon's answer
+ *   NAME -> REPLY OP tag=TAG      it was accepted (a defect for every case here)
+ *   NAME -> DISCONNECTED          the daemon hung up (BYE or a dead QP)
+ *
+ *   dx-hostile HOST EXPORT PATH requests    well-formed but forged or out of range
+ *   dx-hostile HOST EXPORT PATH malformed   three malformed messages: the third ends it
+ *   dx-hostile HOST EXPORT PATH oversize    a SEND larger than any receive buffer
+ *
+ * PATH must exist in EXPORT (some requests need a real file handle).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "client/client_internal.h"
+
+#define TAG 0x5eed0000u
+
+static void logger(void *arg, int prio, const char *msg)
+{
+	if (prio <= LOG_ERR)
+		fprintf(stderr, "dx-hostile: %s\n", msg);
+}
+
+static bool broken(struct daxrdma_client *c)
+{
+	return c->broken;
+}
+
+/* Send LEN bytes of BUF, wait for the answer to TAG, print it. */
+static void send_case(struct daxrdma_client *c, const char *name, const void *buf, size_t len, uint64_t tag)
+{
+	const struct dxp_msg *rep;
+	int ret = dxc_call_raw(c, buf, len, tag, &rep);
+
+	if (ret == -ENOTCONN)
+		printf("%s -> DISCONNECTED\n", name);
+	else if (ret)
+		printf("%s -> FAILED %s\n", name, strerrorname_np(-ret));
+	else if (rep->hdr.op == DXP_ERROR)
+		printf("%s -> ERROR %s tag=%llu\n", name, dxp_err_name(rep->u.error.code),
+		       (unsigned long long)(rep->hdr.tag ? rep->hdr.tag - TAG : 0));
+	else
+		printf("%s -> REPLY %s tag=%llu\n", name, dxp_op_name(rep->hdr.op),
+		       (unsigned long long)(rep->hdr.tag ? rep->hdr.tag - TAG : 0));
+	fflush(stdout);
+}
+
+/* Encode M with tag TAG + N and send it as it is. */
+static void send_msg_case(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n)
+{
+	uint8_t buf[DXP_MAX_MSG];
+	ssize_t len;
+
+	m->hdr.tag = TAG + n;
+	len = dxp_encode(m, buf, sizeof(buf));
+	if (len < 0) {
+		printf("%s -> ENCODE %zd\n", name, len);
+		return;
+	}
+	send_case(c, name, buf, (size_t)len, m->hdr.tag);
+}
+
+/* Encode M, let EDIT corrupt the bytes, and send them. */
+static void send_edited(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n,
+			size_t (*edit)(uint8_t *buf, size_t len))
+{
+	uint8_t buf[DXP_MAX_MSG + 64];
+	ssize_t len;
+
+	m->hdr.tag = TAG + n;
+	len = dxp_encode(m, buf, DXP_MAX_MSG);
+	if (len < 0) {
+		printf("%s -> ENCODE %zd\n", name, len);
+		return;
+	}
+	send_case(c, name, buf, edit(buf, (size_t)len), m->hdr.tag);
+}
+
+static size_t claim_more(uint8_t *buf, size_t len) /* hdr.len says 8 bytes more than arrive */
+{
+	uint32_t claimed = htole32((uint32_t)len + 8);
+
+	memcpy(buf + offsetof(struct dxp_hdr, len), &claimed, sizeof(claimed));
+	return len;
+}
+
+static size_t unknown_op(uint8_t *buf, size_t len)
+{
+	buf[offsetof(struct dxp_hdr, op)] = 99;
+	return len;
+}
+
+static size_t reserved_set(uint8_t *buf, size_t len) /* dxp_layout_get_req.reserved */
+{
+	buf[len - 1] = 1;
+	return len;
+}
+
+static size_t nul_in_path(uint8_t *buf, size_t len) /* OPEN: the path's first byte */
+{
+	buf[len - 3] = 0;
+	return len;
+}
+
+/* F is open read-only, FRW read-write, on the same file. */
+static void requests(struct daxrdma_client *c, struct daxrdma_file *f, struct daxrdma_file *frw)
+{
+	struct dxp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_LAYOUT_GET;
+	m.u.lget = (struct dxp_layout_get_req){ .fh = 0xdeadbeef, .off = 0, .len = DXP_PAGE, .iomode = DXP_IOMODE_RW };
+	send_msg_case(c, "forged-handle", &m, 1);
+
+	m.u.lget = (struct dxp_layout_get_req){
+		.fh = f->fh, .off = 1ull << 63, .len = 1ull << 63, .iomode = DXP_IOMODE_READ,
+	};
+	send_msg_case(c, "range-wraps-around", &m, 2);
+	m.u.lget = (struct dxp_layout_get_req){ .fh = f->fh, .off = 100, .len = DXP_PAGE, .iomode = DXP_IOMODE_READ };
+	send_msg_case(c, "unaligned-offset", &m, 3);
+	m.u.lget = (struct dxp_layout_get_req){
+		.fh = f->fh, .off = UINT64_MAX - DXP_PAGE + 1, .len = DXP_PAGE, .iomode = DXP_IOMODE_READ,
+	};
+	send_msg_case(c, "offset-at-2^64", &m, 4);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_LAYOUT_RETURN;
+	m.u.lret.stateid = (struct dxp_stateid){ .id = 12345, .seq = 1 };
+	send_msg_case(c, "forged-stateid-return", &m, 5);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_COMMIT;
+	m.u.commit.stateid = (struct dxp_stateid){ .id = 12345, .seq = 1 };
+	m.u.commit.len = DXP_PAGE;
+	send_msg_case(c, "forged-stateid-commit", &m, 6);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_HELLO;
+	m.u.hello = (struct dxp_hello){ .magic = DXP_MAGIC, .version = DXP_VERSION, .credits = 1, .max_msg = 4096 };
+	send_msg_case(c, "second-hello", &m, 7);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_LAYOUT_RECALL;
+	m.u.recall.stateid = (struct dxp_stateid){ .id = 1, .seq = 1 };
+	m.u.recall.reason = DXP_RECALL_ADMIN;
+	send_msg_case(c, "server-only-op", &m, 8);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_ALLOCATE;
+	m.u.alloc = (struct dxp_allocate_req){ .fh = frw->fh, .off = UINT64_MAX - 10, .len = 20 };
+	send_msg_case(c, "allocate-wraps-around", &m, 9);
+
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_ALLOCATE;
+	m.u.alloc = (struct dxp_allocate_req){ .fh = f->fh, .off = 0, .len = DXP_PAGE };
+	send_msg_case(c, "allocate-on-read-only-handle", &m, 12);
+
+	/* A read-only handle cannot grant RW. */
+	memset(&m.u, 0, sizeof(m.u));
+	m.hdr.op = DXP_LAYOUT_GET;
+	m.u.lget = (struct dxp_layout_get_req){ .fh = f->fh, .off = 0, .len = DXP_PAGE, .iomode = DXP_IOMODE_RW };
+	send_msg_case(c, "rw-on-read-only-handle", &m, 10);
+
+	m.u.lget.iomode = 7;
+	send_msg_case(c, "bad-iomode", &m, 11);
+}
+
+static void malformed(struct daxrdma_client *c, struct daxrdma_file *f)
+{
+	uint8_t shorty[5] = { DXP_STAT, 0, 0, 0, 5 };
+	struct dxp_msg m;
+
+	send_case(c, "shorter-than-header", shorty, sizeof(shorty), 0);
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_STAT;
+	m.u.fh.fh = f->fh;
+	send_edited(c, "length-field-lies", &m, 2, claim_more);
+	send_edited(c, "unknown-opcode", &m, 3, unknown_op);
+	/* The third malformed message was answered; the daemon hangs up. */
+	if (dxc_progress(c, dxc_now_ms() + 5000, broken) == 0 || c->broken)
+		printf("after-third -> DISCONNECTED\n");
+	else
+		printf("after-third -> STILL CONNECTED\n");
+}
+
+static void oversize(struct daxrdma_client *c, struct daxrdma_file *f)
+{
+	uint8_t *big = calloc(1, DXP_MAX_MSG + 904);
+	struct dxp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_LAYOUT_GET;
+	m.u.lget = (struct dxp_layout_get_req){ .fh = f->fh, .off = 0, .len = DXP_PAGE, .iomode = DXP_IOMODE_READ };
+	send_edited(c, "reserved-field-set", &m, 1, reserved_set);
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_OPEN;
+	m.u.open.export_len = 3;
+	m.u.open.path_len = 3;
+	m.s1 = "abc";
+	m.s2 = "xyz";
+	send_edited(c, "nul-in-path", &m, 2, nul_in_path);
+
+	/* Bigger than the daemon's receive buffers: its receive fails (local
+	 * length error) and it must drop us, nothing else. */
+	if (!big)
+		return;
+	m.hdr.op = DXP_STAT;
+	m.hdr.tag = TAG + 3;
+	m.u.fh.fh = f->fh;
+	dxp_encode(&m, big, DXP_MAX_MSG);
+	send_case(c, "larger-than-a-receive-buffer", big, DXP_MAX_MSG + 904, TAG + 3);
+	free(big);
+}
+
+int main(int argc, char **argv)
+{
+	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 10000 };
+	struct daxrdma_client *c;
+	struct daxrdma_file *f, *frw;
+	int ret;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: dx-hostile HOST EXPORT PATH requests|malformed|oversize\n");
+		return 2;
+	}
+	ret = daxrdma_client_new(&o, &c);
+	if (!ret)
+		ret = daxrdma_connect(c, argv[1], getenv("DX_PORT"));
+	if (!ret)
+		ret = daxrdma_open(c, argv[2], argv[3], 0, 0, &f);
+	if (!ret)
+		ret = daxrdma_open(c, argv[2], argv[3], DAXRDMA_O_RDWR, 0, &frw);
+	if (ret) {
+		printf("SETUP %s\n", strerrorname_np(-ret));
+		return 1;
+	}
+	if (!strcmp(argv[4], "requests"))
+		requests(c, f, frw);
+	else if (!strcmp(argv[4], "malformed"))
+		malformed(c, f);
+	else if (!strcmp(argv[4], "oversize"))
+		oversize(c, f);
+	else
+		return 2;
+	daxrdma_client_delete(&c);
+	return 0;
+}

@@ -97,8 +97,10 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 		return;
 	if (code != DXP_E_OK) {
 		c->errors++;
-		log_debug("client %llu: %s -> %s %s", (unsigned long long)c->id, dxp_op_name(req.hdr.op),
-			  dxp_err_name(code), errmsg);
+		/* A client's own mistakes are its business; running out of something is the admin's. */
+		dx_log(code == DXP_E_LIMIT || code == DXP_E_NOSPC || code == DXP_E_IO ? LOG_NOTICE : LOG_DEBUG,
+		       "client %llu (%s): %s -> %s %s", (unsigned long long)c->id, c->peer, dxp_op_name(req.hdr.op),
+		       dxp_err_name(code), errmsg);
 		send_error(c, req.hdr.tag, code, errmsg[0] ? errmsg : dxp_err_name(code));
 		return;
 	}

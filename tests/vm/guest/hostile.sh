@@ -10,11 +10,6 @@ check "rxe0 active" rxe_active
 check "FS-DAX mounted" pmem_up
 check "daxrdmad up" daemon_up
 HOSTILE=$DX_BUILD/tests/vm/dx-hostile
-json() {
-	local expr=$1
-	shift
-	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
-}
 truncate -s 65536 /mnt/pmem/export/target
 head -c 65536 /dev/urandom > /tmp/target.orig
 cp /tmp/target.orig /mnt/pmem/export/target
@@ -56,6 +51,10 @@ check "a reserved field set: MALFORMED" answered $O reserved-field-set "ERROR MA
 check "a NUL byte inside a path: MALFORMED" answered $O nul-in-path "ERROR MALFORMED tag=2"
 check "a SEND larger than a receive buffer: disconnected" answered $O larger-than-a-receive-buffer DISCONNECTED
 
+$HOSTILE $GUEST_IP - - silent > /tmp/silent.out 2>&1
+cat /tmp/silent.out
+check "a peer that never says HELLO is dropped at the deadline (5 s), not before" \
+	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/silent.out').read(), re.M); sys.exit(0 if m and int(m[1]) >= 4500 else 1)"
 check "the daemon is alive" kill -0 $DPID
 check "status counts 6 malformed messages" json "d['malformed_messages'] == 6" status
 check "no client, no layout left behind" eventually json "d['clients'] == 0 and d['layouts'] == 0" status

@@ -7,19 +7,6 @@ check "rxe0 up" rxe_up
 check "rxe0 active" rxe_active
 check "FS-DAX mounted" pmem_up
 check "daxrdmad up" daemon_up
-json() {
-	local expr=$1
-	shift
-	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
-}
-answers() { # WORD dx-client ARGS...: the client prints WORD
-	local want=$1
-	shift
-	local got
-	got=$($DXC "$@" 2>/dev/null | tail -1)
-	echo "   -> $got"
-	[ "$got" = "$want" ]
-}
 
 # Data: offsets not page-aligned, several RDMA chunks (1 MiB each), both MR modes.
 for ex in pmem shm; do

@@ -39,7 +39,8 @@ pmem_up() {
 		mount -o dax /dev/pmem0 /mnt/pmem
 }
 
-# daxrdmad with the standard test exports (DX_RECALL_MS, default 2000):
+# daxrdmad with the standard test exports (DX_RECALL_MS, default 2000; DX_LIMITS,
+# more settings of the limits group):
 #   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
 #   ro    FS-DAX, read_only            denied  acl admits nobody here
 D=$DX_BUILD/src/daemon/daxrdmad
@@ -51,7 +52,7 @@ daemon_up() {
 	cat > /tmp/dx.conf <<CONF
 listen = { address = "$GUEST_IP"; port = 20049; };
 recall_timeout_ms = ${DX_RECALL_MS:-2000};
-limits = { max_layout_size = 67108864; };
+limits = { max_layout_size = 67108864; ${DX_LIMITS:-} };
 exports = (
 	{ name = "pmem"; path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },
 	{ name = "shm"; path = "/dev/shm/export"; acl = [ "192.168.100.1" ]; },
@@ -84,4 +85,18 @@ now_ms() { date +%s%3N; }
 eventually() {
 	for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
 	return 1
+}
+# json EXPR daxrdmactl-ARGS...: EXPR (Python, over the --json answer d) holds.
+json() {
+	local expr=$1
+	shift
+	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
+}
+answers() { # WORD dx-client-ARGS...: the client's last line is WORD
+	local want=$1
+	shift
+	local got
+	got=$($DXC "$@" 2>/dev/null | tail -1)
+	echo "   -> $got"
+	[ "$got" = "$want" ]
 }

@@ -15,12 +15,6 @@ check "FS-DAX mounted" pmem_up
 DX_RECALL_MS=$RECALL_MS
 check "daxrdmad up" daemon_up
 
-json() { # EXPR over `daxrdmactl ARGS --json` (the last argument)
-	local expr=$1
-	shift
-	$CTL "$@" --json > /tmp/ctl.json && python3 -c "import json,sys; d=json.load(open('/tmp/ctl.json')); sys.exit(0 if ($expr) else 1)"
-}
-
 # local_op_recall OP: a cooperating holder, then OP from another process.
 local_op_recall() {
 	local op=$1 file=$F/$1.dat
@@ -102,7 +96,7 @@ check "killed: writer is writing" wait_line /tmp/hold.out READY
 sleep 0.3
 kill -9 $hpid
 wait $hpid 2>/dev/null
-gone() { for _ in $(seq 50); do json "d['clients'] == 0 and d['layouts'] == 0" status && return 0; sleep 0.1; done; return 1; }
+gone() { eventually json "d['clients'] == 0 and d['layouts'] == 0" status; }
 check "killed: its connection and layouts are released" gone
 check "killed: the next client writes and commits" bash -c "$DXC $GUEST_IP pmem kill.dat write 0 65536 15 | grep -q OK"
 check "killed: its data is in the file" cmp <(pattern 0 65536 15) <(head -c 65536 $F/kill.dat)

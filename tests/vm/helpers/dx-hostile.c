@@ -9,9 +9,13 @@
  *   dx-hostile HOST EXPORT PATH requests    well-formed but forged or out of range
  *   dx-hostile HOST EXPORT PATH malformed   three malformed messages: the third ends it
  *   dx-hostile HOST EXPORT PATH oversize    a SEND larger than any receive buffer
+ *   dx-hostile HOST - - silent              connect and never say HELLO: prints
+ *                                           DISCONNECTED ms=N when the daemon gives up
  *
  * PATH must exist in EXPORT (some requests need a real file handle).
  */
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +224,62 @@ static void oversize(struct daxrdma_client *c, struct daxrdma_file *f)
 	free(big);
 }
 
+/* Wait for the rdma_cm event WANT on EC until DEADLINE; 0 or -1. */
+static int wait_event(struct rdma_event_channel *ec, enum rdma_cm_event_type want, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = ec->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+	enum rdma_cm_event_type got;
+
+	for (;;) {
+		int64_t left = deadline - dxc_now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || rdma_get_cm_event(ec, &ev))
+			return -1;
+		got = ev->event;
+		rdma_ack_cm_event(ev);
+		if (got == want)
+			return 0;
+		fprintf(stderr, "dx-hostile: rdma_cm event %s\n", rdma_event_str(got));
+		if (got != RDMA_CM_EVENT_CONNECT_RESPONSE)
+			return -1;
+	}
+}
+
+/* An RC connection that never sends a byte: the daemon must not wait forever. */
+static int silent(const char *host)
+{
+	struct rdma_event_channel *ec = rdma_create_event_channel();
+	struct ibv_qp_init_attr qa = { .qp_type = IBV_QPT_RC, .cap = { 1, 1, 1, 1, 0 } };
+	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
+	struct addrinfo *ai;
+	struct rdma_cm_id *id;
+	int64_t t0, end = dxc_now_ms() + 10000;
+	const char *port = getenv("DX_PORT") ? getenv("DX_PORT") : "20049";
+
+	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP) || getaddrinfo(host, port, NULL, &ai) ||
+	    rdma_resolve_addr(id, NULL, ai->ai_addr, 2000) || wait_event(ec, RDMA_CM_EVENT_ADDR_RESOLVED, end) ||
+	    rdma_resolve_route(id, 2000) || wait_event(ec, RDMA_CM_EVENT_ROUTE_RESOLVED, end) ||
+	    rdma_create_qp(id, NULL, &qa) || rdma_connect(id, &param) ||
+	    wait_event(ec, RDMA_CM_EVENT_ESTABLISHED, end)) {
+		printf("SETUP failed\n");
+		return 1;
+	}
+	t0 = dxc_now_ms();
+	printf("CONNECTED\n");
+	fflush(stdout);
+	if (wait_event(ec, RDMA_CM_EVENT_DISCONNECTED, t0 + 30000)) {
+		printf("STILL CONNECTED after 30 s\n");
+		return 1;
+	}
+	printf("DISCONNECTED ms=%lld\n", (long long)(dxc_now_ms() - t0));
+	rdma_destroy_qp(id);
+	rdma_destroy_id(id);
+	rdma_destroy_event_channel(ec);
+	freeaddrinfo(ai);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 10000 };
@@ -228,9 +288,11 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: dx-hostile HOST EXPORT PATH requests|malformed|oversize\n");
+		fprintf(stderr, "usage: dx-hostile HOST EXPORT PATH requests|malformed|oversize|silent\n");
 		return 2;
 	}
+	if (!strcmp(argv[4], "silent"))
+		return silent(argv[1]);
 	ret = daxrdma_client_new(&o, &c);
 	if (!ret)
 		ret = daxrdma_connect(c, argv[1], getenv("DX_PORT"));

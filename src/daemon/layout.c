@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/fmap.h"
 #include "daemon/seal.h"
 
 const char *dx_layout_state_name(enum dx_layout_state s)
@@ -21,16 +22,6 @@ bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len)
 	uint64_t end = off + len < off ? UINT64_MAX : off + len; /* LEN may mean "to the end" */
 
 	return off < l->off + l->len && l->off < end;
-}
-
-static int map_range(struct dx_layout *l, bool writable)
-{
-	int ret = dx_pmem_map_new(l->f->fd, l->off, (size_t)l->len, writable, &l->src, &l->map);
-
-	if (ret)
-		log_err("libpmem2 map of %s/%s [%llu, +%llu): %s", l->f->export_name, l->f->relpath,
-			(unsigned long long)l->off, (unsigned long long)l->len, pmem2_errormsg());
-	return ret;
 }
 
 static int register_mr(struct dx_layout *l, void *addr, int access)
@@ -97,10 +88,10 @@ int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t l
 			goto err_staging;
 		goto granted;
 	}
-	ret = map_range(l, !f->x->cfg->read_only);
+	ret = dx_fmap_get(f, off + len, &l->fm);
 	if (ret)
 		goto err_free;
-	pm = pmem2_map_get_address(l->map);
+	pm = l->fm->addr + off;
 	if (l->mr_mode == DXP_MR_BOUNCE) {
 		l->staging = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (l->staging == MAP_FAILED) {
@@ -128,7 +119,7 @@ err_staging:
 	if (l->staging)
 		munmap(l->staging, (size_t)len);
 err_unmap:
-	dx_pmem_map_delete(&l->src, &l->map);
+	dx_fmap_put(&l->fm);
 err_free:
 	free(l);
 	return ret;
@@ -141,14 +132,11 @@ int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len)
 
 	if (l->iomode != DXP_IOMODE_RW || len == 0)
 		return 0; /* READ layouts (tail ones have no mapping) hold nothing to persist */
-	pm = pmem2_map_get_address(l->map);
-	if (l->mr_mode == DXP_MR_BOUNCE) {
-		pmem2_memcpy_fn copy = pmem2_get_memcpy_fn(l->map);
-
-		copy(pm + rel, (char *)l->staging + rel, (size_t)len, 0); /* flags 0: copy and persist */
-	} else {
-		pmem2_get_persist_fn(l->map)(pm + rel, (size_t)len);
-	}
+	pm = l->fm->addr + off;
+	if (l->mr_mode == DXP_MR_BOUNCE)
+		l->fm->memcpy_persist(pm, (char *)l->staging + rel, (size_t)len, 0); /* flags 0: copy and persist */
+	else
+		l->fm->persist(pm, (size_t)len);
 	return 0;
 }
 
@@ -171,7 +159,7 @@ void dx_layout_release(struct dx_layout **lp, bool copy_back)
 		dx_layout_commit(l, l->off, l->len);
 	if (l->staging)
 		munmap(l->staging, (size_t)l->len);
-	dx_pmem_map_delete(&l->src, &l->map);
+	dx_fmap_put(&l->fm);
 	if (l->ev_deadline)
 		event_free(l->ev_deadline);
 	if (l->queued)

@@ -1,7 +1,7 @@
 /*
  * Layouts (DESIGN.md §2, §5): a client's grant on a page-aligned range of a
  * sealed file, backed by its own MR whose rkey covers exactly that range.
- * pinned/odp: the MR is on a libpmem2 mapping of the range. bounce: the MR is
+ * pinned/odp: the MR is on the file's libpmem2 mapping (fmap.h). bounce: the MR is
  * on a staging buffer filled from the file at grant and copied back (and
  * persisted) at COMMIT and at RETURN.
  */
@@ -10,16 +10,16 @@
 
 #include <event2/event.h>
 #include <infiniband/verbs.h>
-#include <libpmem2.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include "common/queue.h"
 #include <time.h>
 
+#include "common/queue.h"
 #include "daxrdma_proto.h"
 
 struct dx_conn;
 struct dx_file;
+struct dx_fmap;
 
 enum dx_layout_state {
 	LAYOUT_GRANTED,   /* the client may RDMA to it */
@@ -38,8 +38,7 @@ struct dx_layout {
 	uint32_t iomode;                  /* enum dxp_iomode */
 	uint32_t mr_mode;                 /* enum dxp_mr_mode */
 	enum dx_layout_state state;
-	struct pmem2_source *src;
-	struct pmem2_map *map;            /* [off, off + len) of the file */
+	struct dx_fmap *fm;               /* the file mapping it lies in (NULL: a tail READ layout) */
 	void *staging;                    /* bounce only */
 	struct ibv_mr *mr;
 	uint32_t recall_reason;

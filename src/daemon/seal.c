@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "daxrdma_proto.h"
 #include "daemon/daemon.h"
+#include "daemon/fmap.h"
 #include "daemon/recall.h"
 
 /* F_SETSIG with a real-time signal puts the lease's fd in si_fd. When the
@@ -257,6 +258,7 @@ static void file_maybe_free(struct dx_file *f)
 	if (f->handles || !TAILQ_EMPTY(&f->layouts))
 		return;
 	TAILQ_REMOVE(&f->d->files, f, link);
+	dx_fmap_put(&f->fmap);
 	close(f->fd);
 	free(f->export_name);
 	free(f->relpath);

@@ -15,6 +15,7 @@
 
 struct dxd;
 struct dx_export;
+struct dx_fmap;
 struct dx_layout;
 
 struct dx_file {
@@ -30,6 +31,7 @@ struct dx_file {
 	bool leased;                    /* F_WRLCK held */
 	bool breaking;                  /* the kernel is breaking the lease */
 	uint64_t lease_breaks;
+	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
 	TAILQ_HEAD(, dx_layout) layouts;
 };
 

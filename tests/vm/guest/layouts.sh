@@ -64,6 +64,23 @@ check "reader 1 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r1.out
 check "reader 2 was recalled (conflict)" grep -q 'RECALLED reason=3' /tmp/r2.out
 wait $p1 $p2
 check "nothing was fenced" json "d['clients_fenced'] == 0" status
+# A file that grows under a held layout: the new layout needs a bigger file
+# mapping while the old one stays in use; both land.
+for ex in pmem shm; do
+	dir=$([ $ex = pmem ] && echo /mnt/pmem/export || echo /dev/shm/export)
+	rm -f $dir/grow.bin
+	$DXC $GUEST_IP $ex grow.bin write 0 8192 31 > /dev/null
+	$DXC $GUEST_IP $ex grow.bin hold 0 8192 32 cooperate > /tmp/g1.out 2>&1 &
+	g1=$!
+	check "$ex grow: a holder on the first 8 KiB" wait_line /tmp/g1.out READY
+	check "$ex grow: another client extends the file past 2 MiB and writes there" \
+		answers OK $GUEST_IP $ex grow.bin write 2097152 100 33
+	check "$ex grow: its bytes land" cmp <(pattern 2097152 100 33) <(tail -c +2097153 $dir/grow.bin | head -c 100)
+	check "$ex grow: the holder's committed bytes are intact" cmp <(pattern 0 8192 32) <(head -c 8192 $dir/grow.bin)
+	kill $g1
+	wait $g1 2>/dev/null
+done
+
 # The user tool: put and get a file whose size is not a page multiple, over
 # several layouts (16 MiB each), and cat a small one.
 TOOL=$DX_BUILD/src/tool/daxrdma

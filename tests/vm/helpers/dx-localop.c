@@ -2,7 +2,7 @@
  * dx-localop truncate|punch|open_wr FILE: what a local process does to a
  * served file, with blocking calls (coreutils truncate opens O_NONBLOCK and
  * would fail with EAGAIN instead of waiting for the lease). Prints
- * "OP rc=ERRNO ms=ELAPSED" and exits 0 if the operation succeeded.
+ * "OP rc=ERRNO ms=ELAPSED us=ELAPSED" and exits 0 if the operation succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,17 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ms(void)
+static long long now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int main(int argc, char **argv)
 {
-	long long t0 = now_ms();
+	long long t0 = now_us(), us;
 	struct stat st;
 	int rc = 0, fd;
 
@@ -47,6 +47,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dx-localop: unknown operation %s\n", argv[1]);
 		return 2;
 	}
-	printf("%s rc=%d ms=%lld\n", argv[1], rc, now_ms() - t0);
+	us = now_us() - t0;
+	printf("%s rc=%d ms=%lld us=%lld\n", argv[1], rc, us / 1000, us);
 	return rc ? 1 : 0;
 }

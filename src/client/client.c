@@ -130,7 +130,17 @@ static struct daxrdma_layout *find_layout(struct daxrdma_client *c, const struct
 	return NULL;
 }
 
-static void on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
+void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason)
+{
+	if (l->state != DXC_LAYOUT_VALID)
+		return; /* already on its way back */
+	l->state = DXC_LAYOUT_RECALLED;
+	l->recall_reason = (int)reason;
+	l->recall_queued = true;
+	TAILQ_INSERT_TAIL(&l->file->c->recalled, l, recall_link);
+}
+
+void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 {
 	struct daxrdma_layout *l;
 	struct dxp_msg m;
@@ -157,12 +167,15 @@ static void on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t le
 		dxc_log(c, LOG_INFO, "daxrdmad recalls layout %llu [%llu, +%llu) (reason %u, %u ms)",
 			(unsigned long long)m.u.recall.stateid.id, (unsigned long long)m.u.recall.off,
 			(unsigned long long)m.u.recall.len, m.u.recall.reason, m.u.recall.timeout_ms);
-		if (!l || l->state != DXC_LAYOUT_VALID)
-			return; /* already on its way back */
-		l->state = DXC_LAYOUT_RECALLED;
-		l->recall_reason = (int)m.u.recall.reason;
-		l->recall_queued = true;
-		TAILQ_INSERT_TAIL(&c->recalled, l, recall_link);
+		if (l) {
+			dxc_layout_recalled(l, m.u.recall.reason);
+		} else if (c->have_reply && c->reply.hdr.op == DXP_LAYOUT_GET &&
+			   c->reply.u.lget_rep.stateid.id == m.u.recall.stateid.id) {
+			/* Granted by the reply that arrived just before: it has no
+			 * handle yet. daxrdma_layout_get() applies the recall. */
+			c->early_recall = m.u.recall;
+			c->early_recall_valid = true;
+		}
 		return;
 	case DXP_BYE: {
 		char why_bye[96];
@@ -201,7 +214,7 @@ static int poll_cq(struct daxrdma_client *c)
 				continue;
 			}
 			if (!(id & (DX_WR_SEND | WR_RDMA_BIT))) {
-				on_message(c, dx_msgslots_buf(&c->slots, (unsigned int)id), wc[i].byte_len);
+				dxc_on_message(c, dx_msgslots_buf(&c->slots, (unsigned int)id), wc[i].byte_len);
 				if (post_recv(c, (unsigned int)id))
 					dxc_break(c, "ibv_post_recv failed");
 			}

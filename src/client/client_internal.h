@@ -76,6 +76,9 @@ struct daxrdma_client {
 	unsigned int rdma_outstanding;
 	int rdma_status;                /* first failed wc status, or IBV_WC_SUCCESS */
 	bool in_recall;
+	/* A recall of the layout whose grant is the reply in hand (no handle yet). */
+	struct dxp_layout_recall early_recall;
+	bool early_recall_valid;
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;
 };
@@ -89,6 +92,11 @@ int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg
 /* Work through completions until DEADLINE (ms, dxc_now_ms()) or until DONE()
  * is true; 0, -ETIMEDOUT, or -ENOTCONN when the connection broke. */
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *));
+/* A message from the daemon, LEN bytes in BUF: a reply is kept for
+ * dxc_call(), a recall marks its layout, BYE breaks the connection. */
+void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len);
+/* Mark L recalled by the daemon and queue it for dxc_handle_recalls(). */
+void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason);
 /* Run recall callbacks and return recalled layouts (not re-entered). */
 void dxc_handle_recalls(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */

@@ -10,6 +10,36 @@
 #define BACKOFF_MIN_MS 5
 #define BACKOFF_MAX_MS 200
 
+/*
+ * Send REQ; while the daemon answers "later" (BUSY_LOCAL: a local process
+ * uses the file; RECALL_PENDING: layouts are being recalled first), retry
+ * with exponential backoff until the client's timeout, then -EAGAIN. Recalls
+ * of our own layouts are handled while waiting: they may be what the daemon
+ * waits for.
+ */
+static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep)
+{
+	int64_t deadline = dxc_now_ms() + c->opts.timeout_ms;
+	int backoff = BACKOFF_MIN_MS;
+	unsigned int code;
+	int ret;
+
+	for (;;) {
+		ret = dxc_call(c, req, rep, &code);
+		dxc_handle_recalls(c);
+		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
+			return ret;
+		if (dxc_now_ms() + backoff > deadline) {
+			dxc_log(c, LOG_WARNING, "%s: still %s after %d ms", dxp_op_name(req->hdr.op), dxp_err_name(code),
+				c->opts.timeout_ms);
+			return -EAGAIN;
+		}
+		dxc_progress(c, dxc_now_ms() + backoff, NULL);
+		dxc_handle_recalls(c);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+}
+
 DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, const char *path,
 			   unsigned int flags, unsigned int mode, struct daxrdma_file **out)
 {
@@ -36,18 +66,9 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	req.s1 = export_name;
 	req.s2 = path;
 	/* O_TRUNC of a file with layouts: the daemon recalls them first. */
-	for (int64_t deadline = dxc_now_ms() + c->opts.timeout_ms;;) {
-		unsigned int code;
-
-		ret = dxc_call(c, &req, &rep, &code);
-		if (code != DXP_E_RECALL_PENDING || dxc_now_ms() > deadline)
-			break;
-		dxc_progress(c, dxc_now_ms() + BACKOFF_MIN_MS * 4, NULL);
-		dxc_handle_recalls(c);
-	}
+	ret = call_patiently(c, &req, &rep);
 	if (ret) {
 		free(f);
-		dxc_handle_recalls(c);
 		return ret;
 	}
 	f->c = c;
@@ -56,7 +77,6 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&c->files, f, link);
 	*out = f;
-	dxc_handle_recalls(c);
 	return 0;
 }
 
@@ -120,22 +140,13 @@ DX_EXPORT int daxrdma_stat(struct daxrdma_file *f, struct daxrdma_stat *st)
 static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t flags)
 {
 	struct dxp_msg req = { .hdr.op = DXP_ALLOCATE };
-	int64_t deadline = dxc_now_ms() + f->c->opts.timeout_ms;
 	const struct dxp_msg *rep;
-	unsigned int code;
-	int ret;
 
 	req.u.alloc.fh = f->fh;
 	req.u.alloc.off = off;
 	req.u.alloc.len = len;
 	req.u.alloc.flags = flags;
-	do {
-		ret = dxc_call(f->c, &req, &rep, &code);
-		dxc_handle_recalls(f->c);
-		if (code == DXP_E_RECALL_PENDING)
-			dxc_progress(f->c, dxc_now_ms() + BACKOFF_MIN_MS * 4, NULL);
-	} while (code == DXP_E_RECALL_PENDING && dxc_now_ms() < deadline);
-	return ret;
+	return call_patiently(f->c, &req, &rep);
 }
 
 DX_EXPORT int daxrdma_allocate(struct daxrdma_file *f, uint64_t off, uint64_t len)
@@ -152,37 +163,19 @@ DX_EXPORT int daxrdma_set_size(struct daxrdma_file *f, uint64_t size)
 	return allocate(f, size, 0, DXP_ALLOC_SETSIZE);
 }
 
-/* One LAYOUT_GET, retried while the daemon says "later" (a local process
- * uses the file, or other clients' layouts are being recalled). */
+/* One LAYOUT_GET, retried while the daemon says "later". */
 static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int iomode, struct daxrdma_layout *l)
 {
 	struct daxrdma_client *c = f->c;
-	int64_t deadline = dxc_now_ms() + c->opts.timeout_ms;
 	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_GET };
 	const struct dxp_msg *rep;
-	int backoff = BACKOFF_MIN_MS;
-	unsigned int code;
 	int ret;
 
 	req.u.lget.fh = f->fh;
 	req.u.lget.off = off;
 	req.u.lget.len = len;
 	req.u.lget.iomode = (uint32_t)iomode;
-	for (;;) {
-		ret = dxc_call(c, &req, &rep, &code);
-		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
-			break;
-		/* Our own recalled layouts may be what the daemon waits for. */
-		dxc_handle_recalls(c);
-		if (dxc_now_ms() + backoff > deadline) {
-			dxc_log(c, LOG_WARNING, "layout [%llu, +%llu): still %s after %d ms", (unsigned long long)off,
-				(unsigned long long)len, dxp_err_name(code), c->opts.timeout_ms);
-			return -EAGAIN;
-		}
-		dxc_progress(c, dxc_now_ms() + backoff, NULL);
-		dxc_handle_recalls(c);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-	}
+	ret = call_patiently(c, &req, &rep);
 	if (ret)
 		return ret;
 	l->sid = rep->u.lget_rep.stateid;
@@ -217,13 +210,16 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	if (!l)
 		return -ENOMEM;
 	l->file = f;
+	f->c->early_recall_valid = false;
 	ret = layout_get(f, off, len, iomode, l);
 	if (ret) {
 		free(l);
-		dxc_handle_recalls(f->c);
 		return ret;
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);
+	if (f->c->early_recall_valid && f->c->early_recall.stateid.id == l->sid.id)
+		dxc_layout_recalled(l, f->c->early_recall.reason);
+	f->c->early_recall_valid = false;
 	*out = l;
 	dxc_handle_recalls(f->c);
 	return 0;

@@ -19,7 +19,7 @@ static int fmap_new(struct dx_file *f, struct dx_fmap **out)
 	int ret;
 
 	if (fstat(f->fd, &st))
-		return dx_log_fail("fstat", -errno);
+		return dx_log_fail("fstat", errno ? -errno : -EIO);
 	fm = calloc(1, sizeof(*fm));
 	if (!fm)
 		return -ENOMEM;

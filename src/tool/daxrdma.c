@@ -98,193 +98,212 @@ static int parse_remote(const char *s, struct remote *r)
 	return 0;
 }
 
-static int connect_to(const struct opts *o, const struct remote *r, struct daxrdma_client **c)
-{
-	struct daxrdma_client_opts co = {
-		.size = sizeof(co), .log = log_to_stderr, .log_level = o->verbose ? LOG_INFO : LOG_ERR,
-		.timeout_ms = o->timeout_ms, .flags = DAXRDMA_RELAYOUT,
-	};
-	int ret = daxrdma_client_new(&co, c);
-
-	if (ret)
-		return ret;
-	ret = daxrdma_connect(*c, r->host, o->port);
-	if (ret) {
-		fprintf(stderr, "daxrdma: cannot connect to daxrdmad at %s: %s\n", r->host, strerror(-ret));
-		daxrdma_client_delete(c);
-	}
-	return ret;
-}
-
-static uint64_t chunk_size(struct daxrdma_client *c)
-{
-	uint64_t m = daxrdma_client_max_layout_size(c);
-
-	m = m && m < CHUNK_MAX ? m : CHUNK_MAX;
-	return m / PAGE * PAGE;
-}
-
 static int fail(const char *what, const char *name, int err)
 {
 	fprintf(stderr, "daxrdma: %s %s: %s\n", what, name, strerror(-err));
 	return 1;
 }
 
+/* One remote file, open over its own connection, and a transfer buffer. */
+struct remote_file {
+	struct daxrdma_client *c;
+	struct daxrdma_file *f;
+	char *buf;
+	uint64_t chunk; /* bytes per layout and per buffer */
+};
+
+static void remote_close(struct remote_file *rf)
+{
+	free(rf->buf);
+	rf->buf = NULL;
+	if (rf->f)
+		daxrdma_close(&rf->f);
+	daxrdma_client_delete(&rf->c);
+}
+
+/* Connect, open R with FLAGS, size the chunk from the daemon's largest
+ * layout. Prints what failed; 0 or 1. */
+static int remote_open(const struct opts *o, const struct remote *r, unsigned int flags, struct remote_file *rf)
+{
+	struct daxrdma_client_opts co = {
+		.size = sizeof(co), .log = log_to_stderr, .log_level = o->verbose ? LOG_INFO : LOG_ERR,
+		.timeout_ms = o->timeout_ms, .flags = DAXRDMA_RELAYOUT,
+	};
+	uint64_t m;
+	int ret;
+
+	memset(rf, 0, sizeof(*rf));
+	ret = daxrdma_client_new(&co, &rf->c);
+	if (ret)
+		return fail("cannot start the client for", r->host, ret);
+	ret = daxrdma_connect(rf->c, r->host, o->port);
+	if (ret) {
+		fprintf(stderr, "daxrdma: cannot connect to daxrdmad at %s: %s\n", r->host, strerror(-ret));
+		goto err;
+	}
+	ret = daxrdma_open(rf->c, r->export_name, r->path, flags, 0644, &rf->f);
+	if (ret) {
+		fail("cannot open", r->path, ret);
+		goto err;
+	}
+	m = daxrdma_client_max_layout_size(rf->c);
+	m = m && m < CHUNK_MAX ? m : CHUNK_MAX;
+	rf->chunk = m / PAGE * PAGE;
+	rf->buf = malloc(rf->chunk);
+	if (!rf->buf) {
+		fail("cannot allocate a buffer for", r->path, -ENOMEM);
+		goto err;
+	}
+	return 0;
+
+err:
+	remote_close(rf);
+	return 1;
+}
+
+/* Read up to LEN bytes (less only at the end: pipes give short reads). */
+static ssize_t read_full(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t got = read(fd, buf + n, len - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	return (ssize_t)n;
+}
+
+static int write_full(int fd, const char *buf, size_t len)
+{
+	for (size_t w = 0; w < len;) {
+		ssize_t n = write(fd, buf + w, len - w);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		w += (size_t)n;
+	}
+	return 0;
+}
+
+/* Send CHUNK-sized pieces of FD to RF: allocate, RW layout, write, commit. */
+static int put_pieces(struct remote_file *rf, int fd, const char *local, const char *path, struct progress *pr)
+{
+	struct daxrdma_layout *l;
+	uint64_t off = 0, alen;
+	ssize_t n;
+	int ret;
+
+	do {
+		n = read_full(fd, rf->buf, rf->chunk);
+		if (n < 0)
+			return fail("cannot read", local, (int)n);
+		if (n == 0)
+			break;
+		/* Whole pages are allocated and laid out; set_size trims the tail. */
+		alen = ((uint64_t)n + PAGE - 1) / PAGE * PAGE;
+		ret = daxrdma_allocate(rf->f, off, alen);
+		if (!ret)
+			ret = daxrdma_layout_get(rf->f, off, alen, DAXRDMA_RW, &l);
+		if (ret)
+			return fail("cannot lay out", path, ret);
+		ret = daxrdma_write(l, off, rf->buf, (size_t)n);
+		if (!ret)
+			ret = daxrdma_commit(l, off, (uint64_t)n);
+		daxrdma_layout_return(&l);
+		if (ret)
+			return fail("RDMA write to", path, ret);
+		off += (uint64_t)n;
+		pr->done = off;
+		progress_show(pr, false);
+	} while ((uint64_t)n == rf->chunk);
+	ret = daxrdma_set_size(rf->f, off);
+	return ret ? fail("cannot set the size of", path, ret) : 0;
+}
+
 static int put(const struct opts *o, const char *local, const struct remote *r)
 {
 	struct progress pr = { .what = "put" };
-	struct daxrdma_client *c;
-	struct daxrdma_file *f;
-	struct daxrdma_layout *l;
-	uint64_t chunk, off = 0;
-	char *buf = NULL;
+	struct remote_file rf;
 	struct stat st;
-	int fd, ret, rc = 1;
+	int fd, rc;
 
 	fd = strcmp(local, "-") == 0 ? 0 : open(local, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		return fail("cannot read", local, -errno);
-	if (connect_to(o, r, &c))
-		goto out_close;
-	ret = daxrdma_open(c, r->export_name, r->path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_TRUNC, 0644, &f);
-	if (ret) {
-		fail("cannot open", r->path, ret);
-		goto out_client;
+	rc = remote_open(o, r, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_TRUNC, &rf);
+	if (!rc) {
+		pr.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+		pr.on = !o->quiet && isatty(2) && (pr.total >= PROGRESS_MIN || !S_ISREG(st.st_mode));
+		pr.start = now_s();
+		rc = put_pieces(&rf, fd, local, r->path, &pr);
+		if (!rc)
+			progress_show(&pr, true);
+		remote_close(&rf);
 	}
-	chunk = chunk_size(c);
-	buf = malloc(chunk);
-	if (!buf)
-		goto out_file;
-	pr.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-	pr.on = !o->quiet && isatty(2) && (pr.total >= PROGRESS_MIN || !S_ISREG(st.st_mode));
-	pr.start = now_s();
-	for (;;) {
-		size_t n = 0;
-		uint64_t alen;
-
-		while (n < chunk) { /* fill a chunk: pipes give short reads */
-			ssize_t got = read(fd, buf + n, chunk - n);
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got < 0) {
-				fail("cannot read", local, -errno);
-				goto out_file;
-			}
-			if (got == 0)
-				break;
-			n += (size_t)got;
-		}
-		if (n == 0)
-			break;
-		/* Whole pages are allocated and laid out; set_size trims the tail. */
-		alen = (n + PAGE - 1) / PAGE * PAGE;
-		ret = daxrdma_allocate(f, off, alen);
-		if (!ret)
-			ret = daxrdma_layout_get(f, off, alen, DAXRDMA_RW, &l);
-		if (ret) {
-			fail("cannot lay out", r->path, ret);
-			goto out_file;
-		}
-		ret = daxrdma_write(l, off, buf, n);
-		if (!ret)
-			ret = daxrdma_commit(l, off, n);
-		daxrdma_layout_return(&l);
-		if (ret) {
-			fail("RDMA write to", r->path, ret);
-			goto out_file;
-		}
-		off += n;
-		pr.done = off;
-		progress_show(&pr, false);
-		if (n < chunk)
-			break;
-	}
-	ret = daxrdma_set_size(f, off);
-	if (ret) {
-		fail("cannot set the size of", r->path, ret);
-		goto out_file;
-	}
-	progress_show(&pr, true);
-	rc = 0;
-out_file:
-	free(buf);
-	daxrdma_close(&f);
-out_client:
-	daxrdma_client_delete(&c);
-out_close:
 	if (fd > 0)
 		close(fd);
 	return rc;
 }
 
+/* Fetch RF's SIZE bytes to FD in CHUNK-sized READ layouts. */
+static int get_pieces(struct remote_file *rf, uint64_t size, int fd, const char *local, const char *path,
+		      struct progress *pr)
+{
+	struct daxrdma_layout *l;
+	int ret;
+
+	for (uint64_t off = 0; off < size; off += rf->chunk) {
+		size_t n = (size_t)(size - off < rf->chunk ? size - off : rf->chunk);
+
+		ret = daxrdma_layout_get(rf->f, off, (n + PAGE - 1) / PAGE * PAGE, DAXRDMA_READ, &l);
+		if (ret)
+			return fail("cannot lay out", path, ret);
+		ret = daxrdma_read(l, off, rf->buf, n);
+		daxrdma_layout_return(&l);
+		if (ret)
+			return fail("RDMA read from", path, ret);
+		ret = write_full(fd, rf->buf, n);
+		if (ret)
+			return fail("cannot write", local, ret);
+		pr->done = off + n;
+		progress_show(pr, false);
+	}
+	return 0;
+}
+
 static int get(const struct opts *o, const struct remote *r, const char *local)
 {
 	struct progress pr = { .what = "get" };
-	struct daxrdma_client *c;
-	struct daxrdma_file *f;
-	struct daxrdma_layout *l;
+	struct remote_file rf;
 	struct daxrdma_stat st;
-	uint64_t chunk;
-	char *buf = NULL;
-	int fd, ret, rc = 1;
+	int fd, ret, rc;
 
 	fd = strcmp(local, "-") == 0 ? 1 : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail("cannot write", local, -errno);
-	if (connect_to(o, r, &c))
-		goto out_close;
-	ret = daxrdma_open(c, r->export_name, r->path, 0, 0, &f);
-	if (!ret)
-		ret = daxrdma_stat(f, &st);
-	if (ret) {
-		fail("cannot open", r->path, ret);
-		goto out_client;
+	rc = remote_open(o, r, 0, &rf);
+	if (!rc) {
+		ret = daxrdma_stat(rf.f, &st);
+		rc = ret ? fail("cannot stat", r->path, ret) : 0;
 	}
-	chunk = chunk_size(c);
-	buf = malloc(chunk);
-	if (!buf)
-		goto out_file;
-	pr.total = st.size;
-	pr.on = !o->quiet && isatty(2) && fd != 1 && st.size >= PROGRESS_MIN;
-	pr.start = now_s();
-	for (uint64_t off = 0; off < st.size; off += chunk) {
-		size_t n = (size_t)(st.size - off < chunk ? st.size - off : chunk);
-		uint64_t alen = (n + PAGE - 1) / PAGE * PAGE;
-
-		ret = daxrdma_layout_get(f, off, alen, DAXRDMA_READ, &l);
-		if (ret) {
-			fail("cannot lay out", r->path, ret);
-			goto out_file;
-		}
-		ret = daxrdma_read(l, off, buf, n);
-		daxrdma_layout_return(&l);
-		if (ret) {
-			fail("RDMA read from", r->path, ret);
-			goto out_file;
-		}
-		for (size_t w = 0; w < n;) {
-			ssize_t put_n = write(fd, buf + w, n - w);
-
-			if (put_n < 0 && errno == EINTR)
-				continue;
-			if (put_n <= 0) {
-				fail("cannot write", local, -errno);
-				goto out_file;
-			}
-			w += (size_t)put_n;
-		}
-		pr.done = off + n;
-		progress_show(&pr, false);
+	if (!rc) {
+		pr.total = st.size;
+		pr.on = !o->quiet && isatty(2) && fd != 1 && st.size >= PROGRESS_MIN;
+		pr.start = now_s();
+		rc = get_pieces(&rf, st.size, fd, local, r->path, &pr);
+		if (!rc)
+			progress_show(&pr, true);
 	}
-	progress_show(&pr, true);
-	rc = 0;
-out_file:
-	free(buf);
-	daxrdma_close(&f);
-out_client:
-	daxrdma_client_delete(&c);
-out_close:
+	remote_close(&rf);
 	if (fd > 1)
 		close(fd);
 	return rc;
@@ -292,25 +311,19 @@ out_close:
 
 static int stat_remote(const struct opts *o, const struct remote *r)
 {
-	struct daxrdma_client *c;
-	struct daxrdma_file *f;
+	struct remote_file rf;
 	struct daxrdma_stat st;
 	int ret;
 
-	if (connect_to(o, r, &c))
+	if (remote_open(o, r, 0, &rf))
 		return 1;
-	ret = daxrdma_open(c, r->export_name, r->path, 0, 0, &f);
-	if (!ret)
-		ret = daxrdma_stat(f, &st);
-	if (ret) {
-		daxrdma_client_delete(&c);
+	ret = daxrdma_stat(rf.f, &st);
+	remote_close(&rf);
+	if (ret)
 		return fail("cannot stat", r->path, ret);
-	}
 	printf("size:      %llu\nblocks:    %llu\nblksize:   %u\nmtime_ns:  %llu\ndax:       %s\nread_only: %s\n",
 	       (unsigned long long)st.size, (unsigned long long)st.blocks, st.blksize,
 	       (unsigned long long)st.mtime_ns, st.dax ? "yes" : "no", st.read_only ? "yes" : "no");
-	daxrdma_close(&f);
-	daxrdma_client_delete(&c);
 	return 0;
 }
 

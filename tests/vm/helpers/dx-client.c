@@ -99,15 +99,17 @@ static int do_read(struct daxrdma_client *c, const char *ex, const char *path, u
 	unsigned char *p = malloc(len);
 	int ret;
 
+	if (!p)
+		return fail("malloc", -ENOMEM);
 	ret = daxrdma_open(c, ex, path, 0, 0, &f);
-	if (ret)
-		return fail("open", ret);
-	ret = daxrdma_layout_get(f, off, len, DAXRDMA_READ, &l);
-	if (ret)
-		return fail("layout_get", ret);
-	ret = daxrdma_read(l, off, p, len);
-	if (ret)
+	if (!ret)
+		ret = daxrdma_layout_get(f, off, len, DAXRDMA_READ, &l);
+	if (!ret)
+		ret = daxrdma_read(l, off, p, len);
+	if (ret) {
+		free(p);
 		return fail("read", ret);
+	}
 	fwrite(p, 1, len, stdout);
 	free(p);
 	daxrdma_layout_return(&l);

@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -253,6 +254,14 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 	return 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void file_maybe_free(struct dx_file *f)
 {
 	if (f->handles || !TAILQ_EMPTY(&f->layouts))
@@ -279,9 +288,11 @@ void dx_file_layout_gone(struct dx_file *f)
 	if (f->leased) {
 		if (fcntl(f->fd, F_SETLEASE, F_UNLCK))
 			dx_log_fail("fcntl F_SETLEASE F_UNLCK", -errno);
-		if (f->breaking)
+		if (f->breaking) {
 			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds",
 				   f->export_name, f->relpath);
+			f->holdoff_until_ms = now_ms() + DX_LEASE_HOLDOFF_MS;
+		}
 		f->leased = false;
 	}
 	f->breaking = false;
@@ -292,6 +303,9 @@ int dx_seal_lease(struct dx_file *f)
 {
 	if (f->leased)
 		return f->breaking ? -EAGAIN : 0;
+	/* Right after a break the local process may not have run yet. */
+	if (now_ms() < f->holdoff_until_ms)
+		return -EAGAIN;
 	if (fcntl(f->fd, F_SETSIG, LEASE_SIGNAL))
 		return dx_log_fail("fcntl F_SETSIG", -errno);
 	if (fcntl(f->fd, F_SETLEASE, F_WRLCK)) {

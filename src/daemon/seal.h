@@ -18,6 +18,10 @@ struct dx_export;
 struct dx_fmap;
 struct dx_layout;
 
+/* After a lease break, new layouts wait this long (BUSY_LOCAL) so that the
+ * local process that broke it runs before the lease can be taken again. */
+#define DX_LEASE_HOLDOFF_MS 50
+
 struct dx_file {
 	TAILQ_ENTRY(dx_file) link;      /* in dxd.files */
 	struct dxd *d;
@@ -31,6 +35,7 @@ struct dx_file {
 	bool leased;                    /* F_WRLCK held */
 	bool breaking;                  /* the kernel is breaking the lease */
 	uint64_t lease_breaks;
+	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
 	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
 	TAILQ_HEAD(, dx_layout) layouts;
 };

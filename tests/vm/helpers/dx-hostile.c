@@ -55,8 +55,9 @@ static void send_case(struct daxrdma_client *c, const char *name, const void *bu
 	fflush(stdout);
 }
 
-/* Encode M with tag TAG + N and send it as it is. */
-static void send_msg_case(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n)
+/* Encode M with tag TAG + N, let EDIT (if any) corrupt the bytes, send them. */
+static void send_edited(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n,
+			size_t (*edit)(uint8_t *buf, size_t len))
 {
 	uint8_t buf[DXP_MAX_MSG];
 	ssize_t len;
@@ -67,23 +68,13 @@ static void send_msg_case(struct daxrdma_client *c, const char *name, struct dxp
 		printf("%s -> ENCODE %zd\n", name, len);
 		return;
 	}
-	send_case(c, name, buf, (size_t)len, m->hdr.tag);
+	send_case(c, name, buf, edit ? edit(buf, (size_t)len) : (size_t)len, m->hdr.tag);
 }
 
-/* Encode M, let EDIT corrupt the bytes, and send them. */
-static void send_edited(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n,
-			size_t (*edit)(uint8_t *buf, size_t len))
+/* Encode M with tag TAG + N and send it as it is. */
+static void send_msg_case(struct daxrdma_client *c, const char *name, struct dxp_msg *m, unsigned int n)
 {
-	uint8_t buf[DXP_MAX_MSG + 64];
-	ssize_t len;
-
-	m->hdr.tag = TAG + n;
-	len = dxp_encode(m, buf, DXP_MAX_MSG);
-	if (len < 0) {
-		printf("%s -> ENCODE %zd\n", name, len);
-		return;
-	}
-	send_case(c, name, buf, edit(buf, (size_t)len), m->hdr.tag);
+	send_edited(c, name, m, n, NULL);
 }
 
 static size_t claim_more(uint8_t *buf, size_t len) /* hdr.len says 8 bytes more than arrive */

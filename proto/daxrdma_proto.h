@@ -105,7 +105,7 @@ enum dxp_recall_reason {
 	DXP_RECALL_LOCAL = 1,    /* a local open, truncate or hole punch */
 	DXP_RECALL_ADMIN = 2,    /* daxrdmactl recall */
 	DXP_RECALL_CONFLICT = 3, /* another client wants the range RW */
-	DXP_RECALL_EXPORT = 4,   /* the export went away (reload) */
+	DXP_RECALL_EXPORT = 4,   /* a reload removed the export or took this client's access */
 	DXP_RECALL_SHUTDOWN = 5,
 };
 

@@ -28,7 +28,7 @@ enum daxrdma_recall_reason {
 	DAXRDMA_RECALL_LOCAL = 1,    /* a local process truncates, punches or opens the file */
 	DAXRDMA_RECALL_ADMIN = 2,    /* daxrdmactl recall */
 	DAXRDMA_RECALL_CONFLICT = 3, /* another client wants the range for writing */
-	DAXRDMA_RECALL_EXPORT = 4,   /* the export was removed */
+	DAXRDMA_RECALL_EXPORT = 4,   /* a reload removed the export or took our access */
 	DAXRDMA_RECALL_SHUTDOWN = 5, /* the daemon is stopping */
 };
 

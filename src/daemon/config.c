@@ -92,6 +92,19 @@ static int check_name(const char *val, char *msg, size_t len)
 	return -EINVAL;
 }
 
+/* A permission mask in octal, as a string ("0640"): libconfig has no octal. */
+static int check_mode_mask(const char *val, char *msg, size_t len)
+{
+	char *end;
+	unsigned long v = strtoul(val, &end, 8);
+
+	if (val[0] == '0' && *end == '\0' && v <= 0777)
+		return 0;
+	snprintf(msg, len, "\"%s\" is not an octal permission mask from \"0\" to \"0777\" "
+		 "(setuid, setgid and sticky bits are never granted)", val);
+	return -EINVAL;
+}
+
 static int check_nonempty(const char *val, char *msg, size_t len)
 {
 	if (val[0])
@@ -148,6 +161,11 @@ static const struct cfg_key cfg_export[] = {
 		  "[ \"192.168.100.0/24\", \"fd00::/8\" ]. Clients that match none are refused." },
 	{ .name = "read_only", .type = CT_BOOL, .off = EXP(read_only), .idef = false,
 	  .help = "Grant only READ layouts; RW requests are refused." },
+	{ .name = "create_mode_mask", .type = CT_STRING, .off = EXP(create_mode_mask), .sdef = "0777",
+	  .check = check_mode_mask,
+	  .help = "Permission bits a client's OPEN with CREATE may set on a new file, in octal; "
+		  "daxrdmad's umask applies on top. Setuid, setgid and sticky bits are never set, "
+		  "whatever the client asks." },
 	{ .name = "mr_mode", .type = CT_ENUM, .off = EXP(mr_mode), .choices = dx_mr_mode_names,
 	  .idef = DX_MR_AUTO,
 	  .help = "How layouts become memory regions: pinned (ibv_reg_mr on the mapping), odp "
@@ -455,6 +473,8 @@ static void check_exports(struct cfg_ctx *x, struct dx_config *cfg)
 				dxbuf_printf(x->errs, "%s:%d: exports[%zu]: path \"%s\" is already exported by the export on line %d\n",
 					      x->file, e->line, i, e->path, o->line), x->nerr++;
 		}
+		if (e->create_mode_mask)
+			e->create_mask = (unsigned int)strtoul(e->create_mode_mask, NULL, 8); /* checked while parsing */
 		if (!e->acl)
 			continue;
 		e->acl_cidr = calloc(e->n_acl, sizeof(*e->acl_cidr));

@@ -21,6 +21,8 @@ struct dx_export_cfg {
 	char *path;
 	bool read_only;
 	int mr_mode; /* enum dx_mr_mode */
+	char *create_mode_mask;   /* octal, as written */
+	unsigned int create_mask; /* create_mode_mask, parsed: never beyond 0777 */
 	char **acl;
 	size_t n_acl;
 	struct dx_cidr *acl_cidr; /* acl[], parsed */

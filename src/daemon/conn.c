@@ -168,6 +168,12 @@ static void conn_destroy(struct dx_conn *c)
 	if (c->ch)
 		ibv_destroy_comp_channel(c->ch);
 	dx_msgslots_fini(&c->slots);
+	if (c->pd) {
+		int ret = ibv_dealloc_pd(c->pd);
+
+		if (ret)
+			dx_log_fail("ibv_dealloc_pd", -ret);
+	}
 	rdma_destroy_id(c->cm);
 	TAILQ_REMOVE(&d->conns, c, link);
 	d->n_conns--;
@@ -211,7 +217,9 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 		dx_layout_release(&l, copy_back);
 	while ((h = TAILQ_FIRST(&c->handles))) {
 		TAILQ_REMOVE(&c->handles, h, link);
-		dx_file_put(h->f);
+		if (h->f)
+			dx_file_put(h->f);
+		free(h->revoked);
 		free(h);
 	}
 	if (c->cm->qp && !c->fenced && !c->said_bye && (c->state == CONN_READY || c->state == CONN_HELLO)) {
@@ -243,14 +251,68 @@ void dx_conn_fence(struct dx_conn *c, const char *why)
 
 static bool acl_allows_any(struct dxd *d, const struct sockaddr *peer)
 {
-	for (size_t i = 0; i < d->exports->n; i++) {
-		const struct dx_export_cfg *x = d->exports->v[i].cfg;
-
-		for (size_t j = 0; j < x->n_acl; j++)
-			if (dx_cidr_match(&x->acl_cidr[j], peer))
-				return true;
-	}
+	for (size_t i = 0; i < d->exports->n; i++)
+		if (dx_export_admits(&d->exports->v[i], peer))
+			return true;
 	return false;
+}
+
+bool dx_conn_may_write(const struct dx_conn *c, const struct dx_file *f)
+{
+	return f->x && !f->x->cfg->read_only && dx_export_admits(f->x, (const struct sockaddr *)&c->peer_addr);
+}
+
+/* Recall C's layouts on F (RW ones only if RW_ONLY) for a reload. False if
+ * that fenced C (its handles and layouts are gone then). */
+static bool recall_for_reload(struct dx_conn *c, const struct dx_file *f, bool rw_only)
+{
+	struct dx_layout *l;
+
+	TAILQ_FOREACH(l, &c->layouts, by_conn) {
+		if (l->f != f || l->state != LAYOUT_GRANTED || (rw_only && l->iomode != DXP_IOMODE_RW))
+			continue;
+		dx_recall_layout(l, DXP_RECALL_EXPORT);
+		if (c->state == CONN_CLOSING)
+			return false;
+	}
+	return true;
+}
+
+static void revoke_handle(struct dx_conn *c, struct dx_handle *h)
+{
+	const char *name = h->f->x->cfg->name;
+
+	if (asprintf(&h->revoked, "export \"%s\" no longer admits %s (reload)", name, c->peer) < 0)
+		h->revoked = NULL;
+	if (!h->revoked)
+		h->revoked = strdup("revoked by a reload");
+	log_notice("client %llu (%s): export \"%s\" no longer admits it: file handle %llu revoked",
+		   (unsigned long long)c->id, c->peer, name, (unsigned long long)h->fh);
+	dx_file_put(h->f);
+	h->f = NULL;
+}
+
+void dx_conns_reload_access(struct dxd *d)
+{
+	struct dx_handle *h;
+	struct dx_conn *c;
+
+	TAILQ_FOREACH(c, &d->conns, link) {
+		TAILQ_FOREACH(h, &c->handles, link) {
+			const struct dx_export *x = h->f ? h->f->x : NULL;
+			bool admitted;
+
+			if (!x || c->state == CONN_CLOSING)
+				continue; /* revoked already, or the export is gone (recalled as such) */
+			admitted = dx_export_admits(x, (const struct sockaddr *)&c->peer_addr);
+			if (!admitted || x->cfg->read_only) {
+				if (!recall_for_reload(c, h->f, admitted))
+					break; /* fenced: C's handles are freed */
+			}
+			if (!admitted)
+				revoke_handle(c, h);
+		}
+	}
 }
 
 static int conn_setup(struct dx_conn *c)
@@ -261,11 +323,16 @@ static int conn_setup(struct dx_conn *c)
 	struct rdma_cm_id *id = c->cm;
 	int ret;
 
-	if (id->verbs != c->pd->context) {
+	if (id->verbs != c->d->listener->verbs) {
 		log_warn("connection from %s arrived on device %s; daxrdmad serves on %s", c->peer,
-			 ibv_get_device_name(id->verbs->device), ibv_get_device_name(c->pd->context->device));
+			 ibv_get_device_name(id->verbs->device), dx_listener_devname(c->d->listener));
 		return -ENODEV;
 	}
+	/* A protection domain of its own: an rkey is valid on every QP of its
+	 * PD, so a shared one would let any client use another's layouts. */
+	c->pd = ibv_alloc_pd(id->verbs);
+	if (!c->pd)
+		return dx_log_fail("ibv_alloc_pd", errno ? -errno : -ENOMEM);
 	c->ch = ibv_create_comp_channel(id->verbs);
 	if (!c->ch)
 		return dx_log_fail("ibv_create_comp_channel", -errno);
@@ -327,7 +394,6 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id)
 		goto reject;
 	c->d = d;
 	c->cm = id;
-	c->pd = d->listener->pd;
 	c->id = ++d->next_conn_id;
 	memcpy(&c->peer_addr, rdma_get_peer_addr(id), sizeof(c->peer_addr));
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);

@@ -43,8 +43,9 @@ enum dx_conn_state { CONN_ACCEPTING, CONN_HELLO, CONN_READY, CONN_CLOSING };
 struct dx_handle {
 	TAILQ_ENTRY(dx_handle) link;
 	uint64_t fh;
-	struct dx_file *f;
+	struct dx_file *f;               /* NULL once revoked */
 	bool rw;
+	char *revoked;                   /* why a reload took it away (ACCESS until CLOSE) */
 };
 
 struct dx_conn {
@@ -55,7 +56,7 @@ struct dx_conn {
 	struct sockaddr_storage peer_addr;
 	enum dx_conn_state state;
 	struct rdma_cm_id *cm;
-	struct ibv_pd *pd;
+	struct ibv_pd *pd;               /* its own: its rkeys work on no other QP */
 	struct ibv_comp_channel *ch;
 	struct ibv_cq *cq;
 	struct dx_msgslots slots;        /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
@@ -88,6 +89,12 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 /* A client that did not return a recalled layout in time: the MRs go, the QP
  * goes to error, the client is disconnected and counted. */
 void dx_conn_fence(struct dx_conn *c, const char *why);
+/* After a reload: revoke the handles (and recall the layouts) of clients the
+ * acl no longer admits; recall RW layouts on exports that became read_only. */
+void dx_conns_reload_access(struct dxd *d);
+/* Whether C may still change F's bytes: the export exists, is writable and
+ * admits C. COMMIT and the copy-back of bounce data depend on it. */
+bool dx_conn_may_write(const struct dx_conn *c, const struct dx_file *f);
 /* Close and free every connection now (shutdown, listener change). */
 void dx_conns_destroy_all(struct dxd *d);
 struct dx_conn *dx_conn_find(struct dxd *d, const char *id_or_addr);

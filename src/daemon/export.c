@@ -29,6 +29,14 @@ const char *dx_export_kind_name(enum dx_export_kind k)
 	return "?";
 }
 
+bool dx_export_admits(const struct dx_export *x, const struct sockaddr *peer)
+{
+	for (size_t i = 0; i < x->cfg->n_acl; i++)
+		if (dx_cidr_match(&x->cfg->acl_cidr[i], peer))
+			return true;
+	return false;
+}
+
 static const char *granularity_name(int g)
 {
 	switch (g) {

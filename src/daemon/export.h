@@ -47,6 +47,8 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 void dx_exports_close(struct dx_exports **xp);
 void dx_exports_report(const struct dx_exports *xs, struct rnode *array);
 const char *dx_export_kind_name(enum dx_export_kind k);
+/* Whether X's acl admits PEER. */
+bool dx_export_admits(const struct dx_export *x, const struct sockaddr *peer);
 
 /* Map [OFF, OFF+LEN) of FD with libpmem2 (any granularity; read-only unless
  * WRITABLE): the export probe and every layout map this way. 0 or -errno;

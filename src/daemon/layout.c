@@ -155,8 +155,14 @@ void dx_layout_release(struct dx_layout **lp, bool copy_back)
 		if (ret)
 			dx_log_fail("ibv_dereg_mr", -ret);
 	}
-	if (copy_back && l->mr_mode == DXP_MR_BOUNCE)
-		dx_layout_commit(l, l->off, l->len);
+	if (copy_back && l->mr_mode == DXP_MR_BOUNCE && l->iomode == DXP_IOMODE_RW) {
+		if (dx_conn_may_write(l->c, f))
+			dx_layout_commit(l, l->off, l->len);
+		else
+			log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
+				   "may no longer write to %s/%s", (unsigned long long)l->id,
+				   (unsigned long long)l->c->id, f->export_name, f->relpath);
+	}
 	if (l->staging)
 		munmap(l->staging, (size_t)l->len);
 	dx_fmap_put(&l->fm);

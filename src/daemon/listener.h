@@ -18,7 +18,7 @@ struct dx_listener {
 	struct event *ev;
 	struct ibv_context **devlist; /* from rdma_get_devices() */
 	struct ibv_context *verbs;    /* the device MRs are probed on */
-	struct ibv_pd *pd;
+	struct ibv_pd *pd;            /* for export probes only: every client has its own */
 	bool odp_rc;                  /* RC ODP with READ and WRITE */
 	char addr[64];                /* "192.168.100.1:20049" */
 	dx_cm_handler handler;

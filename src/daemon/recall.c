@@ -16,7 +16,7 @@ const char *dx_recall_reason_name(uint32_t reason)
 	case DXP_RECALL_LOCAL: return "local use";
 	case DXP_RECALL_ADMIN: return "daxrdmactl recall";
 	case DXP_RECALL_CONFLICT: return "conflicting request";
-	case DXP_RECALL_EXPORT: return "export removed";
+	case DXP_RECALL_EXPORT: return "export removed or access changed by reload";
 	case DXP_RECALL_SHUTDOWN: return "shutdown";
 	}
 	return "?";

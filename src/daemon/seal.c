@@ -185,8 +185,9 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 		return -EISDIR;
 	pfd = lookup(x, path, O_PATH, 0);
 	if (pfd == -ENOENT && (flags & DXP_OPEN_CREATE)) {
-		/* A new file: nobody can hold it open, creating it breaks no lease. */
-		fd = lookup(x, path, O_RDWR | O_CREAT | O_EXCL, mode);
+		/* A new file: nobody can hold it open, creating it breaks no lease.
+		 * The client never chooses setuid, setgid or sticky bits. */
+		fd = lookup(x, path, O_RDWR | O_CREAT | O_EXCL, mode & x->cfg->create_mask & 0777);
 		if (fd < 0)
 			return fd;
 		if (fstat(fd, &st)) {

@@ -48,6 +48,8 @@ void dx_seal_fini(struct dxd *d);
  * Resolve PATH beneath export X (openat2 RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS;
  * no escape by "..", absolute paths or symlinks), creating or truncating it as
  * FLAGS (enum dxp_open_flags) say, and return the file with one more handle.
+ * A new file gets MODE & the export's create_mode_mask (never beyond 0777),
+ * and the daemon's umask on top.
  * -errno on failure; -EISDIR/-EINVAL for what is not a regular file.
  */
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,

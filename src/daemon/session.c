@@ -57,6 +57,32 @@ static struct dx_handle *find_handle(struct dx_conn *c, uint64_t fh)
 	return NULL;
 }
 
+/* The open, unrevoked handle FH: DXP_E_OK, BADHANDLE or ACCESS. */
+static unsigned int get_handle(struct req_ctx *r, uint64_t fh, struct dx_handle **out)
+{
+	struct dx_handle *h = find_handle(r->c, fh);
+
+	if (!h)
+		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)fh);
+	if (h->revoked)
+		return fail(r, DXP_E_ACCESS, "%s", h->revoked);
+	*out = h;
+	return DXP_E_OK;
+}
+
+/* May this client still change F? Checked again at every LAYOUT_GET RW,
+ * ALLOCATE and COMMIT: a reload may have taken the right away. */
+static unsigned int check_writable(struct req_ctx *r, const struct dx_file *f)
+{
+	if (!f->x)
+		return fail(r, DXP_E_NOENT, "the export of this file is gone");
+	if (!dx_export_admits(f->x, (const struct sockaddr *)&r->c->peer_addr))
+		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", f->x->cfg->name, r->c->peer);
+	if (f->x->cfg->read_only)
+		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", f->x->cfg->name);
+	return DXP_E_OK;
+}
+
 static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid *sid)
 {
 	struct dx_layout *l;
@@ -65,14 +91,6 @@ static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid
 		if (l->id == sid->id)
 			return l->seq == sid->seq ? l : NULL;
 	return NULL;
-}
-
-static bool acl_allows(const struct dx_export *x, const struct sockaddr *peer)
-{
-	for (size_t i = 0; i < x->cfg->n_acl; i++)
-		if (dx_cidr_match(&x->cfg->acl_cidr[i], peer))
-			return true;
-	return false;
 }
 
 static const struct dx_export *find_export(struct dxd *d, const char *name)
@@ -136,7 +154,7 @@ static unsigned int op_open(struct req_ctx *r)
 	x = find_export(c->d, name);
 	if (!x)
 		return fail(r, DXP_E_NOENT, "no export \"%s\"", name);
-	if (!acl_allows(x, (const struct sockaddr *)&c->peer_addr))
+	if (!dx_export_admits(x, (const struct sockaddr *)&c->peer_addr))
 		return fail(r, DXP_E_ACCESS, "export \"%s\" does not admit %s", name, c->peer);
 	if ((q->flags & (DXP_OPEN_CREATE | DXP_OPEN_TRUNC)) && !rw)
 		return fail(r, DXP_E_MALFORMED, "CREATE and TRUNC need RW");
@@ -185,10 +203,12 @@ static unsigned int op_close(struct req_ctx *r)
 		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)r->req->u.fh.fh);
 	/* Closing a file returns this client's layouts on it. */
 	TAILQ_FOREACH_SAFE(l, &r->c->layouts, by_conn, tmp)
-		if (l->f == h->f)
+		if (h->f && l->f == h->f)
 			dx_layout_release(&l, true);
 	TAILQ_REMOVE(&r->c->handles, h, link);
-	dx_file_put(h->f);
+	if (h->f)
+		dx_file_put(h->f);
+	free(h->revoked);
 	free(h);
 	dx_recall_pump(r->c);
 	return DXP_E_OK;
@@ -196,12 +216,13 @@ static unsigned int op_close(struct req_ctx *r)
 
 static unsigned int op_stat(struct req_ctx *r)
 {
-	struct dx_handle *h = find_handle(r->c, r->req->u.fh.fh);
 	struct dxp_stat_rep *a = &r->rep->u.stat_rep;
+	struct dx_handle *h = NULL;
+	unsigned int code = get_handle(r, r->req->u.fh.fh, &h);
 	struct stat st;
 
-	if (!h)
-		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)r->req->u.fh.fh);
+	if (code)
+		return code;
 	if (fstat(h->f->fd, &st))
 		return fail_errno(r, -errno, "fstat");
 	a->size = (uint64_t)st.st_size;
@@ -227,16 +248,17 @@ static unsigned int set_size(struct req_ctx *r, struct dx_file *f, uint64_t size
 static unsigned int op_allocate(struct req_ctx *r)
 {
 	const struct dxp_allocate_req *q = &r->req->u.alloc;
-	struct dx_handle *h = find_handle(r->c, q->fh);
+	struct dx_handle *h = NULL;
 	bool setsize = q->flags & DXP_ALLOC_SETSIZE;
-	unsigned int code;
+	unsigned int code = get_handle(r, q->fh, &h);
 	struct stat st;
 
-	if (!h)
-		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)q->fh);
-	if (!h->f->x)
-		return fail(r, DXP_E_NOENT, "the export of this file is gone");
-	if (!h->rw || h->f->x->cfg->read_only)
+	if (code)
+		return code;
+	code = check_writable(r, h->f);
+	if (code)
+		return code;
+	if (!h->rw)
 		return fail(r, DXP_E_ROFS, "the file is not open for writing");
 	if ((q->len == 0 && !setsize) || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
 		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",
@@ -281,20 +303,22 @@ static unsigned int op_layout_get(struct req_ctx *r)
 {
 	const struct dxp_layout_get_req *q = &r->req->u.lget;
 	struct dxp_layout_get_rep *a = &r->rep->u.lget_rep;
-	struct dx_handle *h = find_handle(r->c, q->fh);
 	bool rw = q->iomode == DXP_IOMODE_RW;
 	const struct dx_config *cfg = r->c->d->cfg;
+	struct dx_handle *h = NULL;
 	struct dx_layout *l;
 	struct dx_file *f;
-	unsigned int code;
+	unsigned int code = get_handle(r, q->fh, &h);
 	struct stat st;
 	int ret;
 
-	if (!h)
-		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)q->fh);
+	if (code)
+		return code;
 	f = h->f;
 	if (!f->x)
 		return fail(r, DXP_E_NOENT, "the export of this file is gone");
+	if (!dx_export_admits(f->x, (const struct sockaddr *)&r->c->peer_addr))
+		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", f->x->cfg->name, r->c->peer);
 	if (rw && (!h->rw || f->x->cfg->read_only))
 		return fail(r, DXP_E_ROFS, "an RW layout needs a file opened RW on a writable export");
 	if (q->len == 0 || q->off % DXP_PAGE || q->len % DXP_PAGE || q->off + q->len < q->off)
@@ -384,6 +408,12 @@ static unsigned int op_commit(struct req_ctx *r)
 	if (q->off < l->off || q->off + q->len < q->off || q->off + q->len > l->off + l->len)
 		return fail(r, DXP_E_RANGE, "commit [%llu, +%llu) is outside layout %llu",
 			    (unsigned long long)q->off, (unsigned long long)q->len, (unsigned long long)l->id);
+	if (l->iomode == DXP_IOMODE_RW) {
+		unsigned int code = check_writable(r, l->f);
+
+		if (code)
+			return code;
+	}
 	dx_layout_commit(l, q->off, q->len);
 	if (l->iomode == DXP_IOMODE_RW)
 		r->c->d->st.bytes_committed += q->len;

@@ -13,6 +13,10 @@ check() {
 	fi
 }
 summary() {
+	if [ $DX_FAIL -ne 0 ] && [ -f /tmp/daemon.log ]; then
+		echo "--- the last daemon's log (tail) ---"
+		tail -40 /tmp/daemon.log
+	fi
 	echo "$DX_PASS passed, $DX_FAIL failed"
 	[ $DX_FAIL -eq 0 ] && [ $DX_PASS -gt 0 ]
 }
@@ -40,7 +44,7 @@ pmem_up() {
 }
 
 # daxrdmad with the standard test exports (DX_RECALL_MS, default 2000; DX_LIMITS,
-# more settings of the limits group):
+# more settings of the limits group; DX_PMEM_OPTS, more settings of "pmem"):
 #   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
 #   ro    FS-DAX, read_only            denied  acl admits nobody here
 D=$DX_BUILD/src/daemon/daxrdmad
@@ -54,7 +58,7 @@ listen = { address = "$GUEST_IP"; port = 20049; };
 recall_timeout_ms = ${DX_RECALL_MS:-2000};
 limits = { max_layout_size = 67108864; ${DX_LIMITS:-} };
 exports = (
-	{ name = "pmem"; path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },
+	{ name = "pmem"; ${DX_PMEM_OPTS:-} path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },
 	{ name = "shm"; path = "/dev/shm/export"; acl = [ "192.168.100.1" ]; },
 	{ name = "ro"; path = "/mnt/pmem/ro"; acl = [ "192.168.100.0/24" ]; read_only = true; },
 	{ name = "denied"; path = "/mnt/pmem/denied"; acl = [ "10.9.9.0/24" ]; }
@@ -62,7 +66,11 @@ exports = (
 CONF
 	$D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
 	DPID=$!
-	for _ in $(seq 100); do [ -S /run/daxrdmad/ctl.sock ] && return 0; sleep 0.1; done
+	for _ in $(seq 100); do
+		kill -0 $DPID 2>/dev/null || break
+		[ -S /run/daxrdmad/ctl.sock ] && return 0
+		sleep 0.1
+	done
 	cat /tmp/daemon.log
 	return 1
 }

@@ -2,7 +2,8 @@
 # The daemon's limits and lifecycle with clients attached: max_clients and
 # max_layouts refuse with their codes and free up when clients leave; a
 # reload that drops an export recalls its layouts and closes it to new
-# opens; SIGTERM recalls every layout, fences a client that does not answer,
+# opens; a reload that changes an export's acl or read_only applies to live
+# clients; SIGTERM recalls every layout, fences a client that does not answer,
 # and only then exits 0, leaving no lease behind.
 . "$DXVM_GUEST/lib.sh"
 HOSTILE=$DX_BUILD/tests/vm/dx-hostile
@@ -54,6 +55,53 @@ wait $s1
 check "the dropped export refuses new opens: ENOENT" answers "ERR open ENOENT" $GUEST_IP shm f try ro 0 4096 read
 check "the committed bytes stay in the file" cmp <(pattern 0 8192 3) /dev/shm/export/f
 check "no layout left" eventually json "d['layouts'] == 0 and len(d['exports']) == 3" status
+
+# A reload that takes a client's access away applies to live clients: the
+# acl no longer admits it (its handles are revoked, its layouts recalled,
+# reason 4), or the export became read_only (RW layouts recalled). COMMIT
+# is checked again, and uncommitted bounce data is not copied back.
+$DXC $GUEST_IP pmem acl1 write 0 8192 21 > /dev/null
+DX_DIRTY=1 DX_AGAIN=1 $DXC $GUEST_IP pmem acl1 hold 0 8192 21 cooperate > /tmp/a1.out 2>&1 &
+a1=$!
+check "acl: a holder with uncommitted data" wait_line /tmp/a1.out READY
+sed -i '/name = "pmem"/s|acl = \[ "192.168.100.0/24" \]|acl = [ "10.9.9.0/24" ]|' /tmp/dx.conf
+check "acl: reload, the pmem acl no longer admits the client" $CTL reload
+check "acl: its layout is recalled (4)" wait_line /tmp/a1.out 'RECALLED reason=4'
+wait $a1
+cat /tmp/a1.out
+check "acl: its COMMIT is refused: EACCES" grep -q 'RECALL_COMMIT ERR EACCES' /tmp/a1.out
+check "acl: it returns the layout" grep -q RETURNED /tmp/a1.out
+check "acl: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/a1.out
+check "acl: its handle is revoked: a new layout gets EACCES" grep -q 'AGAIN ERR EACCES' /tmp/a1.out
+check "acl: the daemon says so" grep -q 'no longer admits it: file handle' /tmp/daemon.log
+check "acl: the uncommitted bytes were not copied into the file" cmp <(pattern 0 8192 21) $F/acl1
+check "acl: new opens are refused: EACCES" answers "ERR open EACCES" $GUEST_IP pmem acl1 try ro 0 4096 read
+sed -i '/name = "pmem"/s|acl = \[ "10.9.9.0/24" \]|acl = [ "192.168.100.0/24" ]|' /tmp/dx.conf
+check "reload, the acl admits the client again" $CTL reload
+$DXC $GUEST_IP pmem ro1 write 0 8192 31 > /dev/null
+$DXC $GUEST_IP pmem ro2 write 0 8192 32 > /dev/null
+DX_DIRTY=1 $DXC $GUEST_IP pmem ro1 hold 0 8192 31 cooperate > /tmp/r1.out 2>&1 &
+r1=$!
+$DXC $GUEST_IP pmem ro2 hold 0 8192 32 cooperate read > /tmp/r2.out 2>&1 &
+r2=$!
+check "read_only: an RW holder with uncommitted data" wait_line /tmp/r1.out READY
+check "read_only: a READ holder" wait_line /tmp/r2.out READY
+sed -i '/name = "pmem"/s|acl = \[ "192.168.100.0/24" \]|&; read_only = true|' /tmp/dx.conf
+check "read_only: reload, pmem becomes read_only" $CTL reload
+check "read_only: the RW layout is recalled (4)" wait_line /tmp/r1.out 'RECALLED reason=4'
+wait $r1
+cat /tmp/r1.out
+check "read_only: its COMMIT is refused: EROFS" grep -q 'RECALL_COMMIT ERR EROFS' /tmp/r1.out
+check "read_only: it returns the layout" grep -q RETURNED /tmp/r1.out
+check "read_only: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/r1.out
+check "read_only: the READ layout stays" json "d['layouts'] == 1" status
+check "read_only: ... its holder was not recalled" bash -c "! grep -q RECALLED /tmp/r2.out"
+check "read_only: new RW opens are refused: EROFS" answers "ERR open EROFS" $GUEST_IP pmem ro1 try rw 0 4096 rw
+kill -KILL $r2
+wait $r2 2>/dev/null
+check "read_only: the uncommitted bytes were not copied into the file" cmp <(pattern 0 8192 31) $F/ro1
+sed -i '/name = "pmem"/s|; read_only = true||' /tmp/dx.conf
+check "reload, pmem writable again" $CTL reload
 
 # SIGTERM with live layouts: one holder returns, one ignores and is fenced.
 $DXC $GUEST_IP pmem t1 write 0 8192 7 > /dev/null

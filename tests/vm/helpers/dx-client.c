@@ -11,6 +11,18 @@
  *        loop: keep writing until killed. Prints READY, RECALLED reason=N,
  *        RETURNED or FENCED (connection lost), then STALE_WRITE status=... of
  *        an RDMA WRITE with the old rkey, and HOLD_DONE. Gives up after 30 s.
+ *        serve: after READY, wait for the file named by $DX_GO, RDMA READ the
+ *        layout and print INTACT or CLOBBERED (someone else changed it), then
+ *        write the pattern of SEED + 1, commit, return: WORKS.
+ *        With DX_DIRTY set, hold also writes the pattern of SEED + 1 after
+ *        its commit and leaves it uncommitted; on a recall (cooperate) it
+ *        tries to COMMIT it first: RECALL_COMMIT OK or RECALL_COMMIT ERR NAME.
+ *        With DX_AGAIN set, after the recall it asks for the layout again
+ *        on the same handle: AGAIN OK or AGAIN ERR NAME.
+ *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
+ *   dx-client HOST EXPORT PATH steal write|read RADDR RKEY LEN
+ *        on this client's own connection, RDMA with another client's
+ *        raddr and rkey: STEAL_WRITE|STEAL_READ status=...
  *
  * The pattern byte at file offset o is (o * 7 + SEED) & 0xff.
  */
@@ -137,6 +149,70 @@ static int do_try(struct daxrdma_client *c, const char *ex, const char *path, co
 	return 0;
 }
 
+static bool go_file_appears(int64_t end)
+{
+	const char *go = getenv("DX_GO");
+
+	while (go && access(go, F_OK) != 0 && dxc_now_ms() < end)
+		usleep(20000);
+	return go && access(go, F_OK) == 0;
+}
+
+/* hold ... serve: does the layout still hold our bytes and still work? */
+static int serve(struct daxrdma_layout *l, uint64_t off, uint64_t len, unsigned int seed, unsigned char *p,
+		 int64_t end)
+{
+	unsigned char *back = malloc(len), *next = pattern(off, len, seed + 1);
+	int ret;
+
+	if (!back || !next || !go_file_appears(end))
+		return fail("serve", -ETIMEDOUT);
+	ret = daxrdma_read(l, off, back, len);
+	if (ret)
+		return fail("read", ret);
+	printf(memcmp(back, p, len) ? "CLOBBERED\n" : "INTACT\n");
+	ret = daxrdma_write(l, off, next, len);
+	if (!ret)
+		ret = daxrdma_commit(l, off, len);
+	if (!ret)
+		ret = daxrdma_layout_return(&l);
+	if (ret)
+		return fail("write", ret);
+	printf("WORKS\n");
+	free(back);
+	free(next);
+	free(p);
+	return 0;
+}
+
+/* steal write|read RADDR RKEY LEN: RDMA on our own QP with another client's key. */
+static int do_steal(struct daxrdma_client *c, const char *op, uint64_t raddr, uint32_t rkey, size_t len)
+{
+	bool write = strcmp(op, "write") == 0;
+	unsigned char *buf = malloc(len);
+	int st;
+
+	if (!buf || len > DXC_STAGE_SLOT)
+		return fail("steal", -EINVAL);
+	memset(buf, 0xEE, len);
+	st = dxc_rdma_raw(c, write, raddr, rkey, buf, len);
+	printf("STEAL_%s status=%s\n", write ? "WRITE" : "READ",
+	       st < 0 ? strerror(-st) : ibv_wc_status_str((enum ibv_wc_status)st));
+	free(buf);
+	return 0;
+}
+
+static int do_create(struct daxrdma_client *c, const char *ex, const char *path, unsigned int mode)
+{
+	struct daxrdma_file *f;
+	int ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, mode, &f);
+
+	if (ret)
+		return fail("open", ret);
+	printf("OK\n");
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
 static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
 		   unsigned int seed, const char *mode, int iomode)
 {
@@ -161,9 +237,19 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 		if (ret)
 			return fail("write", ret);
 	}
+	if (getenv("DX_DIRTY")) {
+		unsigned char *next = pattern(off, len, seed + 1);
+
+		ret = next ? daxrdma_write(l, off, next, len) : -ENOMEM;
+		free(next);
+		if (ret)
+			return fail("write", ret);
+	}
 	daxrdma_layout_info(l, &info);
 	printf("READY raddr=%#llx rkey=%#x\n", (unsigned long long)info.raddr, info.rkey);
 	fflush(stdout);
+	if (strcmp(mode, "serve") == 0)
+		return serve(l, off, len, seed, p, end);
 	while (dxc_now_ms() < end) {
 		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
 
@@ -179,6 +265,11 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 			break;
 		}
 		if (recalled_reason && cooperate) {
+			if (getenv("DX_DIRTY")) {
+				ret = daxrdma_commit(l, off, len);
+				printf("RECALL_COMMIT %s%s\n", ret ? "ERR " : "OK",
+				       ret ? strerrorname_np(-ret) : "");
+			}
 			ret = daxrdma_layout_return(&l);
 			printf(ret ? "RETURN_FAILED\n" : "RETURNED\n");
 			break;
@@ -188,6 +279,12 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	if (!recalled_reason && !loop) {
 		printf("NO_RECALL\n");
 		return 1;
+	}
+	if (getenv("DX_AGAIN")) {
+		struct daxrdma_layout *again;
+
+		ret = daxrdma_layout_get(f, off, len, iomode, &again);
+		printf("AGAIN %s%s\n", ret ? "ERR " : "OK", ret ? strerrorname_np(-ret) : "");
 	}
 	/* Wait for the local operation to finish first if the script says so. */
 	if (getenv("DX_STALE_AFTER"))
@@ -235,6 +332,10 @@ int main(int argc, char **argv)
 	else if (strcmp(act, "hold") == 0 && (argc == 9 || argc == 10))
 		ret = do_hold(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]), argv[8],
 			      argc == 10 && strcmp(argv[9], "read") == 0 ? DAXRDMA_READ : DAXRDMA_RW);
+	else if (strcmp(act, "create") == 0 && argc == 6)
+		ret = do_create(c, argv[2], argv[3], (unsigned int)strtoul(argv[5], NULL, 8));
+	else if (strcmp(act, "steal") == 0 && argc == 9)
+		ret = do_steal(c, argv[5], num(argv[6]), (uint32_t)num(argv[7]), (size_t)num(argv[8]));
 	else {
 		fprintf(stderr, "dx-client: bad arguments for %s\n", act);
 		ret = 2;

@@ -19,7 +19,8 @@ struct ctl_cmd {
 	const char *name;
 	bool privileged; /* changes state: root or the daemon's own user only */
 	int min_args, max_args;
-	int (*fn)(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg);
+	int (*fn)(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg);
 };
 
 static double elapsed_s(const struct timespec *since)
@@ -30,7 +31,8 @@ static double elapsed_s(const struct timespec *since)
 	return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
-static int cmd_status(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	struct rnode *ex;
 
@@ -69,13 +71,15 @@ static int cmd_status(struct dxd *d, int argc, char **argv, struct rnode *root, 
 	return 0;
 }
 
-static int cmd_exports(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_exports(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	dx_exports_report(d->exports, rn_records(root, "exports"));
 	return 0;
 }
 
-static int cmd_reload(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_reload(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	int ret = dxd_reload(d, msg);
 
@@ -99,7 +103,8 @@ static unsigned int count_of(const struct dx_conn *c, bool layouts)
 	return n;
 }
 
-static int cmd_clients(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_clients(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	struct rnode *arr = rn_array(root, "clients");
 	struct dx_conn *c;
@@ -120,11 +125,42 @@ static int cmd_clients(struct dxd *d, int argc, char **argv, struct rnode *root,
 	return 0;
 }
 
-/* FILE as daxrdmactl users name it: a local path of a served file. */
-static int find_file(struct dxd *d, const char *path, struct dx_file **out, struct dxbuf *msg)
+static bool is_privileged(const struct ucred *peer)
+{
+	return peer->uid == 0 || peer->uid == geteuid();
+}
+
+/* An unprivileged caller names a served file by its path as the export
+ * spells it: the daemon touches no file system on its behalf. */
+static struct dx_file *find_file_by_name(struct dxd *d, const char *path)
+{
+	struct dx_file *f;
+
+	TAILQ_FOREACH(f, &d->files, link) {
+		size_t n = f->x ? strlen(f->x->cfg->path) : 0;
+
+		if (n && strncmp(path, f->x->cfg->path, n) == 0 && path[n] == '/' &&
+		    strcmp(path + n + 1, f->relpath) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* FILE as daxrdmactl users name it: a local path of a served file. Only
+ * privileged callers have it looked up with stat(2). */
+static int find_file(struct dxd *d, const struct ucred *peer, const char *path, struct dx_file **out,
+		     struct dxbuf *msg)
 {
 	struct stat st;
 
+	if (!is_privileged(peer)) {
+		*out = find_file_by_name(d, path);
+		if (!*out) {
+			dxbuf_printf(msg, "%s: no client has this file open\n", path);
+			return -ENOENT;
+		}
+		return 0;
+	}
 	if (stat(path, &st)) {
 		dxbuf_printf(msg, "%s: %s\n", path, strerror(errno));
 		return -errno;
@@ -157,7 +193,8 @@ static void report_layout(struct rnode *arr, const struct dx_layout *l)
 	rn_int(o, "age_s", (int64_t)elapsed_s(&l->granted));
 }
 
-static int cmd_layouts(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	struct rnode *arr = rn_array(root, "layouts");
 	struct dx_file *f, *only = NULL;
@@ -165,7 +202,7 @@ static int cmd_layouts(struct dxd *d, int argc, char **argv, struct rnode *root,
 	int ret;
 
 	if (argc > 1) {
-		ret = find_file(d, argv[1], &only, msg);
+		ret = find_file(d, peer, argv[1], &only, msg);
 		if (ret)
 			return ret == -ENOENT ? 0 : ret; /* no client has it: no layouts */
 	}
@@ -195,7 +232,8 @@ static int parse_u64_opt(const char *arg, const char *name, uint64_t *v, struct 
 /* recall FILE [--offset=N] [--length=N] [--poll]: with --poll nothing new is
  * recalled; the answer is -EINPROGRESS while layouts over the range remain
  * (daxrdmactl recall --wait asks this until it is 0). */
-static int cmd_recall(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	uint64_t off = 0, len = UINT64_MAX;
 	struct rnode *arr;
@@ -224,7 +262,7 @@ static int cmd_recall(struct dxd *d, int argc, char **argv, struct rnode *root, 
 		dxbuf_printf(msg, "recall: --length must not be 0\n");
 		return -EINVAL;
 	}
-	ret = find_file(d, argv[1], &f, msg);
+	ret = find_file(d, peer, argv[1], &f, msg);
 	if (ret == -ENOENT && poll)
 		return 0;
 	if (ret)
@@ -246,7 +284,8 @@ static int cmd_recall(struct dxd *d, int argc, char **argv, struct rnode *root, 
 	return 0;
 }
 
-static int cmd_evict(struct dxd *d, int argc, char **argv, struct rnode *root, struct dxbuf *msg)
+static int cmd_evict(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		 struct dxbuf *msg)
 {
 	struct dx_conn *c = dx_conn_find(d, argv[1]);
 	char why[96];
@@ -286,7 +325,7 @@ int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
 
 		if (strcmp(c->name, argv[0]) != 0)
 			continue;
-		if (c->privileged && peer->uid != 0 && peer->uid != geteuid()) {
+		if (c->privileged && !is_privileged(peer)) {
 			log_warn("control: uid %u (pid %d) may not run \"%s\"", peer->uid, (int)peer->pid, c->name);
 			dxbuf_printf(out, "\"%s\" needs root\n", c->name);
 			return -EPERM;
@@ -299,7 +338,7 @@ int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
 		r = report_new();
 		if (!r)
 			return -ENOMEM;
-		ret = c->fn(d, argc, argv, report_root(r), &msg);
+		ret = c->fn(d, peer, argc, argv, report_root(r), &msg);
 		if (ret) {
 			/* On failure the reply is the message, in either format. */
 			dxbuf_puts(out, dxbuf_str(&msg));

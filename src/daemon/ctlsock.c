@@ -16,7 +16,8 @@
 #include "common/log.h"
 
 #define CTL_MAX_CONNS 16
-#define CTL_IO_TIMEOUT_S 5
+#define CTL_ROOT_RESERVED 4 /* of those, kept for root: slow clients cannot lock out recall and evict */
+#define CTL_IO_TIMEOUT_S 5  /* for the whole request, and again for the reply */
 
 struct dx_ctlsock {
 	struct event_base *base;
@@ -32,6 +33,7 @@ struct ctl_conn {
 	struct dx_ctlsock *cs;
 	struct bufferevent *bev;
 	struct ucred peer;
+	struct event *deadline; /* the whole request must arrive by then */
 	bool replied;
 	struct ctl_conn *prev, *next;
 };
@@ -45,6 +47,8 @@ static void ctl_conn_free(struct ctl_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->cs->nconns--;
+	if (c->deadline)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -53,6 +57,7 @@ static void ctl_conn_reply(struct ctl_conn *c, int32_t status, const struct dxbu
 {
 	struct dxctl_rep_hdr h;
 
+	evtimer_del(c->deadline);
 	dxctl_reply_hdr(&h, status, (uint32_t)text->len);
 	bufferevent_write(c->bev, &h, sizeof(h));
 	if (text->len)
@@ -81,7 +86,7 @@ static void ctl_conn_on_read(struct bufferevent *bev, void *arg)
 		goto reply;
 	}
 	if (evbuffer_get_length(in) < sizeof(h) + len)
-		return; /* the read timeout bounds how long we wait for the rest */
+		return; /* the request deadline bounds how long we wait for the rest */
 	evbuffer_drain(in, sizeof(h));
 	payload = (char *)evbuffer_pullup(in, len);
 	ret = payload ? dxctl_request_split(payload, len, argv, &argc) : -ENOMEM;
@@ -113,8 +118,18 @@ static void ctl_conn_on_event(struct bufferevent *bev, short what, void *arg)
 	struct ctl_conn *c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT)
-		log_warn("control socket: pid %d sent no complete request within %d s", (int)c->peer.pid,
+		log_warn("control socket: pid %d did not take its reply within %d s", (int)c->peer.pid,
 			 CTL_IO_TIMEOUT_S);
+	ctl_conn_free(c);
+}
+
+/* Counted from the accept, not between bytes: a trickle cannot hold a slot. */
+static void ctl_conn_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	log_warn("control socket: pid %d (uid %d) sent no complete request within %d s", (int)c->peer.pid,
+		 (int)c->peer.uid, CTL_IO_TIMEOUT_S);
 	ctl_conn_free(c);
 }
 
@@ -125,12 +140,8 @@ static void ctl_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct
 	struct timeval tmo = { .tv_sec = CTL_IO_TIMEOUT_S };
 	socklen_t len = sizeof(struct ucred);
 	struct ctl_conn *c;
+	unsigned int limit;
 
-	if (cs->nconns >= CTL_MAX_CONNS) {
-		log_warn("control socket: %u connections open, refusing another", cs->nconns);
-		close(fd);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
@@ -142,11 +153,25 @@ static void ctl_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct
 		close(fd);
 		return;
 	}
-	c->cs = cs;
-	c->bev = bufferevent_socket_new(cs->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
+	limit = c->peer.uid == 0 ? CTL_MAX_CONNS : CTL_MAX_CONNS - CTL_ROOT_RESERVED;
+	if (cs->nconns >= limit) {
+		log_warn("control socket: %u connections open, refusing one from uid %d%s", cs->nconns,
+			 (int)c->peer.uid, c->peer.uid ? " (the rest are kept for root)" : "");
 		free(c);
 		close(fd);
+		return;
+	}
+	c->cs = cs;
+	c->bev = bufferevent_socket_new(cs->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->deadline = evtimer_new(cs->base, ctl_conn_on_deadline, c);
+	if (!c->bev || !c->deadline || evtimer_add(c->deadline, &tmo)) {
+		if (c->deadline)
+			event_free(c->deadline);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		free(c);
 		return;
 	}
 	cs->nconns++;
@@ -155,7 +180,7 @@ static void ctl_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct
 		cs->conns->prev = c;
 	cs->conns = c;
 	bufferevent_setcb(c->bev, ctl_conn_on_read, ctl_conn_on_write, ctl_conn_on_event, c);
-	bufferevent_set_timeouts(c->bev, &tmo, &tmo);
+	bufferevent_set_timeouts(c->bev, NULL, &tmo);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, sizeof(struct dxctl_req_hdr) + DXCTL_MAX_REQUEST);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
@@ -268,6 +269,26 @@ static void dxd_fini(struct dxd *d)
 		event_base_free(d->base);
 }
 
+/* Every served file is an fd (and every client a few): the usual soft limit
+ * of 1024 would turn a client's OPENs into EMFILE for everyone. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl)) {
+		dx_log_fail("getrlimit RLIMIT_NOFILE", -errno);
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		dx_log_fail("setrlimit RLIMIT_NOFILE", -errno);
+	else
+		log_info("open files: up to %llu (RLIMIT_NOFILE raised to its hard limit)",
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static int dxd_run(struct dxd *d)
 {
 	struct dxbuf errs = DXBUF_INIT;
@@ -277,6 +298,10 @@ static int dxd_run(struct dxd *d)
 	ret = check_recall_timeout(d, d->cfg);
 	if (ret)
 		return ret;
+	raise_nofile();
+	/* A daxrdmactl that hangs up before its reply must not kill us. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return dx_log_fail("signal SIGPIPE", -errno);
 	d->base = event_base_new();
 	if (!d->base)
 		return dx_log_fail("event_base_new", -ENOMEM);

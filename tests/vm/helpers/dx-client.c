@@ -20,6 +20,8 @@
  *        With DX_AGAIN set, after the recall it asks for the layout again
  *        on the same handle: AGAIN OK or AGAIN ERR NAME.
  *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
+ *   dx-client HOST EXPORT PREFIX openmany N   create and keep open PREFIX0..N-1:
+ *        OPENED N (or ERR open NAME at=I), then wait for $DX_GO (30 s at most)
  *   dx-client HOST EXPORT PATH steal write|read RADDR RKEY LEN
  *        on this client's own connection, RDMA with another client's
  *        raddr and rkey: STEAL_WRITE|STEAL_READ status=...
@@ -185,6 +187,29 @@ static int serve(struct daxrdma_layout *l, uint64_t off, uint64_t len, unsigned 
 	return 0;
 }
 
+static int do_openmany(struct daxrdma_client *c, const char *ex, const char *prefix, unsigned int n)
+{
+	struct daxrdma_file **f = calloc(n ? n : 1, sizeof(*f));
+	char path[256];
+	unsigned int i;
+	int ret = 0;
+
+	if (!f)
+		return fail("openmany", -ENOMEM);
+	for (i = 0; i < n && !ret; i++) {
+		snprintf(path, sizeof(path), "%s%u", prefix, i);
+		ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f[i]);
+	}
+	if (ret)
+		printf("ERR open %s at=%u\n", strerrorname_np(-ret) ? strerrorname_np(-ret) : "?", i - 1);
+	else
+		printf("OPENED %u\n", n);
+	fflush(stdout);
+	go_file_appears(dxc_now_ms() + 30000);
+	free(f); /* daxrdma_client_delete() closes them all */
+	return ret ? 1 : 0;
+}
+
 /* steal write|read RADDR RKEY LEN: RDMA on our own QP with another client's key. */
 static int do_steal(struct daxrdma_client *c, const char *op, uint64_t raddr, uint32_t rkey, size_t len)
 {
@@ -334,6 +359,8 @@ int main(int argc, char **argv)
 			      argc == 10 && strcmp(argv[9], "read") == 0 ? DAXRDMA_READ : DAXRDMA_RW);
 	else if (strcmp(act, "create") == 0 && argc == 6)
 		ret = do_create(c, argv[2], argv[3], (unsigned int)strtoul(argv[5], NULL, 8));
+	else if (strcmp(act, "openmany") == 0 && argc == 6)
+		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
 	else if (strcmp(act, "steal") == 0 && argc == 9)
 		ret = do_steal(c, argv[5], num(argv[6]), (uint32_t)num(argv[7]), (size_t)num(argv[8]));
 	else {

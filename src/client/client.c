@@ -14,6 +14,7 @@
 
 #include "build-config.h"
 #include "client/client_internal.h"
+#include "common/clock.h"
 
 #define WR_RDMA_BIT (1ull << 41)
 
@@ -32,10 +33,7 @@ void dxc_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
 
 int64_t dxc_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return dx_now_ms();
 }
 
 DX_EXPORT const char *daxrdma_version(void)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "common/clock.h"
 #include "common/ctlmsg.h"
 
 struct ctl_opts {
@@ -63,13 +64,6 @@ static const struct subcmd *find_subcmd(const char *name)
 	return NULL;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Move LEN bytes to or from FD before DEADLINE (ms, CLOCK_MONOTONIC). */
 static int xfer(int fd, void *buf, size_t len, bool out, int64_t deadline)
@@ -78,7 +72,7 @@ static int xfer(int fd, void *buf, size_t len, bool out, int64_t deadline)
 
 	while (len) {
 		struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - dx_now_ms();
 		ssize_t n;
 
 		if (left <= 0)
@@ -129,7 +123,7 @@ static int request(const struct ctl_opts *o, int argc, char **argv, bool quiet, 
 {
 	struct dxbuf req = DXBUF_INIT;
 	struct dxctl_rep_hdr h;
-	int64_t deadline = now_ms() + o->timeout_ms;
+	int64_t deadline = dx_now_ms() + o->timeout_ms;
 	char *text = NULL;
 	int32_t status;
 	uint32_t len;
@@ -191,7 +185,7 @@ static int run_request(const struct ctl_opts *o, int argc, char **argv)
 /* recall --wait: ask again (with --poll) until no layout over the range is left. */
 static int recall_wait(const struct ctl_opts *o, int argc, char **argv)
 {
-	int64_t deadline = now_ms() + o->timeout_ms;
+	int64_t deadline = dx_now_ms() + o->timeout_ms;
 	struct ctl_opts q = *o;
 	int32_t status = 0;
 	int ret;
@@ -201,7 +195,7 @@ static int recall_wait(const struct ctl_opts *o, int argc, char **argv)
 		return ret;
 	argv[argc++] = "--poll";
 	q.json = false;
-	while (now_ms() < deadline) {
+	while (dx_now_ms() < deadline) {
 		request(&q, argc, argv, true, &status);
 		if (status == 0) {
 			if (!o->json)

@@ -33,6 +33,7 @@
 #define DX_HELLO_TIMEOUT_MS 5000
 #define DX_REAP_TIMEOUT_MS 3000
 #define DX_MAX_MALFORMED 3u       /* then the connection is dropped */
+#define DX_CQ_BUDGET 8            /* completions handled per turn */
 
 struct dxd;
 struct dx_file;
@@ -61,6 +62,7 @@ struct dx_conn {
 	struct ibv_cq *cq;
 	struct dx_msgslots slots;        /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
 	struct event *ev_cq, *ev_timer;
+	bool cq_more;                    /* the budget ran out: poll again, no channel event */
 	uint32_t recall_credits;         /* from the client's HELLO */
 	uint32_t recalls_outstanding;
 	TAILQ_HEAD(, dx_layout) layouts;

@@ -15,6 +15,11 @@
 
 struct dx_conn;
 struct dx_file;
+struct dx_lease_watch;
+
+/* Event priorities: lease breaks and recall deadlines never wait behind
+ * client requests, and background work (large copies) yields to both. */
+enum dx_prio { DX_PRIO_URGENT, DX_PRIO_NORMAL, DX_PRIO_BACKGROUND, DX_PRIO_N };
 
 struct dx_stats {
 	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
@@ -36,8 +41,7 @@ struct dxd {
 	TAILQ_HEAD(, dx_file) files;
 	size_t n_conns, n_layouts;
 	uint64_t next_conn_id, next_layout_id;
-	int sigfd;                  /* lease breaks (seal.c) */
-	struct event *ev_sigfd;
+	struct dx_lease_watch *leases; /* lease-break notes (seal.c) */
 	bool stopping;              /* SIGTERM: recalling everything, then exit */
 	struct event *ev_stop;
 	struct dx_stats st;

@@ -209,7 +209,7 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	}
 	log_notice("recalling %zu layout%s before exit", d->n_layouts, d->n_layouts == 1 ? "" : "s");
 	d->ev_stop = evtimer_new(d->base, on_stop_deadline, d);
-	if (!d->ev_stop || evtimer_add(d->ev_stop, &tv)) {
+	if (!d->ev_stop || event_priority_set(d->ev_stop, DX_PRIO_URGENT) || evtimer_add(d->ev_stop, &tv)) {
 		event_base_loopbreak(d->base);
 		return;
 	}
@@ -225,7 +225,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 static int add_signal(struct dxd *d, struct event **ev, int sig, event_callback_fn cb)
 {
 	*ev = evsignal_new(d->base, sig, cb, d);
-	if (!*ev || evsignal_add(*ev, NULL))
+	if (!*ev || event_priority_set(*ev, DX_PRIO_URGENT) || evsignal_add(*ev, NULL))
 		return dx_log_fail("evsignal_add", -ENOMEM);
 	return 0;
 }
@@ -305,6 +305,8 @@ static int dxd_run(struct dxd *d)
 	d->base = event_base_new();
 	if (!d->base)
 		return dx_log_fail("event_base_new", -ENOMEM);
+	if (event_base_priority_init(d->base, DX_PRIO_N))
+		return dx_log_fail("event_base_priority_init", -EINVAL);
 	ret = add_signal(d, &d->ev_sighup, SIGHUP, on_sighup);
 	if (!ret)
 		ret = add_signal(d, &d->ev_sigterm, SIGTERM, on_sigterm);
@@ -350,7 +352,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE, .sigfd = -1 };
+	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE };
 	struct dxbuf out = DXBUF_INIT;
 	bool check = false, dump = false, debug = false;
 	int c, ret;

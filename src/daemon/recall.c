@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
@@ -69,7 +70,7 @@ void dx_recall_pump(struct dx_conn *c)
 void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 {
 	struct timeval tv;
-	int64_t ms = l->c->d->cfg->recall_timeout_ms;
+	int64_t now = dx_now_ms(), ms;
 
 	if (l->state == LAYOUT_RECALLING)
 		return;
@@ -81,10 +82,15 @@ void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 		 (unsigned long long)l->id, l->f->export_name, l->f->relpath, (unsigned long long)l->off,
 		 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
 		 (unsigned long long)l->c->id, l->c->peer, dx_recall_reason_name(reason));
+	/* A local process waits from the moment the kernel signalled the break. */
+	ms = (l->f->breaking ? l->f->break_ms : now) + l->c->d->cfg->recall_timeout_ms - now;
+	if (ms < 0)
+		ms = 0;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
-	if (!l->ev_deadline || evtimer_add(l->ev_deadline, &tv)) {
+	if (!l->ev_deadline || event_priority_set(l->ev_deadline, DX_PRIO_URGENT) ||
+	    evtimer_add(l->ev_deadline, &tv)) {
 		/* Without a deadline the recall could wait forever: fence now. */
 		dx_conn_fence(l->c, "cannot arm the recall deadline");
 		return;

@@ -6,17 +6,18 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daxrdma_proto.h"
 #include "daemon/daemon.h"
@@ -54,71 +55,137 @@ static struct dx_file *file_by_fd(struct dxd *d, int fd)
 	return NULL;
 }
 
-static void lease_broken(struct dx_file *f)
+/*
+ * Lease breaks are noted by a thread of their own, which only waits for the
+ * signal and stamps the time: the recall deadline counts from the moment the
+ * kernel signalled the break, however busy the loop was then. The loop stays
+ * the only owner of state; it reads the notes at the highest priority.
+ */
+struct lease_note {
+	int32_t signo;
+	int32_t fd;
+	int64_t at_ms;
+};
+
+struct dx_lease_watch {
+	sigset_t set;
+	int pipe[2];
+	pthread_t thread;
+	bool thread_started;
+	struct event *ev;
+};
+
+static void lease_broken(struct dx_file *f, int64_t at_ms)
 {
 	if (!f->leased || f->breaking)
 		return;
+	/* The fd may have been reused since the signal: a lease still held
+	 * whole is not being broken. */
+	if (fcntl(f->fd, F_GETLEASE) == F_WRLCK)
+		return;
 	f->breaking = true;
+	f->break_ms = at_ms;
 	f->lease_breaks++;
 	f->d->st.lease_breaks++;
-	log_notice("lease break on %s/%s: a local process wants the file; recalling its layouts",
-		   f->export_name, f->relpath);
+	log_notice("lease break on %s/%s: a local process wants the file; recalling its layouts (signalled %lld ms ago)",
+		   f->export_name, f->relpath, (long long)(dx_now_ms() - at_ms));
 	dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_LOCAL);
 }
 
-static void on_signal(evutil_socket_t fd, short what, void *arg)
+static void *watch_leases(void *arg)
+{
+	struct dx_lease_watch *w = arg;
+	struct lease_note n;
+	siginfo_t si;
+
+	for (;;) {
+		if (sigwaitinfo(&w->set, &si) < 0)
+			continue; /* EINTR */
+		n.signo = si.si_signo;
+		n.fd = si.si_fd;
+		n.at_ms = dx_now_ms();
+		/* 16 bytes: one atomic write; it blocks only if the loop is far behind. */
+		if (write(w->pipe[1], &n, sizeof(n)) != (ssize_t)sizeof(n))
+			log_err("lease watcher: write to the loop: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+static void on_lease_note(evutil_socket_t fd, short what, void *arg)
 {
 	struct dxd *d = arg;
-	struct signalfd_siginfo si;
+	struct lease_note n;
 	struct dx_file *f, *tmp;
 
 	for (;;) {
-		ssize_t n = read(fd, &si, sizeof(si));
+		ssize_t got = read(fd, &n, sizeof(n));
 
-		if (n != (ssize_t)sizeof(si)) {
-			if (n < 0 && errno != EAGAIN)
-				dx_log_fail("read (signalfd)", -errno);
+		if (got != (ssize_t)sizeof(n)) {
+			if (got < 0 && errno != EAGAIN)
+				dx_log_fail("read (lease notes)", -errno);
 			return;
 		}
-		if ((int)si.ssi_signo == LEASE_SIGNAL) {
-			f = file_by_fd(d, (int)si.ssi_fd);
+		if (n.signo == LEASE_SIGNAL) {
+			f = file_by_fd(d, n.fd);
 			if (f)
-				lease_broken(f);
+				lease_broken(f, n.at_ms);
 			continue;
 		}
 		/* SIGIO: the signal queue overflowed; ask every leased file. */
 		TAILQ_FOREACH_SAFE(f, &d->files, link, tmp)
 			if (f->leased && fcntl(f->fd, F_GETLEASE) != F_WRLCK)
-				lease_broken(f);
+				lease_broken(f, n.at_ms);
 	}
 }
 
 int dx_seal_init(struct dxd *d)
 {
-	sigset_t set;
+	struct dx_lease_watch *w = calloc(1, sizeof(*w));
+	int ret;
 
-	sigemptyset(&set);
-	sigaddset(&set, LEASE_SIGNAL);
-	sigaddset(&set, SIGIO);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return dx_log_fail("sigprocmask", -errno);
-	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sigfd < 0)
-		return dx_log_fail("signalfd", -errno);
-	d->ev_sigfd = event_new(d->base, d->sigfd, EV_READ | EV_PERSIST, on_signal, d);
-	if (!d->ev_sigfd || event_add(d->ev_sigfd, NULL))
-		return dx_log_fail("event_add (signalfd)", -ENOMEM);
+	if (!w)
+		return -ENOMEM;
+	d->leases = w;
+	w->pipe[0] = w->pipe[1] = -1;
+	sigemptyset(&w->set);
+	sigaddset(&w->set, LEASE_SIGNAL);
+	sigaddset(&w->set, SIGIO);
+	/* Blocked in every thread (threads inherit the mask): only sigwaitinfo takes them. */
+	ret = pthread_sigmask(SIG_BLOCK, &w->set, NULL);
+	if (ret)
+		return dx_log_fail("pthread_sigmask", -ret);
+	if (pipe2(w->pipe, O_CLOEXEC))
+		return dx_log_fail("pipe2 (lease notes)", -errno);
+	if (evutil_make_socket_nonblocking(w->pipe[0]))
+		return dx_log_fail("O_NONBLOCK (lease notes)", -EIO);
+	w->ev = event_new(d->base, w->pipe[0], EV_READ | EV_PERSIST, on_lease_note, d);
+	if (!w->ev || event_priority_set(w->ev, DX_PRIO_URGENT) || event_add(w->ev, NULL))
+		return dx_log_fail("event_add (lease notes)", -ENOMEM);
+	ret = pthread_create(&w->thread, NULL, watch_leases, w);
+	if (ret)
+		return dx_log_fail("pthread_create (lease watcher)", -ret);
+	w->thread_started = true;
 	return 0;
 }
 
 void dx_seal_fini(struct dxd *d)
 {
-	if (d->ev_sigfd)
-		event_free(d->ev_sigfd);
-	if (d->sigfd > 0)
-		close(d->sigfd);
-	d->ev_sigfd = NULL;
-	d->sigfd = -1;
+	struct dx_lease_watch *w = d->leases;
+
+	if (!w)
+		return;
+	if (w->thread_started) {
+		pthread_cancel(w->thread);
+		pthread_join(w->thread, NULL);
+	}
+	if (w->ev)
+		event_free(w->ev);
+	if (w->pipe[0] >= 0)
+		close(w->pipe[0]);
+	if (w->pipe[1] >= 0)
+		close(w->pipe[1]);
+	free(w);
+	d->leases = NULL;
 }
 
 /* An O_PATH lookup opens nothing, so it does not break our own lease on the
@@ -255,14 +322,6 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void file_maybe_free(struct dx_file *f)
 {
 	if (f->handles || !TAILQ_EMPTY(&f->layouts))
@@ -292,7 +351,7 @@ void dx_file_layout_gone(struct dx_file *f)
 		if (f->breaking) {
 			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds",
 				   f->export_name, f->relpath);
-			f->holdoff_until_ms = now_ms() + DX_LEASE_HOLDOFF_MS;
+			f->holdoff_until_ms = dx_now_ms() + DX_LEASE_HOLDOFF_MS;
 		}
 		f->leased = false;
 	}
@@ -305,7 +364,7 @@ int dx_seal_lease(struct dx_file *f)
 	if (f->leased)
 		return f->breaking ? -EAGAIN : 0;
 	/* Right after a break the local process may not have run yet. */
-	if (now_ms() < f->holdoff_until_ms)
+	if (dx_now_ms() < f->holdoff_until_ms)
 		return -EAGAIN;
 	if (fcntl(f->fd, F_SETSIG, LEASE_SIGNAL))
 		return dx_log_fail("fcntl F_SETSIG", -errno);

@@ -35,12 +35,15 @@ struct dx_file {
 	bool leased;                    /* F_WRLCK held */
 	bool breaking;                  /* the kernel is breaking the lease */
 	uint64_t lease_breaks;
+	int64_t break_ms;               /* when the kernel signalled the break (dx_now_ms) */
 	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
 	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
 	TAILQ_HEAD(, dx_layout) layouts;
 };
 
-/* Block the lease-break signals and watch them through a signalfd. */
+/* Block the lease-break signals in every thread and start the thread that
+ * waits for them and passes them, time-stamped, to the loop. Call before any
+ * other thread starts. */
 int dx_seal_init(struct dxd *d);
 void dx_seal_fini(struct dxd *d);
 

@@ -22,6 +22,9 @@
  *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
  *   dx-client HOST EXPORT PREFIX openmany N   create and keep open PREFIX0..N-1:
  *        OPENED N (or ERR open NAME at=I), then wait for $DX_GO (30 s at most)
+ *   dx-client HOST EXPORT PATH busy LEN SECONDS    keep the daemon busy: get two RW
+ *        layouts of LEN bytes, COMMIT each whole, return them, again, for
+ *        SECONDS; prints BUSY, then OPS N (layouts granted and committed)
  *   dx-client HOST EXPORT PATH steal write|read RADDR RKEY LEN
  *        on this client's own connection, RDMA with another client's
  *        raddr and rkey: STEAL_WRITE|STEAL_READ status=...
@@ -210,6 +213,40 @@ static int do_openmany(struct daxrdma_client *c, const char *ex, const char *pre
 	return ret ? 1 : 0;
 }
 
+static int do_busy(struct daxrdma_client *c, const char *ex, const char *path, uint64_t len, int64_t secs)
+{
+	int64_t end = dxc_now_ms() + secs * 1000;
+	struct daxrdma_layout *l[2];
+	struct daxrdma_file *f;
+	unsigned int ops = 0;
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+	if (!ret)
+		ret = daxrdma_allocate(f, 0, 2 * len);
+	if (ret)
+		return fail("busy setup", ret);
+	printf("BUSY\n");
+	fflush(stdout);
+	while (dxc_now_ms() < end) {
+		for (int i = 0; i < 2; i++) {
+			ret = daxrdma_layout_get(f, (uint64_t)i * len, len, DAXRDMA_RW, &l[i]);
+			if (!ret)
+				ret = daxrdma_commit(l[i], (uint64_t)i * len, len);
+			if (ret)
+				return fail("busy", ret);
+			ops++;
+		}
+		for (int i = 0; i < 2; i++) {
+			ret = daxrdma_layout_return(&l[i]);
+			if (ret)
+				return fail("busy return", ret);
+		}
+	}
+	printf("OPS %u\n", ops);
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
 /* steal write|read RADDR RKEY LEN: RDMA on our own QP with another client's key. */
 static int do_steal(struct daxrdma_client *c, const char *op, uint64_t raddr, uint32_t rkey, size_t len)
 {
@@ -359,6 +396,8 @@ int main(int argc, char **argv)
 			      argc == 10 && strcmp(argv[9], "read") == 0 ? DAXRDMA_READ : DAXRDMA_RW);
 	else if (strcmp(act, "create") == 0 && argc == 6)
 		ret = do_create(c, argv[2], argv[3], (unsigned int)strtoul(argv[5], NULL, 8));
+	else if (strcmp(act, "busy") == 0 && argc == 7)
+		ret = do_busy(c, argv[2], argv[3], num(argv[5]), (int64_t)num(argv[6]));
 	else if (strcmp(act, "openmany") == 0 && argc == 6)
 		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
 	else if (strcmp(act, "steal") == 0 && argc == 9)

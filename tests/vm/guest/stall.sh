@@ -1,0 +1,54 @@
+#!/bin/bash
+# No client can stall the daemon's loop (issue 8 §2). One client keeps it
+# busy with 64 MiB bounce grants and COMMITs; meanwhile a local truncate of
+# another file, which a silent client holds, must complete within
+# recall_timeout_ms + 200 ms, and daxrdmactl status must answer within 1 s.
+. "$DXVM_GUEST/lib.sh"
+LOP=$DX_BUILD/tests/vm/dx-localop
+F=/mnt/pmem/export
+RECALL_MS=2000
+check "rxe0 up" rxe_up
+check "rxe0 active" rxe_active
+check "FS-DAX mounted" pmem_up
+DX_RECALL_MS=$RECALL_MS
+check "daxrdmad up" daemon_up
+
+$DXC $GUEST_IP pmem busy busy 67108864 40 > /tmp/busy.out 2>&1 &
+busy=$!
+check "a busy client: 64 MiB bounce layouts, granted and committed in a loop" wait_line /tmp/busy.out BUSY
+sleep 3
+
+worst_status=0
+worst_trunc=0
+for i in 1 2 3; do
+	$DXC $GUEST_IP pmem victim$i write 0 8192 $i > /dev/null
+	$DXC $GUEST_IP pmem victim$i hold 0 8192 $i ignore > /tmp/v$i.out 2>&1 &
+	v=$!
+	wait_line /tmp/v$i.out READY || echo "   victim $i got no layout"
+	$LOP truncate $F/victim$i > /tmp/trunc$i.out &
+	lop=$!
+	# daxrdmactl status, every 200 ms while the truncate waits
+	while kill -0 $lop 2>/dev/null; do
+		t0=$(now_ms)
+		timeout 10 $CTL status > /dev/null
+		dt=$(($(now_ms) - t0))
+		[ $dt -gt $worst_status ] && worst_status=$dt
+		sleep 0.2
+	done
+	wait $lop
+	ms=$(sed -n 's/^truncate rc=0 ms=\([0-9]*\) .*/\1/p' /tmp/trunc$i.out)
+	echo "   truncate $i: ${ms:-failed} ms (recall_timeout_ms $RECALL_MS)"
+	[ -n "$ms" ] && [ "$ms" -gt $worst_trunc ] && worst_trunc=$ms
+	[ -z "$ms" ] && worst_trunc=999999
+	kill $v 2>/dev/null
+	wait $v 2>/dev/null
+done
+echo "   worst truncate: $worst_trunc ms; worst daxrdmactl status: $worst_status ms"
+check "every truncate completed within recall_timeout_ms + 200 ms" test $worst_trunc -le $((RECALL_MS + 200))
+check "daxrdmactl status answered within 1 s throughout" test $worst_status -le 1000
+check "the busy client was still served" kill -0 $busy
+kill $busy 2>/dev/null
+wait $busy 2>/dev/null
+check "the daemon is alive" kill -0 $DPID
+daemon_down
+summary

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *log_ident = "daxrdma";
 static int log_max = LOG_INFO;
 static int log_journal; /* stderr goes to journald: it parses "<N>" */
+static int log_time;    /* DAXRDMA_LOG_TIME set: CLOCK_MONOTONIC seconds first (the test rig's) */
 
 static const char *const prio_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
@@ -21,6 +23,7 @@ void dx_log_init(const char *ident, int max_prio)
 	log_ident = ident;
 	log_max = max_prio;
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_time = getenv("DAXRDMA_LOG_TIME") != NULL;
 }
 
 void dx_log_set_level(int max_prio)
@@ -43,10 +46,17 @@ void dx_vlog(int prio, const char *fmt, va_list ap)
 	if (prio > log_max)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_journal)
+	if (log_journal) {
 		fprintf(stderr, "<%d>%s\n", prio, msg);
-	else
+	} else if (log_time) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		fprintf(stderr, "%lld.%03ld %s: %s: %s\n", (long long)ts.tv_sec, ts.tv_nsec / 1000000, log_ident,
+			prio_names[prio], msg);
+	} else {
 		fprintf(stderr, "%s: %s: %s\n", log_ident, prio_names[prio], msg);
+	}
 }
 
 void dx_log(int prio, const char *fmt, ...)

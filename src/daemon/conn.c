@@ -11,6 +11,7 @@
 #include "common/net.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
+#include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 #include "daemon/session.h"
@@ -86,6 +87,19 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 		return;
 	}
 	c->requests++;
+	if (req.hdr.op != DXP_BYE && c->inflight >= DX_SRV_CREDITS) {
+		/* Unanswered requests cost memory and work: the credits bound them. */
+		c->malformed++;
+		c->d->st.malformed++;
+		log_warn("client %llu (%s): more than %u requests in flight [%u of %u allowed]",
+			 (unsigned long long)c->id, c->peer, DX_SRV_CREDITS, c->malformed, DX_MAX_MALFORMED - 1);
+		if (post_recv(c, slot) == 0)
+			send_error(c, req.hdr.tag, DXP_E_PROTO, "more requests in flight than the credits allow");
+		if (c->malformed >= DX_MAX_MALFORMED)
+			dx_conn_close(c, DXP_E_PROTO, false, "requests beyond its credits");
+		return;
+	}
+	c->inflight++;
 	memset(&rep, 0, sizeof(rep));
 	code = dx_session_handle(c, &req, &rep, errmsg, sizeof(errmsg), &reply);
 	/* The request's strings live in the receive slot: repost it only now. */
@@ -93,21 +107,33 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 		dx_conn_close(c, DXP_E_IO, false, "ibv_post_recv failed");
 		return;
 	}
-	if (!reply || c->state == CONN_CLOSING)
+	if (reply)
+		dx_conn_answer(c, req.hdr.op, req.hdr.tag, code, errmsg, &rep);
+	else if (req.hdr.op == DXP_BYE)
+		c->inflight--;
+	/* else: answered later, when its background job ends */
+}
+
+void dx_conn_answer(struct dx_conn *c, uint32_t op, uint64_t tag, unsigned int code, const char *errmsg,
+		    struct dxp_msg *rep)
+{
+	if (c->inflight)
+		c->inflight--;
+	if (c->state == CONN_CLOSING)
 		return;
 	if (code != DXP_E_OK) {
 		c->errors++;
 		/* A client's own mistakes are its business; running out of something is the admin's. */
 		dx_log(code == DXP_E_LIMIT || code == DXP_E_NOSPC || code == DXP_E_IO ? LOG_NOTICE : LOG_DEBUG,
-		       "client %llu (%s): %s -> %s %s", (unsigned long long)c->id, c->peer, dxp_op_name(req.hdr.op),
-		       dxp_err_name(code), errmsg);
-		send_error(c, req.hdr.tag, code, errmsg[0] ? errmsg : dxp_err_name(code));
+		       "client %llu (%s): %s -> %s %s", (unsigned long long)c->id, c->peer, dxp_op_name(op),
+		       dxp_err_name(code), errmsg ? errmsg : "");
+		send_error(c, tag, code, errmsg && errmsg[0] ? errmsg : dxp_err_name(code));
 		return;
 	}
-	rep.hdr.op = req.hdr.op;
-	rep.hdr.flags = DXP_F_REPLY;
-	rep.hdr.tag = req.hdr.tag;
-	if (dx_conn_send(c, &rep))
+	rep->hdr.op = (uint8_t)op;
+	rep->hdr.flags = DXP_F_REPLY;
+	rep->hdr.tag = tag;
+	if (dx_conn_send(c, rep))
 		dx_conn_close(c, DXP_E_PROTO, false, "cannot send a reply");
 }
 
@@ -164,6 +190,8 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The verbs objects go now; the struct goes with its last layout (a
+ * copy-back of data it returned may still run). */
 static void conn_destroy(struct dx_conn *c)
 {
 	struct dxd *d = c->d;
@@ -174,6 +202,7 @@ static void conn_destroy(struct dx_conn *c)
 		event_free(c->ev_cq);
 	if (c->ev_timer)
 		event_free(c->ev_timer);
+	c->ev_cq = c->ev_timer = NULL;
 	if (c->cm->qp)
 		rdma_destroy_qp(c->cm);
 	if (c->cq)
@@ -191,8 +220,15 @@ static void conn_destroy(struct dx_conn *c)
 	TAILQ_REMOVE(&d->conns, c, link);
 	d->n_conns--;
 	log_info("client %llu (%s) gone: %s", (unsigned long long)c->id, c->peer, c->close_reason);
-	free(c);
+	c->destroyed = true;
+	dx_conn_layout_freed(c);
 	dxd_notify_status(d);
+}
+
+void dx_conn_layout_freed(struct dx_conn *c)
+{
+	if (c->destroyed && TAILQ_EMPTY(&c->layouts))
+		free(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -215,19 +251,45 @@ static void arm_timer(struct dx_conn *c, int ms)
 	event_add(c->ev_timer, &tv);
 }
 
+void dx_conn_kill_qp(struct dx_conn *c, const char *why)
+{
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+
+	if (c->qp_dead || !c->cm->qp)
+		return;
+	c->qp_dead = true;
+	c->fenced = true;
+	if (ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE))
+		dx_log_fail("ibv_modify_qp to ERR", -errno);
+	else
+		log_info("client %llu (%s): QP moved to the error state: %s", (unsigned long long)c->id, c->peer, why);
+}
+
 void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)
 {
+	enum dx_conn_state was = c->state;
 	struct dx_handle *h;
 	struct dx_layout *l;
-	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
 	struct dxp_msg bye;
 
 	if (c->state == CONN_CLOSING)
 		return;
+	/* From here on nothing is answered: a grant cancelled below stays quiet. */
+	c->state = CONN_CLOSING;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
-	/* Fenced: the MRs go before anything else, so no rkey outlives this. */
-	while ((l = TAILQ_FIRST(&c->layouts)))
-		dx_layout_release(&l, copy_back);
+	/* The MRs go before anything else, so no rkey outlives this; the
+	 * layouts are only marked, the reaper frees them. A copy-back of what
+	 * a polite client gave back goes on, unless it is fenced. */
+	TAILQ_FOREACH(l, &c->layouts, by_conn) {
+		if (l->state == LAYOUT_RETURNED && !c->fenced)
+			continue;
+		if (copy_back && !c->fenced && l->state != LAYOUT_GRANTING && !dx_layout_dead(l)) {
+			if (dx_layout_return(l, true, NULL, 0) >= 0)
+				continue;
+			dx_conn_kill_qp(c, "ibv_dereg_mr failed");
+		}
+		dx_layout_fence(l);
+	}
 	while ((h = TAILQ_FIRST(&c->handles))) {
 		TAILQ_REMOVE(&c->handles, h, link);
 		if (h->f)
@@ -235,30 +297,31 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 		free(h->revoked);
 		free(h);
 	}
-	if (c->cm->qp && !c->fenced && !c->said_bye && (c->state == CONN_READY || c->state == CONN_HELLO)) {
+	if (c->cm->qp && !c->fenced && !c->said_bye && (was == CONN_READY || was == CONN_HELLO)) {
 		memset(&bye, 0, sizeof(bye));
 		bye.hdr.op = DXP_BYE;
 		bye.u.bye.reason = reason;
-		dx_conn_send(c, &bye); /* best effort: the QP may be dead already */
+		/* best effort: the QP may be dead already */
+		if (dx_msgslots_send(&c->slots, c->cm->qp, &bye))
+			log_debug("client %llu: BYE not sent", (unsigned long long)c->id);
 	}
-	if (c->cm->qp && c->fenced && ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE))
-		dx_log_fail("ibv_modify_qp to ERR", -errno);
+	if (c->fenced)
+		dx_conn_kill_qp(c, why);
 	if (rdma_disconnect(c->cm) && errno != EINVAL)
 		log_debug("rdma_disconnect client %llu: %s", (unsigned long long)c->id, strerror(errno));
-	c->state = CONN_CLOSING;
 	if (c->ev_timer)
 		arm_timer(c, DX_REAP_TIMEOUT_MS);
-	dx_recall_check_stop(c->d);
+	dx_reap_soon(c->d);
 }
 
 void dx_conn_fence(struct dx_conn *c, const char *why)
 {
 	if (c->state == CONN_CLOSING)
 		return;
-	log_warn("fencing client %llu (%s): %s; its MRs are deregistered, its QP goes to error",
+	log_warn("fencing client %llu (%s): %s; its QP goes to error, its MRs are deregistered",
 		 (unsigned long long)c->id, c->peer, why);
-	c->fenced = true;
 	c->d->st.fenced++;
+	dx_conn_kill_qp(c, "fenced"); /* first: nothing lands while the MRs go */
 	dx_conn_close(c, DXP_E_STALE_STATEID, false, why);
 }
 
@@ -282,7 +345,8 @@ static bool recall_for_reload(struct dx_conn *c, const struct dx_file *f, bool r
 	struct dx_layout *l;
 
 	TAILQ_FOREACH(l, &c->layouts, by_conn) {
-		if (l->f != f || l->state != LAYOUT_GRANTED || (rw_only && l->iomode != DXP_IOMODE_RW))
+		if (l->f != f || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
+		    (rw_only && l->iomode != DXP_IOMODE_RW))
 			continue;
 		dx_recall_layout(l, DXP_RECALL_EXPORT);
 		if (c->state == CONN_CLOSING)

@@ -8,8 +8,9 @@
  *   ACCEPTING  rdma_accept sent; a HELLO may already arrive
  *   HELLO      established; HELLO due before DX_HELLO_TIMEOUT_MS
  *   READY      serving requests
- *   CLOSING    layouts released, QP in error, disconnect sent; the verbs
- *              objects go at DISCONNECTED or at the reap deadline
+ *   CLOSING    layouts returned or fenced, disconnect sent; the verbs
+ *              objects go at DISCONNECTED or at the reap deadline, the
+ *              struct with its last layout (a copy-back may still run)
  */
 #ifndef DX_CONN_H
 #define DX_CONN_H
@@ -70,7 +71,10 @@ struct dx_conn {
 	TAILQ_HEAD(, dx_handle) handles;
 	uint64_t next_fh;
 	unsigned int malformed;
+	unsigned int inflight;           /* requests not answered yet (at most DX_SRV_CREDITS) */
 	bool fenced;
+	bool qp_dead;                    /* moved to the error state */
+	bool destroyed;                  /* verbs objects gone; freed with its last layout */
 	bool said_bye;                   /* the client's BYE: no BYE back */
 	struct timespec since;
 	uint64_t requests, errors, recalls;
@@ -83,13 +87,22 @@ void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev);
 
 /* Encode and post M; -ENOBUFS if the peer overran its credits. */
 int dx_conn_send(struct dx_conn *c, struct dxp_msg *m);
+/* Answer request TAG (opcode OP), now or when its background job ended:
+ * REP (its body filled) if CODE is DXP_E_OK, else an ERROR saying ERRMSG. */
+void dx_conn_answer(struct dx_conn *c, uint32_t op, uint64_t tag, unsigned int code, const char *errmsg,
+		    struct dxp_msg *rep);
+/* Move C's QP to the error state now (once): nothing it sends lands. */
+void dx_conn_kill_qp(struct dx_conn *c, const char *why);
+/* A layout of C was freed: free a destroyed C with its last one. */
+void dx_conn_layout_freed(struct dx_conn *c);
 
-/* Release everything the client holds (bounce RW layouts are copied back
- * only if COPY_BACK), send BYE(REASON) if it can still hear it, move the QP
- * to error and disconnect. Idempotent. */
+/* Give back everything the client holds: its layouts are returned (bounce
+ * RW data copied back, as a job) if COPY_BACK, else fenced; its handles
+ * close. Send BYE(REASON) if it can still hear it, disconnect. Idempotent. */
 void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why);
-/* A client that did not return a recalled layout in time: the MRs go, the QP
- * goes to error, the client is disconnected and counted. */
+/* A client that did not return a recalled layout in time: the QP goes to
+ * error, then the MRs (all synchronously), the client is disconnected and
+ * counted; the reaper frees what it held. */
 void dx_conn_fence(struct dx_conn *c, const char *why);
 /* After a reload: revoke the handles (and recall the layouts) of clients the
  * acl no longer admits; recall RW layouts on exports that became read_only. */

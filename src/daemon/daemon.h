@@ -12,6 +12,7 @@
 #include "daemon/ctlsock.h"
 #include "daemon/export.h"
 #include "daemon/listener.h"
+#include "daemon/work.h"
 
 struct dx_conn;
 struct dx_file;
@@ -23,7 +24,7 @@ enum dx_prio { DX_PRIO_URGENT, DX_PRIO_NORMAL, DX_PRIO_BACKGROUND, DX_PRIO_N };
 
 struct dx_stats {
 	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
-	uint64_t bytes_committed;
+	uint64_t bytes_committed, bytes_copied;
 };
 
 struct dxd {
@@ -44,6 +45,8 @@ struct dxd {
 	struct dx_lease_watch *leases; /* lease-break notes (seal.c) */
 	bool stopping;              /* SIGTERM: recalling everything, then exit */
 	struct event *ev_stop;
+	struct event *ev_reap;      /* reap.h */
+	struct dx_workq work;       /* work.h: background jobs in slices */
 	struct dx_stats st;
 };
 

@@ -1,6 +1,8 @@
 #include "daemon/layout.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,11 +12,63 @@
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/fmap.h"
+#include "daemon/reap.h"
+#include "daemon/recall.h"
 #include "daemon/seal.h"
+#include "daemon/work.h"
+
+enum grant_phase { G_PREPARE, G_MAP, G_FILL, G_REGISTER };
+
+/* A background job on a layout (work.h); the layout lives while it runs. */
+struct dx_layout_job {
+	struct dx_work w;                 /* first: the work queue hands it back */
+	TAILQ_ENTRY(dx_layout_job) link;  /* in l->jobs */
+	struct dx_layout *l;
+	enum dx_job_kind kind;
+	enum grant_phase phase;           /* DX_JOB_GRANT */
+	uint64_t off, len, pos;           /* the range (absolute file offsets) and how far it got */
+	dx_job_done_fn *done;
+	uint64_t tag;
+};
+
+static const char *const state_names[] = {
+	[LAYOUT_GRANTING] = "granting",
+	[LAYOUT_GRANTED] = "granted",
+	[LAYOUT_RECALL_QUEUED] = "recall-queued",
+	[LAYOUT_RECALL_SENT] = "recall-sent",
+	[LAYOUT_RETURNED] = "returned",
+	[LAYOUT_FENCED] = "fenced",
+};
 
 const char *dx_layout_state_name(enum dx_layout_state s)
 {
-	return s == LAYOUT_GRANTED ? "granted" : "recalling";
+	return (unsigned int)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+static bool legal_move(enum dx_layout_state from, enum dx_layout_state to)
+{
+	switch (from) {
+	case LAYOUT_GRANTING: return to == LAYOUT_GRANTED || to == LAYOUT_FENCED;
+	case LAYOUT_GRANTED: return to == LAYOUT_RECALL_QUEUED || to == LAYOUT_RETURNED || to == LAYOUT_FENCED;
+	case LAYOUT_RECALL_QUEUED: return to == LAYOUT_RECALL_SENT || to == LAYOUT_RETURNED || to == LAYOUT_FENCED;
+	case LAYOUT_RECALL_SENT: return to == LAYOUT_RETURNED || to == LAYOUT_FENCED;
+	case LAYOUT_RETURNED: return to == LAYOUT_FENCED;
+	case LAYOUT_FENCED: return false;
+	}
+	return false;
+}
+
+void dx_layout_set_state(struct dx_layout *l, enum dx_layout_state to)
+{
+	if (!legal_move(l->state, to)) {
+		log_err("BUG: layout %llu: no move from %s to %s", (unsigned long long)l->id,
+			dx_layout_state_name(l->state), dx_layout_state_name(to));
+		assert(!"illegal layout state move");
+		return;
+	}
+	log_debug("layout %llu (client %llu): %s -> %s", (unsigned long long)l->id, (unsigned long long)l->c->id,
+		  dx_layout_state_name(l->state), dx_layout_state_name(to));
+	l->state = to;
 }
 
 bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len)
@@ -22,6 +76,36 @@ bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len)
 	uint64_t end = off + len < off ? UINT64_MAX : off + len; /* LEN may mean "to the end" */
 
 	return off < l->off + l->len && l->off < end;
+}
+
+bool dx_layout_dead(const struct dx_layout *l)
+{
+	return l->state == LAYOUT_RETURNED || l->state == LAYOUT_FENCED;
+}
+
+bool dx_layout_recallable(const struct dx_layout *l)
+{
+	return l->state == LAYOUT_GRANTED;
+}
+
+bool dx_layout_busy(const struct dx_layout *l)
+{
+	return !dx_layout_dead(l) || !TAILQ_EMPTY(&l->jobs);
+}
+
+bool dx_layout_urgent(const struct dx_layout *l)
+{
+	return l->f->lease == LEASE_BREAKING || l->recall_reason || l->c->d->stopping;
+}
+
+static struct dx_layout_job *job_of(struct dx_work *w)
+{
+	return (struct dx_layout_job *)((char *)w - offsetof(struct dx_layout_job, w));
+}
+
+static uint64_t slice(const struct dx_layout_job *j)
+{
+	return j->len - j->pos < DX_WORK_SLICE ? j->len - j->pos : DX_WORK_SLICE;
 }
 
 static int register_mr(struct dx_layout *l, void *addr, int access)
@@ -32,39 +116,180 @@ static int register_mr(struct dx_layout *l, void *addr, int access)
 
 		log_err("ibv_reg_mr of %s/%s [%llu, +%llu) (%s): %s", l->f->export_name, l->f->relpath,
 			(unsigned long long)l->off, (unsigned long long)l->len,
-			l->mr_mode == DXP_MR_BOUNCE ? "staging" : "mapping", strerror(-err));
+			l->staging ? "staging" : "mapping", strerror(-err));
 		return err;
 	}
 	return 0;
 }
 
-/* The staging copy of a READ layout over the file's last partial page. */
-static int fill_tail(struct dx_layout *l, uint64_t size)
+/* The mapping (and the staging buffer) a grant needs. */
+static int grant_map(struct dx_layout *l)
 {
-	size_t n = (size_t)(size > l->off ? size - l->off : 0);
-	ssize_t got;
+	int ret;
 
+	if (l->off + l->len <= l->size) {
+		ret = dx_fmap_get(l->f, l->off + l->len, &l->fm);
+		if (ret)
+			return ret;
+		if (l->mr_mode != DXP_MR_BOUNCE)
+			return 0;
+	}
+	/* bounce, or a READ layout over the last partial page (zeros past the end) */
 	l->staging = mmap(NULL, (size_t)l->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (l->staging == MAP_FAILED) {
 		l->staging = NULL;
-		return dx_log_fail("mmap (tail staging)", -errno);
+		return dx_log_fail("mmap (staging)", -errno);
 	}
-	got = pread(l->f->fd, l->staging, n, (off_t)l->off);
-	if (got < 0 || (size_t)got != n)
-		return dx_log_fail("pread (file tail)", got < 0 ? -errno : -EIO);
 	return 0;
 }
 
-int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
-		  uint64_t size, struct dx_layout **out)
+/* One slice of the staging buffer from the file. */
+static int grant_fill(struct dx_layout_job *j)
 {
-	bool rw = iomode == DXP_IOMODE_RW;
-	int access = IBV_ACCESS_REMOTE_READ | (rw ? IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE : 0);
-	struct dx_layout *l;
-	void *pm;
+	struct dx_layout *l = j->l;
+	uint64_t n = slice(j), at = l->off + j->pos;
+	char *dst = (char *)l->staging + j->pos;
+
+	if (l->fm) {
+		memcpy(dst, l->fm->addr + at, (size_t)n);
+		l->c->d->st.bytes_copied += n;
+	} else if (at < l->size) {
+		size_t want = (size_t)(l->size - at < n ? l->size - at : n);
+		ssize_t got = pread(l->f->fd, dst, want, (off_t)at);
+
+		if (got < 0 || (size_t)got != want)
+			return dx_log_fail("pread (file tail)", got < 0 ? -errno : -EIO);
+	}
+	j->pos += n;
+	return 0;
+}
+
+static int grant_step(struct dx_work *w)
+{
+	struct dx_layout_job *j = job_of(w);
+	struct dx_layout *l = j->l;
+	int access = IBV_ACCESS_REMOTE_READ;
 	int ret;
 
-	l = calloc(1, sizeof(*l));
+	switch (j->phase) {
+	case G_PREPARE:
+		ret = dx_seal_prepare(l->f, j->off + j->pos, slice(j));
+		if (ret)
+			return ret;
+		j->pos += slice(j);
+		if (j->pos == j->len) {
+			j->pos = 0;
+			j->phase = G_MAP;
+		}
+		return 1;
+	case G_MAP:
+		ret = grant_map(l);
+		if (ret)
+			return ret;
+		j->phase = l->staging ? G_FILL : G_REGISTER;
+		return 1;
+	case G_FILL:
+		ret = grant_fill(j);
+		if (ret)
+			return ret;
+		if (j->pos == j->len)
+			j->phase = G_REGISTER;
+		return 1;
+	case G_REGISTER:
+		if (l->iomode == DXP_IOMODE_RW)
+			access |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
+		if (l->mr_mode == DXP_MR_ODP && !l->staging)
+			access |= IBV_ACCESS_ON_DEMAND;
+		ret = register_mr(l, l->staging ? l->staging : l->fm->addr + l->off, access);
+		if (ret)
+			return ret;
+		clock_gettime(CLOCK_MONOTONIC, &l->granted);
+		dx_layout_set_state(l, LAYOUT_GRANTED);
+		l->c->d->st.layouts_granted++;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* Persist (bounce: copy in and persist) one slice. */
+static int persist_step(struct dx_work *w)
+{
+	struct dx_layout_job *j = job_of(w);
+	struct dx_layout *l = j->l;
+	uint64_t n = slice(j), at = j->off + j->pos;
+	char *pm = l->fm->addr + at;
+
+	if (l->mr_mode == DXP_MR_BOUNCE) {
+		l->fm->memcpy_persist(pm, (char *)l->staging + (at - l->off), (size_t)n, 0);
+		l->c->d->st.bytes_copied += n;
+	} else {
+		l->fm->persist(pm, (size_t)n);
+	}
+	if (j->kind == DX_JOB_COMMIT)
+		l->c->d->st.bytes_committed += n;
+	j->pos += n;
+	return j->pos < j->len;
+}
+
+static bool job_urgent(const struct dx_work *w)
+{
+	return dx_layout_urgent(((const struct dx_layout_job *)w)->l);
+}
+
+static void job_done(struct dx_work *w, int result)
+{
+	struct dx_layout_job *j = job_of(w);
+	struct dx_layout *l = j->l;
+
+	TAILQ_REMOVE(&l->jobs, j, link);
+	if (result && j->kind == DX_JOB_GRANT && l->state == LAYOUT_GRANTING) {
+		if (result != -ECANCELED)
+			log_notice("grant of layout %llu on %s/%s failed: %s", (unsigned long long)l->id,
+				   l->f->export_name, l->f->relpath, strerror(-result));
+		dx_layout_fence(l);
+	}
+	if (result && j->kind != DX_JOB_GRANT)
+		log_notice("layout %llu on %s/%s: %s of [%llu, +%llu) %s after %llu of %llu bytes",
+			   (unsigned long long)l->id, l->f->export_name, l->f->relpath,
+			   j->kind == DX_JOB_COMMIT ? "commit" : "copy-back", (unsigned long long)j->off,
+			   (unsigned long long)j->len, result == -ECANCELED ? "dropped" : strerror(-result),
+			   (unsigned long long)j->pos, (unsigned long long)j->len);
+	if (j->done)
+		j->done(l, j->kind, j->tag, result);
+	free(j);
+	if (dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs))
+		dx_reap_soon(l->c->d);
+}
+
+static const struct dx_work_ops grant_ops = { "grant", grant_step, job_done, job_urgent };
+static const struct dx_work_ops persist_ops = { "persist", persist_step, job_done, job_urgent };
+
+static int start_job(struct dx_layout *l, enum dx_job_kind kind, uint64_t off, uint64_t len, dx_job_done_fn *done,
+		     uint64_t tag)
+{
+	struct dx_layout_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->w.ops = kind == DX_JOB_GRANT ? &grant_ops : &persist_ops;
+	j->l = l;
+	j->kind = kind;
+	j->off = off;
+	j->len = len;
+	j->done = done;
+	j->tag = tag;
+	j->phase = kind == DX_JOB_GRANT && l->iomode == DXP_IOMODE_RW ? G_PREPARE : G_MAP;
+	TAILQ_INSERT_TAIL(&l->jobs, j, link);
+	dx_work_queue(l->c->d, &j->w);
+	return 0;
+}
+
+int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
+		    uint64_t size, dx_job_done_fn *done, uint64_t tag, struct dx_layout **out)
+{
+	struct dx_layout *l = calloc(1, sizeof(*l));
+	int ret;
+
 	if (!l)
 		return -ENOMEM;
 	l->c = c;
@@ -72,110 +297,96 @@ int dx_layout_new(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t l
 	l->off = off;
 	l->len = len;
 	l->iomode = iomode;
+	l->size = size;
 	l->id = ++c->d->next_layout_id;
 	l->seq = 1;
+	l->state = LAYOUT_GRANTING;
+	TAILQ_INIT(&l->jobs);
 	switch (f->x->mr_mode) {
 	case DX_MR_ODP: l->mr_mode = DXP_MR_ODP; break;
 	case DX_MR_BOUNCE: l->mr_mode = DXP_MR_BOUNCE; break;
 	default: l->mr_mode = DXP_MR_PINNED; break;
 	}
-	if (off + len > size) {
-		l->mr_mode = DXP_MR_BOUNCE;
-		ret = fill_tail(l, size);
-		if (!ret)
-			ret = register_mr(l, l->staging, access);
-		if (ret)
-			goto err_staging;
-		goto granted;
-	}
-	ret = dx_fmap_get(f, off + len, &l->fm);
-	if (ret)
-		goto err_free;
-	pm = l->fm->addr + off;
-	if (l->mr_mode == DXP_MR_BOUNCE) {
-		l->staging = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (l->staging == MAP_FAILED) {
-			l->staging = NULL;
-			ret = dx_log_fail("mmap (bounce staging)", -errno);
-			goto err_unmap;
-		}
-		memcpy(l->staging, pm, (size_t)len);
-		ret = register_mr(l, l->staging, access);
-	} else {
-		ret = register_mr(l, pm, access | (l->mr_mode == DXP_MR_ODP ? IBV_ACCESS_ON_DEMAND : 0));
-	}
-	if (ret)
-		goto err_staging;
-granted:
-	clock_gettime(CLOCK_MONOTONIC, &l->granted);
+	if (off + len > size)
+		l->mr_mode = DXP_MR_BOUNCE; /* the tail: served from a staging copy */
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
 	TAILQ_INSERT_TAIL(&c->layouts, l, by_conn);
 	c->d->n_layouts++;
-	c->d->st.layouts_granted++;
+	ret = start_job(l, DX_JOB_GRANT, off, len, done, tag);
+	if (ret) {
+		dx_layout_fence(l); /* nothing ran: the reaper frees it */
+		return ret;
+	}
 	*out = l;
 	return 0;
-
-err_staging:
-	if (l->staging)
-		munmap(l->staging, (size_t)len);
-err_unmap:
-	dx_fmap_put(&l->fm);
-err_free:
-	free(l);
-	return ret;
 }
 
-int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len)
+int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len, dx_job_done_fn *done, uint64_t tag)
 {
-	size_t rel = (size_t)(off - l->off);
-	char *pm;
+	return start_job(l, DX_JOB_COMMIT, off, len, done, tag);
+}
 
-	if (l->iomode != DXP_IOMODE_RW || len == 0)
-		return 0; /* READ layouts (tail ones have no mapping) hold nothing to persist */
-	pm = l->fm->addr + off;
-	if (l->mr_mode == DXP_MR_BOUNCE)
-		l->fm->memcpy_persist(pm, (char *)l->staging + rel, (size_t)len, 0); /* flags 0: copy and persist */
-	else
-		l->fm->persist(pm, (size_t)len);
+/* The rkey dies: nothing the client still sends can land after this. */
+static int dereg(struct dx_layout *l)
+{
+	int ret;
+
+	if (!l->mr)
+		return 0;
+	ret = ibv_dereg_mr(l->mr);
+	if (ret)
+		return dx_log_fail("ibv_dereg_mr", -ret);
+	l->mr = NULL;
 	return 0;
 }
 
-void dx_layout_release(struct dx_layout **lp, bool copy_back)
+int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, uint64_t tag)
 {
-	struct dx_layout *l = *lp;
-	struct dx_file *f;
-	int ret;
+	bool bounce_rw = l->mr_mode == DXP_MR_BOUNCE && l->iomode == DXP_IOMODE_RW && l->fm;
+	int ret = dereg(l);
 
-	if (!l)
+	if (ret)
+		return ret;
+	dx_recall_forget(l);
+	dx_layout_set_state(l, LAYOUT_RETURNED);
+	if (copy_back && bounce_rw) {
+		if (dx_conn_may_write(l->c, l->f) && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
+			return 1;
+		log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
+			   "may no longer write to %s/%s", (unsigned long long)l->id, (unsigned long long)l->c->id,
+			   l->f->export_name, l->f->relpath);
+	}
+	if (TAILQ_EMPTY(&l->jobs))
+		dx_reap_soon(l->c->d);
+	return 0;
+}
+
+void dx_layout_fence(struct dx_layout *l)
+{
+	struct dx_layout_job *j;
+
+	if (l->state == LAYOUT_FENCED)
 		return;
-	f = l->f;
-	/* The rkey dies first: nothing the client still sends can land after this. */
-	if (l->mr) {
-		ret = ibv_dereg_mr(l->mr);
-		if (ret)
-			dx_log_fail("ibv_dereg_mr", -ret);
-	}
-	if (copy_back && l->mr_mode == DXP_MR_BOUNCE && l->iomode == DXP_IOMODE_RW) {
-		if (dx_conn_may_write(l->c, f))
-			dx_layout_commit(l, l->off, l->len);
-		else
-			log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
-				   "may no longer write to %s/%s", (unsigned long long)l->id,
-				   (unsigned long long)l->c->id, f->export_name, f->relpath);
-	}
+	if (dereg(l))
+		dx_conn_kill_qp(l->c, "ibv_dereg_mr failed"); /* the rkey must not outlive the lease */
+	dx_recall_forget(l);
+	dx_layout_set_state(l, LAYOUT_FENCED);
+	while ((j = TAILQ_FIRST(&l->jobs)))
+		dx_work_cancel(l->c->d, &j->w);
+	dx_reap_soon(l->c->d);
+}
+
+void dx_layout_free(struct dx_layout *l)
+{
+	struct dx_conn *c = l->c;
+
+	assert(dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs));
+	TAILQ_REMOVE(&l->f->layouts, l, by_file);
+	TAILQ_REMOVE(&c->layouts, l, by_conn);
 	if (l->staging)
 		munmap(l->staging, (size_t)l->len);
 	dx_fmap_put(&l->fm);
-	if (l->ev_deadline)
-		event_free(l->ev_deadline);
-	if (l->queued)
-		TAILQ_REMOVE(&l->c->recall_queue, l, recall_q);
-	if (l->state == LAYOUT_RECALLING && l->recall_sent && l->c->recalls_outstanding)
-		l->c->recalls_outstanding--;
-	TAILQ_REMOVE(&f->layouts, l, by_file);
-	TAILQ_REMOVE(&l->c->layouts, l, by_conn);
-	l->c->d->n_layouts--;
+	c->d->n_layouts--;
 	free(l);
-	*lp = NULL;
-	dx_file_layout_gone(f);
+	dx_conn_layout_freed(c);
 }

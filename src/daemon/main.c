@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 
@@ -83,7 +84,6 @@ static void repoint_files(struct dxd *d, struct dx_exports *nx)
 {
 	struct dx_file *f;
 
-again:
 	TAILQ_FOREACH(f, &d->files, link) {
 		const struct dx_export *old = f->x, *nw = NULL;
 
@@ -96,8 +96,7 @@ again:
 		f->x = nw;
 		if (!nw) {
 			log_notice("export \"%s\" is gone: recalling layouts on %s", old->cfg->name, f->relpath);
-			dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_EXPORT);
-			goto again; /* F may be gone now */
+			dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_EXPORT); /* frees nothing: the walk goes on */
 		}
 	}
 }
@@ -251,6 +250,11 @@ static void dxd_fini(struct dxd *d)
 	dx_ctlsock_free(&d->ctl);
 	if (d->listener)
 		dx_conns_destroy_all(d);
+	/* Copy-backs of what clients returned finish before the exit. */
+	dx_workq_drain(d);
+	dx_reap_now(d);
+	dx_workq_fini(d);
+	dx_reap_fini(d);
 	dx_seal_fini(d);
 	if (d->ev_stop)
 		event_free(d->ev_stop);
@@ -289,6 +293,31 @@ static void raise_nofile(void)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * Below the urgent priority, the loop looks for new events after every
+ * callback: a callback that re-activates itself (a CQ with more completions,
+ * the next slice of background work) would otherwise run again at once, and
+ * a lease break would wait until it stopped.
+ */
+static int new_event_base(struct dxd *d)
+{
+	struct event_config *ec = event_config_new();
+
+	if (!ec)
+		return dx_log_fail("event_config_new", -ENOMEM);
+	if (event_config_set_max_dispatch_interval(ec, NULL, 1, DX_PRIO_NORMAL)) {
+		event_config_free(ec);
+		return dx_log_fail("event_config_set_max_dispatch_interval", -EINVAL);
+	}
+	d->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!d->base)
+		return dx_log_fail("event_base_new_with_config", -ENOMEM);
+	if (event_base_priority_init(d->base, DX_PRIO_N))
+		return dx_log_fail("event_base_priority_init", -EINVAL);
+	return 0;
+}
+
 static int dxd_run(struct dxd *d)
 {
 	struct dxbuf errs = DXBUF_INIT;
@@ -302,11 +331,9 @@ static int dxd_run(struct dxd *d)
 	/* A daxrdmactl that hangs up before its reply must not kill us. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return dx_log_fail("signal SIGPIPE", -errno);
-	d->base = event_base_new();
-	if (!d->base)
-		return dx_log_fail("event_base_new", -ENOMEM);
-	if (event_base_priority_init(d->base, DX_PRIO_N))
-		return dx_log_fail("event_base_priority_init", -EINVAL);
+	ret = new_event_base(d);
+	if (ret)
+		return ret;
 	ret = add_signal(d, &d->ev_sighup, SIGHUP, on_sighup);
 	if (!ret)
 		ret = add_signal(d, &d->ev_sigterm, SIGTERM, on_sigterm);
@@ -314,6 +341,10 @@ static int dxd_run(struct dxd *d)
 		ret = add_signal(d, &d->ev_sigint, SIGINT, on_sigterm);
 	if (!ret)
 		ret = dx_seal_init(d);
+	if (!ret)
+		ret = dx_workq_init(d);
+	if (!ret)
+		ret = dx_reap_init(d);
 	if (ret)
 		return ret;
 	ret = dx_listener_new(d->base, d->cfg, on_cm_event, d, &d->listener);

@@ -31,7 +31,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	snprintf(why, sizeof(why), "layout %llu of %s/%s not returned within recall_timeout_ms = %lld",
 		 (unsigned long long)l->id, l->f->export_name, l->f->relpath,
 		 (long long)l->c->d->cfg->recall_timeout_ms);
-	dx_conn_fence(l->c, why); /* frees L */
+	dx_conn_fence(l->c, why); /* L is FENCED now; the reaper frees it */
 }
 
 static int send_recall(struct dx_layout *l)
@@ -46,7 +46,7 @@ static int send_recall(struct dx_layout *l)
 	m.u.recall.len = l->len;
 	m.u.recall.reason = l->recall_reason;
 	m.u.recall.timeout_ms = (uint32_t)l->c->d->cfg->recall_timeout_ms;
-	l->recall_sent = true;
+	dx_layout_set_state(l, LAYOUT_RECALL_SENT);
 	l->c->recalls_outstanding++;
 	l->c->recalls++;
 	return dx_conn_send(l->c, &m);
@@ -59,7 +59,6 @@ void dx_recall_pump(struct dx_conn *c)
 	while (c->state != CONN_CLOSING && c->recalls_outstanding < c->recall_credits &&
 	       (l = TAILQ_FIRST(&c->recall_queue))) {
 		TAILQ_REMOVE(&c->recall_queue, l, recall_q);
-		l->queued = false;
 		if (send_recall(l)) {
 			dx_conn_fence(c, "cannot send LAYOUT_RECALL");
 			return;
@@ -67,14 +66,33 @@ void dx_recall_pump(struct dx_conn *c)
 	}
 }
 
+void dx_recall_forget(struct dx_layout *l)
+{
+	if (l->ev_deadline) {
+		event_free(l->ev_deadline);
+		l->ev_deadline = NULL;
+	}
+	if (l->state == LAYOUT_RECALL_QUEUED)
+		TAILQ_REMOVE(&l->c->recall_queue, l, recall_q);
+	if (l->state == LAYOUT_RECALL_SENT && l->c->recalls_outstanding)
+		l->c->recalls_outstanding--; /* the caller pumps the queue when it is done */
+}
+
 void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 {
 	struct timeval tv;
 	int64_t now = dx_now_ms(), ms;
 
-	if (l->state == LAYOUT_RECALLING)
+	if (l->state == LAYOUT_GRANTING) {
+		/* No rkey has left the daemon: cancel the grant (its request fails). */
+		log_info("layout %llu of client %llu on %s/%s: grant cancelled (%s)", (unsigned long long)l->id,
+			 (unsigned long long)l->c->id, l->f->export_name, l->f->relpath, dx_recall_reason_name(reason));
+		l->recall_reason = reason;
+		dx_layout_fence(l);
 		return;
-	l->state = LAYOUT_RECALLING;
+	}
+	if (!dx_layout_recallable(l))
+		return;
 	l->recall_reason = reason;
 	clock_gettime(CLOCK_MONOTONIC, &l->recall_started);
 	l->c->d->st.recalls++;
@@ -83,11 +101,13 @@ void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 		 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
 		 (unsigned long long)l->c->id, l->c->peer, dx_recall_reason_name(reason));
 	/* A local process waits from the moment the kernel signalled the break. */
-	ms = (l->f->breaking ? l->f->break_ms : now) + l->c->d->cfg->recall_timeout_ms - now;
+	ms = (l->f->lease == LEASE_BREAKING ? l->f->break_ms : now) + l->c->d->cfg->recall_timeout_ms - now;
 	if (ms < 0)
 		ms = 0;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
+	dx_layout_set_state(l, LAYOUT_RECALL_QUEUED);
+	TAILQ_INSERT_TAIL(&l->c->recall_queue, l, recall_q);
 	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
 	if (!l->ev_deadline || event_priority_set(l->ev_deadline, DX_PRIO_URGENT) ||
 	    evtimer_add(l->ev_deadline, &tv)) {
@@ -95,19 +115,7 @@ void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 		dx_conn_fence(l->c, "cannot arm the recall deadline");
 		return;
 	}
-	TAILQ_INSERT_TAIL(&l->c->recall_queue, l, recall_q);
-	l->queued = true;
 	dx_recall_pump(l->c);
-}
-
-static bool has_granted(const struct dx_file *f, uint64_t off, uint64_t len)
-{
-	const struct dx_layout *l;
-
-	TAILQ_FOREACH(l, &f->layouts, by_file)
-		if (l->state == LAYOUT_GRANTED && dx_layout_overlaps(l, off, len))
-			return true;
-	return false;
 }
 
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason)
@@ -115,21 +123,13 @@ unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint3
 	struct dx_layout *l;
 	unsigned int n = 0;
 
-	/* A fence frees every layout of that client, on this file and others:
-	 * hold F, and look for the next layout from the start after each one. */
-	f->handles++;
-	while (has_granted(f, off, len)) {
-		TAILQ_FOREACH(l, &f->layouts, by_file) {
-			if (l->state == LAYOUT_GRANTED && dx_layout_overlaps(l, off, len)) {
-				dx_recall_layout(l, reason);
-				break;
-			}
-		}
-	}
+	/* Fences only mark layouts (the reaper frees them): the walk is safe. */
 	TAILQ_FOREACH(l, &f->layouts, by_file)
 		if (dx_layout_overlaps(l, off, len))
+			dx_recall_layout(l, reason);
+	TAILQ_FOREACH(l, &f->layouts, by_file)
+		if (dx_layout_overlaps(l, off, len) && dx_layout_busy(l))
 			n++;
-	dx_file_put(f);
 	return n;
 }
 
@@ -138,13 +138,8 @@ unsigned int dx_recall_all(struct dxd *d, uint32_t reason)
 	struct dx_file *f;
 	unsigned int n = 0;
 
-again:
-	TAILQ_FOREACH(f, &d->files, link) {
-		if (has_granted(f, 0, UINT64_MAX)) {
-			n += dx_recall_file(f, 0, UINT64_MAX, reason);
-			goto again;
-		}
-	}
+	TAILQ_FOREACH(f, &d->files, link)
+		n += dx_recall_file(f, 0, UINT64_MAX, reason);
 	return n;
 }
 

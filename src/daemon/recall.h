@@ -1,5 +1,5 @@
 /*
- * Recall (DESIGN.md §4): mark layouts RECALLING, send LAYOUT_RECALL within
+ * Recall (DESIGN.md §4): mark layouts recalled, send LAYOUT_RECALL within
  * the client's recall credits (queue the rest), and fence the client if the
  * layout is not back by recall_timeout_ms. The lease goes when the file has
  * no layout left (seal.c).
@@ -14,8 +14,14 @@ struct dx_conn;
 struct dx_file;
 struct dx_layout;
 
+/* Recall L (GRANTED: LAYOUT_RECALL with a deadline; GRANTING: the grant is
+ * cancelled); other states are left as they are. */
 void dx_recall_layout(struct dx_layout *l, uint32_t reason);
-/* Recall every layout of F overlapping [OFF, OFF+LEN); how many are now recalling. */
+/* L leaves the recall machinery (returned or fenced): its deadline, its
+ * place in the queue, its recall credit. */
+void dx_recall_forget(struct dx_layout *l);
+/* Recall every layout of F overlapping [OFF, OFF+LEN); how many are still
+ * out there (live, or copying back). */
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason);
 unsigned int dx_recall_all(struct dxd *d, uint32_t reason);
 /* Send queued recalls while the client has credits. */

@@ -1,5 +1,6 @@
 #include "daemon/seal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -22,6 +23,7 @@
 #include "daxrdma_proto.h"
 #include "daemon/daemon.h"
 #include "daemon/fmap.h"
+#include "daemon/reap.h"
 #include "daemon/recall.h"
 
 /* F_SETSIG with a real-time signal puts the lease's fd in si_fd. When the
@@ -55,6 +57,41 @@ static struct dx_file *file_by_fd(struct dxd *d, int fd)
 	return NULL;
 }
 
+const char *dx_lease_state_name(enum dx_lease_state s)
+{
+	switch (s) {
+	case LEASE_UNLEASED: return "unleased";
+	case LEASE_LEASED: return "leased";
+	case LEASE_BREAKING: return "breaking";
+	case LEASE_HOLDOFF: return "holdoff";
+	}
+	return "?";
+}
+
+static bool legal_lease_move(enum dx_lease_state from, enum dx_lease_state to)
+{
+	switch (from) {
+	case LEASE_UNLEASED: return to == LEASE_LEASED;
+	case LEASE_LEASED: return to == LEASE_BREAKING || to == LEASE_UNLEASED;
+	case LEASE_BREAKING: return to == LEASE_HOLDOFF;
+	case LEASE_HOLDOFF: return to == LEASE_LEASED || to == LEASE_UNLEASED;
+	}
+	return false;
+}
+
+static void set_lease(struct dx_file *f, enum dx_lease_state to)
+{
+	if (!legal_lease_move(f->lease, to)) {
+		log_err("BUG: %s/%s: no lease move from %s to %s", f->export_name, f->relpath,
+			dx_lease_state_name(f->lease), dx_lease_state_name(to));
+		assert(!"illegal lease state move");
+		return;
+	}
+	log_debug("%s/%s: lease %s -> %s", f->export_name, f->relpath, dx_lease_state_name(f->lease),
+		  dx_lease_state_name(to));
+	f->lease = to;
+}
+
 /*
  * Lease breaks are noted by a thread of their own, which only waits for the
  * signal and stamps the time: the recall deadline counts from the moment the
@@ -77,13 +114,13 @@ struct dx_lease_watch {
 
 static void lease_broken(struct dx_file *f, int64_t at_ms)
 {
-	if (!f->leased || f->breaking)
+	if (f->lease != LEASE_LEASED)
 		return;
 	/* The fd may have been reused since the signal: a lease still held
 	 * whole is not being broken. */
 	if (fcntl(f->fd, F_GETLEASE) == F_WRLCK)
 		return;
-	f->breaking = true;
+	set_lease(f, LEASE_BREAKING);
 	f->break_ms = at_ms;
 	f->lease_breaks++;
 	f->d->st.lease_breaks++;
@@ -133,7 +170,7 @@ static void on_lease_note(evutil_socket_t fd, short what, void *arg)
 		}
 		/* SIGIO: the signal queue overflowed; ask every leased file. */
 		TAILQ_FOREACH_SAFE(f, &d->files, link, tmp)
-			if (f->leased && fcntl(f->fd, F_GETLEASE) != F_WRLCK)
+			if (f->lease == LEASE_LEASED && fcntl(f->fd, F_GETLEASE) != F_WRLCK)
 				lease_broken(f, n.at_ms);
 	}
 }
@@ -322,9 +359,32 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 	return 0;
 }
 
-static void file_maybe_free(struct dx_file *f)
+void dx_file_put(struct dx_file *f)
 {
-	if (f->handles || !TAILQ_EMPTY(&f->layouts))
+	if (f->handles)
+		f->handles--;
+	if (!f->handles)
+		dx_reap_soon(f->d);
+}
+
+void dx_file_settle(struct dx_file *f)
+{
+	if (!TAILQ_EMPTY(&f->layouts))
+		return;
+	if (f->lease == LEASE_LEASED || f->lease == LEASE_BREAKING) {
+		if (fcntl(f->fd, F_SETLEASE, F_UNLCK))
+			dx_log_fail("fcntl F_SETLEASE F_UNLCK", -errno);
+		if (f->lease == LEASE_BREAKING) {
+			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds "
+				   "(%lld ms after the break)", f->export_name, f->relpath,
+				   (long long)(dx_now_ms() - f->break_ms));
+			f->holdoff_until_ms = dx_now_ms() + DX_LEASE_HOLDOFF_MS;
+			set_lease(f, LEASE_HOLDOFF);
+		} else {
+			set_lease(f, LEASE_UNLEASED);
+		}
+	}
+	if (f->handles)
 		return;
 	TAILQ_REMOVE(&f->d->files, f, link);
 	dx_fmap_put(&f->fmap);
@@ -334,38 +394,18 @@ static void file_maybe_free(struct dx_file *f)
 	free(f);
 }
 
-void dx_file_put(struct dx_file *f)
-{
-	if (f->handles)
-		f->handles--;
-	file_maybe_free(f);
-}
-
-void dx_file_layout_gone(struct dx_file *f)
-{
-	if (!TAILQ_EMPTY(&f->layouts))
-		return;
-	if (f->leased) {
-		if (fcntl(f->fd, F_SETLEASE, F_UNLCK))
-			dx_log_fail("fcntl F_SETLEASE F_UNLCK", -errno);
-		if (f->breaking) {
-			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds",
-				   f->export_name, f->relpath);
-			f->holdoff_until_ms = dx_now_ms() + DX_LEASE_HOLDOFF_MS;
-		}
-		f->leased = false;
-	}
-	f->breaking = false;
-	file_maybe_free(f);
-}
-
 int dx_seal_lease(struct dx_file *f)
 {
-	if (f->leased)
-		return f->breaking ? -EAGAIN : 0;
-	/* Right after a break the local process may not have run yet. */
-	if (dx_now_ms() < f->holdoff_until_ms)
+	if (f->lease == LEASE_LEASED)
+		return 0;
+	if (f->lease == LEASE_BREAKING)
 		return -EAGAIN;
+	/* Right after a break the local process may not have run yet. */
+	if (f->lease == LEASE_HOLDOFF) {
+		if (dx_now_ms() < f->holdoff_until_ms)
+			return -EAGAIN;
+		set_lease(f, LEASE_UNLEASED);
+	}
 	if (fcntl(f->fd, F_SETSIG, LEASE_SIGNAL))
 		return dx_log_fail("fcntl F_SETSIG", -errno);
 	if (fcntl(f->fd, F_SETLEASE, F_WRLCK)) {
@@ -376,7 +416,7 @@ int dx_seal_lease(struct dx_file *f)
 		}
 		return dx_log_fail("fcntl F_SETLEASE F_WRLCK", -errno);
 	}
-	f->leased = true;
+	set_lease(f, LEASE_LEASED);
 	return 0;
 }
 

@@ -22,6 +22,20 @@ struct dx_layout;
  * local process that broke it runs before the lease can be taken again. */
 #define DX_LEASE_HOLDOFF_MS 50
 
+/*
+ * A file's lease (one setter, which logs and checks each move):
+ *
+ *   UNLEASED ──> LEASED ──> BREAKING ──> HOLDOFF ──> LEASED
+ *                  └──> UNLEASED             └──> UNLEASED (seen expired)
+ *
+ *   LEASED    F_WRLCK held: layouts may be granted
+ *   BREAKING  the kernel signalled a break: every layout is recalled and no
+ *             new one is granted; the lease goes with the last layout
+ *   HOLDOFF   released after a break; for DX_LEASE_HOLDOFF_MS nothing takes
+ *             it again, so the local process runs first
+ */
+enum dx_lease_state { LEASE_UNLEASED, LEASE_LEASED, LEASE_BREAKING, LEASE_HOLDOFF };
+
 struct dx_file {
 	TAILQ_ENTRY(dx_file) link;      /* in dxd.files */
 	struct dxd *d;
@@ -32,8 +46,7 @@ struct dx_file {
 	ino_t ino;
 	int fd;                         /* O_RDWR (O_RDONLY on read_only exports) */
 	unsigned int handles;           /* clients' OPENs not yet CLOSEd */
-	bool leased;                    /* F_WRLCK held */
-	bool breaking;                  /* the kernel is breaking the lease */
+	enum dx_lease_state lease;
 	uint64_t lease_breaks;
 	int64_t break_ms;               /* when the kernel signalled the break (dx_now_ms) */
 	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
@@ -57,10 +70,13 @@ void dx_seal_fini(struct dxd *d);
  */
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out);
-/* Drop one handle; the file goes when it has neither handles nor layouts. */
+/* Drop one handle; the reaper frees the file once it has neither handles
+ * nor layouts. */
 void dx_file_put(struct dx_file *f);
-/* After a layout went: release the lease if none is left, maybe free F. */
-void dx_file_layout_gone(struct dx_file *f);
+/* The reaper's: release the lease if no layout is left, free F if no
+ * handle is left either. */
+void dx_file_settle(struct dx_file *f);
+const char *dx_lease_state_name(enum dx_lease_state s);
 struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
 
 /* Take the write lease: 0, or -EAGAIN while a local process has the file open

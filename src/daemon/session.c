@@ -15,6 +15,7 @@
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
+#include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 
@@ -87,9 +88,10 @@ static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid
 {
 	struct dx_layout *l;
 
+	/* Only layouts the client has been told of and still holds. */
 	TAILQ_FOREACH(l, &c->layouts, by_conn)
 		if (l->id == sid->id)
-			return l->seq == sid->seq ? l : NULL;
+			return l->seq == sid->seq && l->state != LAYOUT_GRANTING && !dx_layout_dead(l) ? l : NULL;
 	return NULL;
 }
 
@@ -105,6 +107,50 @@ static uint32_t file_attrs(const struct dx_file *f)
 {
 	return (f->x && f->x->kind != DX_EXPORT_FS ? DXP_ATTR_DAX : 0) |
 	       (f->x && f->x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
+}
+
+/* A background job ended: answer the request that started it. */
+static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, int result)
+{
+	static const uint32_t op_of[] = {
+		[DX_JOB_GRANT] = DXP_LAYOUT_GET,
+		[DX_JOB_COMMIT] = DXP_COMMIT,
+		[DX_JOB_COPY_BACK] = DXP_LAYOUT_RETURN,
+	};
+	struct dx_conn *c = l->c;
+	struct dxp_msg rep;
+	char msg[DXP_MAX_ERRMSG + 1] = "";
+	unsigned int code = DXP_E_OK;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	memset(&rep, 0, sizeof(rep));
+	if (result == -ECANCELED && kind == DX_JOB_GRANT) {
+		code = l->f->lease == LEASE_BREAKING ? DXP_E_BUSY_LOCAL : DXP_E_RECALL_PENDING;
+		snprintf(msg, sizeof(msg), "the grant was cancelled: %s", dx_recall_reason_name(l->recall_reason));
+	} else if (result) {
+		code = dxp_errno_to_err(result);
+		snprintf(msg, sizeof(msg), "%s: %s", kind == DX_JOB_GRANT ? "layout" : kind == DX_JOB_COMMIT ?
+			 "commit" : "copy-back", strerror(-result));
+	} else if (kind == DX_JOB_GRANT) {
+		struct dxp_layout_get_rep *a = &rep.u.lget_rep;
+
+		a->stateid.id = l->id;
+		a->stateid.seq = l->seq;
+		a->off = l->off;
+		a->len = l->len;
+		a->raddr = (uint64_t)(uintptr_t)l->mr->addr;
+		a->rkey = l->mr->rkey;
+		a->iomode = l->iomode;
+		a->mr_mode = l->mr_mode;
+		log_info("client %llu: layout %llu on %s/%s [%llu, +%llu) %s, %s rkey %#x", (unsigned long long)c->id,
+			 (unsigned long long)l->id, l->f->export_name, l->f->relpath, (unsigned long long)l->off,
+			 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
+			 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned",
+			 l->mr->rkey);
+	}
+	if (tag || kind != DX_JOB_COPY_BACK)
+		dx_conn_answer(c, op_of[kind], tag, code, msg, &rep);
 }
 
 static unsigned int op_hello(struct req_ctx *r)
@@ -197,14 +243,22 @@ static unsigned int op_open(struct req_ctx *r)
 static unsigned int op_close(struct req_ctx *r)
 {
 	struct dx_handle *h = find_handle(r->c, r->req->u.fh.fh);
-	struct dx_layout *l, *tmp;
+	struct dx_layout *l;
 
 	if (!h)
 		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)r->req->u.fh.fh);
-	/* Closing a file returns this client's layouts on it. */
-	TAILQ_FOREACH_SAFE(l, &r->c->layouts, by_conn, tmp)
-		if (h->f && l->f == h->f)
-			dx_layout_release(&l, true);
+	/* Closing a file returns this client's layouts on it (grants in
+	 * progress are cancelled; their requests fail). */
+	TAILQ_FOREACH(l, &r->c->layouts, by_conn) {
+		if (!h->f || l->f != h->f || dx_layout_dead(l))
+			continue;
+		if (l->state == LAYOUT_GRANTING) {
+			dx_layout_fence(l);
+		} else if (dx_layout_return(l, true, NULL, 0) < 0) {
+			dx_conn_fence(r->c, "ibv_dereg_mr failed at CLOSE");
+			return DXP_E_IO;
+		}
+	}
 	TAILQ_REMOVE(&r->c->handles, h, link);
 	if (h->f)
 		dx_file_put(h->f);
@@ -263,7 +317,7 @@ static unsigned int op_allocate(struct req_ctx *r)
 	if ((q->len == 0 && !setsize) || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
 		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",
 			    (unsigned long long)q->off, (unsigned long long)q->len);
-	if (h->f->breaking)
+	if (h->f->lease == LEASE_BREAKING)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
 	if (q->len && fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
 		return fail_errno(r, -errno, "fallocate");
@@ -286,7 +340,12 @@ static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64
 	bool recall = false;
 
 	TAILQ_FOREACH(l, &f->layouts, by_file) {
-		if (!dx_layout_overlaps(l, off, len) || (!rw && l->iomode == DXP_IOMODE_READ))
+		if (!dx_layout_overlaps(l, off, len) || !dx_layout_busy(l))
+			continue;
+		if (dx_layout_dead(l)) /* returned, its data still being copied back */
+			return fail(r, DXP_E_RECALL_PENDING, "layout %llu over the range is being copied back",
+				    (unsigned long long)l->id);
+		if (!rw && l->iomode == DXP_IOMODE_READ)
 			continue;
 		if (l->c == r->c)
 			return fail(r, DXP_E_CONFLICT, "you hold layout %llu over [%llu, +%llu): return it first",
@@ -302,7 +361,6 @@ static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64
 static unsigned int op_layout_get(struct req_ctx *r)
 {
 	const struct dxp_layout_get_req *q = &r->req->u.lget;
-	struct dxp_layout_get_rep *a = &r->rep->u.lget_rep;
 	bool rw = q->iomode == DXP_IOMODE_RW;
 	const struct dx_config *cfg = r->c->d->cfg;
 	struct dx_handle *h = NULL;
@@ -329,7 +387,7 @@ static unsigned int op_layout_get(struct req_ctx *r)
 			    (unsigned long long)q->len, (long long)cfg->max_layout_size);
 	if ((int64_t)r->c->d->n_layouts >= cfg->max_layouts)
 		return fail(r, DXP_E_LIMIT, "limits.max_layouts (%lld) reached", (long long)cfg->max_layouts);
-	if (f->breaking)
+	if (f->lease == LEASE_BREAKING)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
 	code = check_conflicts(r, f, q->off, q->len, rw);
 	if (code)
@@ -347,35 +405,20 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	/* RW never reaches past the end (RDMA does not extend files); READ may
 	 * cover the rest of the last page, which reads as zeros. */
 	if (q->off + q->len > (rw ? (uint64_t)st.st_size : ((uint64_t)st.st_size + DXP_PAGE - 1) / DXP_PAGE * DXP_PAGE)) {
-		dx_file_layout_gone(f);
+		dx_reap_soon(r->c->d); /* the lease goes if no layout holds it */
 		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) ends beyond the file's %lld bytes%s",
 			    (unsigned long long)q->off, (unsigned long long)q->len, (long long)st.st_size,
 			    rw ? ": ALLOCATE first" : "");
 	}
-	if (rw) {
-		ret = dx_seal_prepare(f, q->off, q->len);
-		if (ret)
-			goto err_unseal;
-	}
-	ret = dx_layout_new(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, &l);
+	/* Preparation, fill and registration run as a background job; the
+	 * reply goes out when it ends (granted() below). */
+	ret = dx_layout_grant(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, job_done, r->req->hdr.tag, &l);
 	if (ret)
 		goto err_unseal;
-	a->stateid.id = l->id;
-	a->stateid.seq = l->seq;
-	a->off = l->off;
-	a->len = l->len;
-	a->raddr = (uint64_t)(uintptr_t)l->mr->addr;
-	a->rkey = l->mr->rkey;
-	a->iomode = l->iomode;
-	a->mr_mode = l->mr_mode;
-	log_info("client %llu: layout %llu on %s/%s [%llu, +%llu) %s, %s rkey %#x", (unsigned long long)r->c->id,
-		 (unsigned long long)l->id, f->export_name, f->relpath, (unsigned long long)l->off,
-		 (unsigned long long)l->len, rw ? "RW" : "READ",
-		 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned", l->mr->rkey);
-	return DXP_E_OK;
+	return DX_SESSION_LATER;
 
 err_unseal:
-	dx_file_layout_gone(f);
+	dx_reap_soon(r->c->d); /* the lease goes if no layout holds it */
 	return fail_errno(r, ret, "layout");
 }
 
@@ -383,18 +426,22 @@ static unsigned int op_layout_return(struct req_ctx *r)
 {
 	struct dx_layout *l = find_layout(r->c, &r->req->u.lret.stateid);
 	bool recalled;
+	int ret;
 
 	if (!l)
 		return fail(r, DXP_E_STALE_STATEID, "no layout %llu seq %u", (unsigned long long)r->req->u.lret.stateid.id,
 			    r->req->u.lret.stateid.seq);
-	recalled = l->state == LAYOUT_RECALLING;
+	recalled = l->state != LAYOUT_GRANTED;
 	log_info("client %llu: layout %llu returned%s", (unsigned long long)r->c->id, (unsigned long long)l->id,
 		 recalled ? " (recalled)" : "");
 	r->c->d->st.layouts_returned++;
-	dx_layout_release(&l, true);
-	dx_recall_pump(r->c);
-	dx_recall_check_stop(r->c->d);
-	return DXP_E_OK;
+	ret = dx_layout_return(l, true, job_done, r->req->hdr.tag);
+	if (ret < 0) {
+		dx_conn_fence(r->c, "ibv_dereg_mr failed at LAYOUT_RETURN");
+		return DXP_E_IO;
+	}
+	dx_recall_pump(r->c); /* a recall credit may be free */
+	return ret ? DX_SESSION_LATER : DXP_E_OK;
 }
 
 static unsigned int op_commit(struct req_ctx *r)
@@ -414,10 +461,11 @@ static unsigned int op_commit(struct req_ctx *r)
 		if (code)
 			return code;
 	}
-	dx_layout_commit(l, q->off, q->len);
-	if (l->iomode == DXP_IOMODE_RW)
-		r->c->d->st.bytes_committed += q->len;
-	return DXP_E_OK;
+	if (l->iomode != DXP_IOMODE_RW || q->len == 0)
+		return DXP_E_OK; /* nothing to persist */
+	if (dx_layout_commit(l, q->off, q->len, job_done, r->req->hdr.tag))
+		return fail(r, DXP_E_IO, "out of memory");
+	return DX_SESSION_LATER;
 }
 
 unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, struct dxp_msg *rep,
@@ -434,6 +482,7 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 		[DXP_COMMIT] = op_commit,
 	};
 	struct req_ctx r = { c, req, rep, msg, msglen };
+	unsigned int code;
 
 	*reply = true;
 	if (req->hdr.op == DXP_BYE) {
@@ -447,5 +496,8 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 			    (req->hdr.flags & DXP_F_REPLY) ? " reply" : "");
 	if (req->hdr.op != DXP_HELLO && c->state != CONN_READY)
 		return fail(&r, DXP_E_PROTO, "HELLO first");
-	return ops[req->hdr.op](&r);
+	code = ops[req->hdr.op](&r);
+	if (code == DX_SESSION_LATER)
+		*reply = false;
+	return code;
 }

@@ -13,6 +13,8 @@ check() {
 	fi
 }
 summary() {
+	# The whole log stays beside console.log on the host.
+	[ -f /tmp/daemon.log ] && [ -n "${DXVM_SHARE:-}" ] && cp /tmp/daemon.log "$DXVM_SHARE/daemon.log"
 	if [ $DX_FAIL -ne 0 ] && [ -f /tmp/daemon.log ]; then
 		echo "--- the last daemon's log (tail) ---"
 		tail -40 /tmp/daemon.log
@@ -64,7 +66,7 @@ exports = (
 	{ name = "denied"; path = "/mnt/pmem/denied"; acl = [ "10.9.9.0/24" ]; }
 );
 CONF
-	$D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
+	DAXRDMA_LOG_TIME=1 $D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
 	DPID=$!
 	for _ in $(seq 100); do
 		kill -0 $DPID 2>/dev/null || break

@@ -1,0 +1,100 @@
+#include "daemon/work.h"
+
+#include <errno.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "daemon/daemon.h"
+
+/* Urgent items first, else the head; the one run goes to the back, so
+ * items of equal urgency share the turns. */
+static struct dx_work *pick(struct dx_workq *q)
+{
+	struct dx_work *w;
+
+	TAILQ_FOREACH(w, &q->items, link)
+		if (w->ops->urgent && w->ops->urgent(w))
+			return w;
+	return TAILQ_FIRST(&q->items);
+}
+
+static void finish(struct dx_workq *q, struct dx_work *w, int result)
+{
+	TAILQ_REMOVE(&q->items, w, link);
+	q->n--;
+	w->ops->done(w, result);
+}
+
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct dxd *d = arg;
+	struct dx_workq *q = &d->work;
+	struct dx_work *w = pick(q);
+	int ret;
+
+	if (!w)
+		return;
+	ret = w->ops->step(w);
+	w->slices++;
+	q->slices_run++;
+	if (ret <= 0) {
+		finish(q, w, ret);
+	} else {
+		TAILQ_REMOVE(&q->items, w, link);
+		TAILQ_INSERT_TAIL(&q->items, w, link);
+	}
+	if (!TAILQ_EMPTY(&q->items))
+		event_active(q->ev, EV_TIMEOUT, 0);
+}
+
+int dx_workq_init(struct dxd *d)
+{
+	struct dx_workq *q = &d->work;
+
+	TAILQ_INIT(&q->items);
+	q->ev = event_new(d->base, -1, 0, on_turn, d);
+	if (!q->ev || event_priority_set(q->ev, DX_PRIO_BACKGROUND))
+		return dx_log_fail("event_new (background work)", -ENOMEM);
+	return 0;
+}
+
+void dx_workq_fini(struct dxd *d)
+{
+	struct dx_workq *q = &d->work;
+	struct dx_work *w;
+
+	while ((w = TAILQ_FIRST(&q->items)))
+		finish(q, w, -ECANCELED);
+	if (q->ev)
+		event_free(q->ev);
+	q->ev = NULL;
+}
+
+void dx_workq_drain(struct dxd *d)
+{
+	struct dx_workq *q = &d->work;
+	struct dx_work *w;
+	int ret;
+
+	while ((w = TAILQ_FIRST(&q->items))) {
+		do
+			ret = w->ops->step(w);
+		while (ret > 0);
+		finish(q, w, ret);
+	}
+}
+
+void dx_work_queue(struct dxd *d, struct dx_work *w)
+{
+	struct dx_workq *q = &d->work;
+
+	w->slices = 0;
+	TAILQ_INSERT_TAIL(&q->items, w, link);
+	q->n++;
+	event_active(q->ev, EV_TIMEOUT, 0);
+}
+
+void dx_work_cancel(struct dxd *d, struct dx_work *w)
+{
+	finish(&d->work, w, -ECANCELED);
+}

@@ -624,7 +624,12 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 	return c->rdma_status;
 }
 
-int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep)
+static bool sent(struct daxrdma_client *c)
+{
+	return c->rdma_outstanding == 0;
+}
+
+int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len)
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)c->stage, .length = (uint32_t)len, .lkey = c->stage_mr->lkey };
 	struct ibv_send_wr wr = {
@@ -638,13 +643,22 @@ int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64
 	if (len > DXC_STAGE_SLOT)
 		return -EMSGSIZE;
 	memcpy(c->stage, bytes, len);
-	c->wait_tag = tag;
-	c->have_reply = false;
 	ret = ibv_post_send(c->id->qp, &wr, &bad);
 	if (ret)
 		return -ret;
 	c->rdma_outstanding++;
-	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
+	return dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, sent);
+}
+
+int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep)
+{
+	int ret;
+
+	c->wait_tag = tag;
+	c->have_reply = false;
+	ret = dxc_send_raw(c, bytes, len);
+	if (!ret)
+		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
 	if (ret)
 		return ret;
 	*rep = &c->reply;

@@ -117,6 +117,11 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
  * -ETIMEDOUT.
  */
 int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep);
+/*
+ * For tests only: SEND LEN raw bytes and wait for the send to complete, not
+ * for a reply (replies that nobody waits for are logged as unexpected).
+ */
+int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len);
 /* Post RDMA ops for up to DXC_STAGE_SLOTS chunks and wait for them; used by io.c. */
 int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len);
 

@@ -1,10 +1,13 @@
 #!/bin/bash
 # No client can stall the daemon's loop (issue 8 §2). One client keeps it
-# busy with 64 MiB bounce grants and COMMITs; meanwhile a local truncate of
-# another file, which a silent client holds, must complete within
-# recall_timeout_ms + 200 ms, and daxrdmactl status must answer within 1 s.
+# busy with 64 MiB bounce grants and COMMITs, one after the other; a hostile
+# one keeps 16 COMMITs of 64 MiB in flight (and tries 18). Meanwhile a local
+# truncate of another file, which a silent client holds, must complete
+# within recall_timeout_ms + 200 ms, and daxrdmactl status must answer
+# within 1 s.
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
+HOSTILE=$DX_BUILD/tests/vm/dx-hostile
 F=/mnt/pmem/export
 RECALL_MS=2000
 check "rxe0 up" rxe_up
@@ -16,7 +19,13 @@ check "daxrdmad up" daemon_up
 $DXC $GUEST_IP pmem busy busy 67108864 40 > /tmp/busy.out 2>&1 &
 busy=$!
 check "a busy client: 64 MiB bounce layouts, granted and committed in a loop" wait_line /tmp/busy.out BUSY
-sleep 3
+: > $F/flood
+DX_FLOOD_S=40 $HOSTILE $GUEST_IP pmem flood flood > /tmp/flood.out 2>&1 &
+flood=$!
+check "a flooding client: 18 COMMITs of 64 MiB at once" wait_line /tmp/flood.out BURST
+cat /tmp/flood.out
+check "... 16 (its credits) are answered OK, 2 are refused" grep -q 'BURST ok=16 refused=2$' /tmp/flood.out
+check "... and the daemon says why" grep -q 'more than 16 requests in flight' /tmp/daemon.log
 
 worst_status=0
 worst_trunc=0
@@ -47,8 +56,9 @@ echo "   worst truncate: $worst_trunc ms; worst daxrdmactl status: $worst_status
 check "every truncate completed within recall_timeout_ms + 200 ms" test $worst_trunc -le $((RECALL_MS + 200))
 check "daxrdmactl status answered within 1 s throughout" test $worst_status -le 1000
 check "the busy client was still served" kill -0 $busy
-kill $busy 2>/dev/null
-wait $busy 2>/dev/null
+check "the flooding client was still served" kill -0 $flood
+kill $busy $flood 2>/dev/null
+wait $busy $flood 2>/dev/null
 check "the daemon is alive" kill -0 $DPID
 daemon_down
 summary

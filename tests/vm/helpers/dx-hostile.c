@@ -9,6 +9,10 @@
  *   dx-hostile HOST EXPORT PATH requests    well-formed but forged or out of range
  *   dx-hostile HOST EXPORT PATH malformed   three malformed messages: the third ends it
  *   dx-hostile HOST EXPORT PATH oversize    a SEND larger than any receive buffer
+ *   dx-hostile HOST EXPORT PATH flood       a 64 MiB RW layout, then 18 COMMITs of it
+ *                                           at once (2 beyond the credits): BURST
+ *                                           ok=N refused=M; then rounds of 16 for
+ *                                           $DX_FLOOD_S seconds (20): FLOOD rounds=N
  *   dx-hostile HOST - - silent              connect and never say HELLO: prints
  *                                           DISCONNECTED ms=N when the daemon gives up
  *
@@ -25,9 +29,16 @@
 
 #define TAG 0x5eed0000u
 
+static unsigned int replies_ok, replies_refused, replies_wanted;
+
 static void logger(void *arg, int prio, const char *msg)
 {
-	if (prio <= LOG_ERR)
+	/* In a flood nobody waits for a particular reply: count them. */
+	if (strstr(msg, "unexpected COMMIT reply"))
+		replies_ok++;
+	else if (strstr(msg, "unexpected ERROR reply"))
+		replies_refused++;
+	else if (prio <= LOG_ERR)
 		fprintf(stderr, "dx-hostile: %s\n", msg);
 }
 
@@ -271,9 +282,64 @@ static int silent(const char *host)
 	return 0;
 }
 
+#define FLOOD_LEN (64ull << 20)
+
+static bool all_answered(struct daxrdma_client *c)
+{
+	return replies_ok + replies_refused >= replies_wanted;
+}
+
+/* Send N COMMITs of the whole layout at once; wait for N answers. */
+static int commit_burst(struct daxrdma_client *c, struct daxrdma_layout *l, unsigned int n)
+{
+	uint8_t buf[DXP_MAX_MSG];
+	struct dxp_msg m;
+	ssize_t len;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.op = DXP_COMMIT;
+	m.u.commit = (struct dxp_commit_req){ .stateid = l->sid, .off = 0, .len = FLOOD_LEN };
+	replies_ok = replies_refused = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		m.hdr.tag = TAG + 100 + i;
+		len = dxp_encode(&m, buf, sizeof(buf));
+		ret = len < 0 ? (int)len : dxc_send_raw(c, buf, (size_t)len);
+		if (ret)
+			return ret;
+	}
+	replies_wanted = n;
+	return dxc_progress(c, dxc_now_ms() + 60000, all_answered);
+}
+
+static int flood(struct daxrdma_client *c, struct daxrdma_file *frw)
+{
+	int64_t end = dxc_now_ms() + 1000 * (getenv("DX_FLOOD_S") ? atoll(getenv("DX_FLOOD_S")) : 20);
+	struct daxrdma_layout *l;
+	unsigned int rounds = 0;
+	int ret;
+
+	ret = daxrdma_allocate(frw, 0, FLOOD_LEN);
+	if (!ret)
+		ret = daxrdma_layout_get(frw, 0, FLOOD_LEN, DAXRDMA_RW, &l);
+	if (ret) {
+		printf("FLOOD setup %s\n", strerrorname_np(-ret));
+		return 1;
+	}
+	ret = commit_burst(c, l, c->credits + 2);
+	printf("BURST ok=%u refused=%u%s\n", replies_ok, replies_refused, ret ? " (incomplete)" : "");
+	fflush(stdout);
+	while (!ret && dxc_now_ms() < end) {
+		ret = commit_burst(c, l, c->credits);
+		rounds += !ret && replies_ok == c->credits;
+	}
+	printf("FLOOD rounds=%u%s\n", rounds, ret ? " (broken)" : "");
+	return ret ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 10000 };
+	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_WARNING, .timeout_ms = 10000 };
 	struct daxrdma_client *c;
 	struct daxrdma_file *f, *frw;
 	int ret;
@@ -301,8 +367,10 @@ int main(int argc, char **argv)
 		malformed(c, f);
 	else if (!strcmp(argv[4], "oversize"))
 		oversize(c, f);
+	else if (!strcmp(argv[4], "flood"))
+		ret = flood(c, frw);
 	else
 		return 2;
 	daxrdma_client_delete(&c);
-	return 0;
+	return ret ? 1 : 0;
 }

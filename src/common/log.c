@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "common/escape.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +43,14 @@ int dx_log_level_from_name(const char *name)
 
 void dx_vlog(int prio, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char raw[1024], msg[2048];
 
 	if (prio > log_max)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	/* Client-supplied names are in there: one message, one line, no "<N>"
+	 * of journald's at the start of a forged one. */
+	dx_escape_to(msg, sizeof(msg), raw);
 	if (log_journal) {
 		fprintf(stderr, "<%d>%s\n", prio, msg);
 	} else if (log_time) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/escape.h"
+
 enum rnode_kind { RN_OBJECT, RN_ARRAY, RN_STRING, RN_INT, RN_BOOL };
 
 struct rnode {
@@ -141,8 +143,21 @@ void rn_bool(struct rnode *parent, const char *key, bool val)
 
 void json_quote(struct dxbuf *out, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	dxbuf_add(out, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
+		size_t n = dx_utf8_len(p);
+
+		if (n == 0) { /* not UTF-8: JSON must be; show the byte */
+			dxbuf_printf(out, "\\\\x%02x", *p++);
+			continue;
+		}
+		if (n > 1) {
+			dxbuf_add(out, (const char *)p, n);
+			p += n;
+			continue;
+		}
 		switch (*p) {
 		case '"': dxbuf_puts(out, "\\\""); break;
 		case '\\': dxbuf_puts(out, "\\\\"); break;
@@ -150,11 +165,12 @@ void json_quote(struct dxbuf *out, const char *s)
 		case '\t': dxbuf_puts(out, "\\t"); break;
 		case '\r': dxbuf_puts(out, "\\r"); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20 || *p == 0x7f)
 				dxbuf_printf(out, "\\u%04x", *p);
 			else
 				dxbuf_add(out, (const char *)p, 1);
 		}
+		p++;
 	}
 	dxbuf_add(out, "\"", 1);
 }
@@ -198,7 +214,12 @@ static bool is_scalar(const struct rnode *n)
 static void scalar_text(const struct rnode *n, struct dxbuf *out)
 {
 	switch (n->kind) {
-	case RN_STRING: dxbuf_puts(out, n->v.str[0] ? n->v.str : "-"); break;
+	case RN_STRING:
+		if (n->v.str[0])
+			dx_escape(out, n->v.str);
+		else
+			dxbuf_puts(out, "-");
+		break;
 	case RN_INT: dxbuf_printf(out, "%" PRId64, n->v.num); break;
 	case RN_BOOL: dxbuf_puts(out, n->v.flag ? "yes" : "no"); break;
 	default: break;

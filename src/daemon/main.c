@@ -106,6 +106,17 @@ static void print_errors(const struct dxbuf *errs)
 	fputs(dxbuf_str(errs), stderr);
 }
 
+/* One log message per line of TEXT: a message never spans lines. */
+static void log_lines(int prio, const char *text)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		dx_log(prio, "%.*s", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
 int dxd_reload(struct dxd *d, struct dxbuf *errs)
 {
 	struct dx_listener *nl = NULL;
@@ -165,7 +176,8 @@ out_free_config:
 	dx_config_free(&nc);
 out_failed:
 	d->reloads_failed++;
-	log_err("reload of %s failed; the running configuration stays:\n%s", d->config_file, dxbuf_str(errs));
+	log_err("reload of %s failed; the running configuration stays", d->config_file);
+	log_lines(LOG_ERR, dxbuf_str(errs));
 	sd_notify(0, "READY=1");
 	return ret;
 }

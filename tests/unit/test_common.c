@@ -1,4 +1,5 @@
-/* src/common: addresses and ACLs, the report renderer, control-message framing. */
+/* src/common: addresses and ACLs, the report renderer, control-message
+ * framing, escaping of client-supplied names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "common/ctlmsg.h"
+#include "common/escape.h"
 #include "common/net.h"
 #include "common/report.h"
 
@@ -95,6 +97,65 @@ static void report__json_escapes_and_nests(void **state)
 	free(s);
 	report_free(&r);
 	assert_null(r);
+}
+
+static char *escaped(const char *in)
+{
+	struct dxbuf b = DXBUF_INIT;
+	char *s;
+
+	dx_escape(&b, in);
+	s = strdup(dxbuf_str(&b));
+	dxbuf_release(&b);
+	return s;
+}
+
+static void escape__makes_controls_and_bad_utf8_visible(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "plain/path.img", "plain/path.img" },
+		{ "evil\n<0>forged", "evil\\n<0>forged" },          /* no second log line */
+		{ "a\\b\tc\rd", "a\\\\b\\tc\\rd" },
+		{ "bell\x07 esc\x1b[2J del\x7f", "bell\\x07 esc\\x1b[2J del\\x7f" },
+		{ "c1:\xc2\x9b", "c1:\\u009b" },                     /* CSI as a C1 control */
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "bad\xff\xc3", "bad\\xff\\xc3" },              /* stray and cut-off bytes */
+		{ "overlong\xc0\xaf", "overlong\\xc0\\xaf" },
+		{ "surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = escaped(cases[i].in);
+
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+}
+
+static void escape_to__cuts_between_characters(void **state)
+{
+	char out[6];
+
+	dx_escape_to(out, sizeof(out), "ab\xe2\x82\xac\xe2\x82\xac"); /* "ab€€": 8 bytes */
+	assert_string_equal(out, "ab\xe2\x82\xac");
+	dx_escape_to(out, sizeof(out), "a\nbcdef");
+	assert_string_equal(out, "a\\nbc");
+}
+
+static void report__json_is_valid_utf8_and_text_escapes(void **state)
+{
+	struct report *r = report_new();
+	char *s;
+
+	rn_str(report_root(r), "path", "x\xff\n\x1b");
+	s = render(r, REPORT_JSON);
+	assert_string_equal(s, "{\"path\":\"x\\\\xff\\n\\u001b\"}\n");
+	free(s);
+	s = render(r, REPORT_TEXT);
+	assert_non_null(strstr(s, "x\\xff\\n\\x1b"));
+	assert_null(strchr(s, '\x1b'));
+	free(s);
+	report_free(&r);
 }
 
 static void report__text_aligns_tables_and_records(void **state)
@@ -210,6 +271,9 @@ int main(void)
 		cmocka_unit_test(cidr__rejects_malformed_entries),
 		cmocka_unit_test(sockaddr__prints_v4_and_v6_with_port),
 		cmocka_unit_test(report__json_escapes_and_nests),
+		cmocka_unit_test(report__json_is_valid_utf8_and_text_escapes),
+		cmocka_unit_test(escape__makes_controls_and_bad_utf8_visible),
+		cmocka_unit_test(escape_to__cuts_between_characters),
 		cmocka_unit_test(report__text_aligns_tables_and_records),
 		cmocka_unit_test(ctl_request__round_trips),
 		cmocka_unit_test(ctl_request__malformed_is_refused),

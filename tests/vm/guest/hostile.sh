@@ -61,6 +61,23 @@ check "no client, no layout left behind" eventually json "d['clients'] == 0 and 
 check "the file is untouched" cmp /tmp/target.orig /mnt/pmem/export/target
 check "the next client is served" bash -c "$DXC $GUEST_IP pmem target write 0 4096 5 | grep -qx OK"
 check "... and its bytes land" cmp <(pattern 0 4096 5) <(head -c 4096 /mnt/pmem/export/target)
+
+# A name made to forge a log line (journald reads "<0>" at a line's start as
+# an emergency), to move a terminal's cursor, and not UTF-8 at all.
+EVIL=$'evil\n<0>forged \e[2J \xff'
+check "a client writes a file with a hostile name" answers OK $GUEST_IP pmem "$EVIL" write 0 4096 1
+$DXC $GUEST_IP pmem "$EVIL" hold 0 4096 1 cooperate read > /tmp/evil.out 2>&1 &
+evil=$!
+check "... and holds a layout on it" wait_line /tmp/evil.out READY
+check "no log line starts with the forged text" bash -c "! grep -q '^<0>forged' /tmp/daemon.log"
+check "the log shows the name escaped, on one line" grep -qF 'evil\n<0>forged \x1b[2J \xff' /tmp/daemon.log
+$CTL layouts > /tmp/evil-layouts.txt
+check "daxrdmactl layouts: no raw control character, the name escaped" \
+	bash -c "! grep -q \$'\e' /tmp/evil-layouts.txt && ! grep -q '^<0>' /tmp/evil-layouts.txt && grep -qF 'evil\n<0>forged' /tmp/evil-layouts.txt"
+check "daxrdmactl layouts --json: valid UTF-8 JSON, the bad byte shown" \
+	json "[l['path'] for l in d['layouts']] == ['evil\\n<0>forged \\x1b[2J \\\\xff']" layouts
+kill $evil
+wait $evil 2>/dev/null
 daemon_down
 check "SIGTERM: clean exit" test $? -eq 0
 summary

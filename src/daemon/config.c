@@ -146,6 +146,25 @@ static const struct cfg_key cfg_limits[] = {
 	{ .name = "max_layout_size", .type = CT_INT, .off = CFG(max_layout_size), .min = 4096,
 	  .max = INT64_C(1) << 40, .idef = INT64_C(1) << 30, .unit = "bytes",
 	  .help = "Largest single layout (and so the largest memory region) granted." },
+	{ .name = "max_connections_per_address", .type = CT_INT, .off = CFG(max_conns_per_addr), .min = 1,
+	  .max = 4096, .idef = 16,
+	  .help = "Connections from one client address at most; further connection requests from it are "
+		  "rejected." },
+	{ .name = "max_files_per_client", .type = CT_INT, .off = CFG(max_files_per_client), .min = 1,
+	  .max = 65536, .idef = 1024,
+	  .help = "Files one client connection may have open; further OPENs get LIMIT." },
+	{ .name = "max_layouts_per_client", .type = CT_INT, .off = CFG(max_layouts_per_client), .min = 1,
+	  .max = 1 << 20, .idef = 1024,
+	  .help = "Layouts one client connection may hold; further LAYOUT_GETs get LIMIT." },
+	{ .name = "max_layout_bytes_per_client", .type = CT_INT, .off = CFG(max_layout_bytes_per_client),
+	  .min = 4096, .max = INT64_C(1) << 50, .idef = INT64_C(16) << 30, .unit = "bytes",
+	  .help = "Bytes one client connection may hold in layouts, all together; a LAYOUT_GET that "
+		  "would pass it gets LIMIT." },
+	{ .name = "staging_bytes", .type = CT_INT, .off = CFG(staging_bytes), .min = 4096,
+	  .max = INT64_C(1) << 46, .idef = INT64_C(4) << 30, .unit = "bytes",
+	  .help = "Memory all bounce layouts together may use for their staging buffers (FS-DAX "
+		  "without ODP, and READ layouts over a file's last partial page); a LAYOUT_GET that "
+		  "would pass it gets LIMIT." },
 	{ 0 }
 };
 

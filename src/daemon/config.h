@@ -40,6 +40,11 @@ struct dx_config {
 	int64_t max_clients;
 	int64_t max_layouts;
 	int64_t max_layout_size;
+	int64_t max_conns_per_addr;
+	int64_t max_files_per_client;
+	int64_t max_layouts_per_client;
+	int64_t max_layout_bytes_per_client;
+	int64_t staging_bytes;
 	struct dx_export_cfg *exports;
 	size_t n_exports;
 };

@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,7 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 	}
 	while ((h = TAILQ_FIRST(&c->handles))) {
 		TAILQ_REMOVE(&c->handles, h, link);
+		c->n_handles--;
 		if (h->f)
 			dx_file_put(h->f);
 		free(h->revoked);
@@ -392,6 +394,29 @@ void dx_conns_reload_access(struct dxd *d)
 	}
 }
 
+static bool same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+static size_t conns_from(struct dxd *d, const struct sockaddr *peer)
+{
+	const struct dx_conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &d->conns, link)
+		if (same_host((const struct sockaddr *)&c->peer_addr, peer))
+			n++;
+	return n;
+}
+
 static int conn_setup(struct dx_conn *c)
 {
 	struct ibv_qp_init_attr qa = { 0 };
@@ -456,14 +481,20 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id)
 	char peer[64];
 	int ret;
 
+	const char *refusal = NULL;
+
 	d->listener->conn_requests++;
 	dx_sockaddr_str(rdma_get_peer_addr(id), peer, sizeof(peer));
-	if (d->stopping || (int64_t)d->n_conns >= d->cfg->max_clients ||
-	    !acl_allows_any(d, rdma_get_peer_addr(id))) {
-		log_notice("connection from %s refused: %s", peer,
-			   d->stopping ? "shutting down" :
-			   (int64_t)d->n_conns >= d->cfg->max_clients ? "limits.max_clients reached" :
-			   "no export's acl admits this address");
+	if (d->stopping)
+		refusal = "shutting down";
+	else if ((int64_t)d->n_conns >= d->cfg->max_clients)
+		refusal = "limits.max_clients reached";
+	else if ((int64_t)conns_from(d, rdma_get_peer_addr(id)) >= d->cfg->max_conns_per_addr)
+		refusal = "limits.max_connections_per_address reached";
+	else if (!acl_allows_any(d, rdma_get_peer_addr(id)))
+		refusal = "no export's acl admits this address";
+	if (refusal) {
+		log_notice("connection from %s refused: %s", peer, refusal);
 		goto reject;
 	}
 	c = calloc(1, sizeof(*c));
@@ -490,6 +521,9 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id)
 		d->listener->conn_rejected++;
 		return;
 	}
+	/* HELLO is due within the deadline of the connection request, whether
+	 * or not the handshake ever completes. */
+	arm_timer(c, DX_HELLO_TIMEOUT_MS);
 	log_info("client %llu (%s): connecting", (unsigned long long)c->id, peer);
 	return;
 
@@ -515,10 +549,8 @@ void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev)
 		return;
 	switch (type) {
 	case RDMA_CM_EVENT_ESTABLISHED:
-		if (c->state == CONN_ACCEPTING) {
-			c->state = CONN_HELLO;
-			arm_timer(c, DX_HELLO_TIMEOUT_MS);
-		}
+		if (c->state == CONN_ACCEPTING)
+			c->state = CONN_HELLO; /* the HELLO deadline runs since the request */
 		log_info("client %llu (%s): connected", (unsigned long long)c->id, c->peer);
 		dxd_notify_status(d);
 		break;

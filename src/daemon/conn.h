@@ -6,7 +6,7 @@
  *
  * States:
  *   ACCEPTING  rdma_accept sent; a HELLO may already arrive
- *   HELLO      established; HELLO due before DX_HELLO_TIMEOUT_MS
+ *   HELLO      established; HELLO due DX_HELLO_TIMEOUT_MS after the request
  *   READY      serving requests
  *   CLOSING    layouts returned or fenced, disconnect sent; the verbs
  *              objects go at DISCONNECTED or at the reap deadline, the
@@ -72,6 +72,8 @@ struct dx_conn {
 	uint64_t next_fh;
 	unsigned int malformed;
 	unsigned int inflight;           /* requests not answered yet (at most DX_SRV_CREDITS) */
+	unsigned int n_handles, n_layouts; /* limits.max_{files,layouts}_per_client */
+	uint64_t layout_bytes;           /* limits.max_layout_bytes_per_client */
 	bool fenced;
 	bool qp_dead;                    /* moved to the error state */
 	bool destroyed;                  /* verbs objects gone; freed with its last layout */

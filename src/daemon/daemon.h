@@ -41,6 +41,7 @@ struct dxd {
 	TAILQ_HEAD(, dx_conn) conns;
 	TAILQ_HEAD(, dx_file) files;
 	size_t n_conns, n_layouts;
+	uint64_t staging_bytes;     /* of bounce layouts: limits.staging_bytes */
 	uint64_t next_conn_id, next_layout_id;
 	struct dx_lease_watch *leases; /* lease-break notes (seal.c) */
 	bool stopping;              /* SIGTERM: recalling everything, then exit */

@@ -11,25 +11,34 @@
 
 #define PAGE 4096ull
 
-static int fmap_new(struct dx_file *f, struct dx_fmap **out)
+static int fmap_new(struct dx_file *f, uint64_t off, uint64_t end, struct dx_fmap **out)
 {
 	int acc = fcntl(f->fd, F_GETFL) & O_ACCMODE;
 	struct dx_fmap *fm;
 	struct stat st;
+	uint64_t size;
 	int ret;
 
 	if (fstat(f->fd, &st))
 		return dx_log_fail("fstat", errno ? -errno : -EIO);
+	/* Whole pages only: a layout never reaches into the partial last one
+	 * through the mapping (it is served from a staging copy). */
+	size = (uint64_t)st.st_size & ~(PAGE - 1);
+	if (end > size) {
+		log_err("%s/%s: %llu bytes of whole pages, a layout needs %llu", f->export_name, f->relpath,
+			(unsigned long long)size, (unsigned long long)end);
+		return -ERANGE;
+	}
 	fm = calloc(1, sizeof(*fm));
 	if (!fm)
 		return -ENOMEM;
-	/* Whole pages only: a layout never reaches into the partial last one
-	 * through the mapping (it is served from a staging copy). */
-	fm->len = (uint64_t)st.st_size & ~(PAGE - 1);
-	ret = dx_pmem_map_new(f->fd, 0, (size_t)fm->len, acc == O_RDWR, &fm->src, &fm->map);
+	fm->off = off / DX_FMAP_WINDOW * DX_FMAP_WINDOW;
+	end = (end + DX_FMAP_WINDOW - 1) / DX_FMAP_WINDOW * DX_FMAP_WINDOW;
+	fm->len = (end < size ? end : size) - fm->off;
+	ret = dx_pmem_map_new(f->fd, fm->off, (size_t)fm->len, acc == O_RDWR, &fm->src, &fm->map);
 	if (ret) {
-		log_err("libpmem2 map of %s/%s (%llu bytes): %s", f->export_name, f->relpath,
-			(unsigned long long)fm->len, pmem2_errormsg());
+		log_err("libpmem2 map of %s/%s [%llu, +%llu): %s", f->export_name, f->relpath,
+			(unsigned long long)fm->off, (unsigned long long)fm->len, pmem2_errormsg());
 		free(fm);
 		return ret;
 	}
@@ -41,26 +50,20 @@ static int fmap_new(struct dx_file *f, struct dx_fmap **out)
 	return 0;
 }
 
-int dx_fmap_get(struct dx_file *f, uint64_t end, struct dx_fmap **out)
+int dx_fmap_get(struct dx_file *f, uint64_t off, uint64_t end, struct dx_fmap **out)
 {
-	struct dx_fmap *fm;
+	struct dx_fmap *fm = f->fmap;
 	int ret;
 
-	if (!f->fmap || f->fmap->len < end) {
-		ret = fmap_new(f, &fm);
+	if (!fm || off < fm->off || end > fm->off + fm->len) {
+		ret = fmap_new(f, off, end, &fm);
 		if (ret)
 			return ret;
-		if (fm->len < end) {
-			log_err("%s/%s: %llu bytes mapped, a layout needs %llu", f->export_name, f->relpath,
-				(unsigned long long)fm->len, (unsigned long long)end);
-			dx_fmap_put(&fm);
-			return -ERANGE;
-		}
 		dx_fmap_put(&f->fmap);
 		f->fmap = fm;
 	}
-	f->fmap->refs++;
-	*out = f->fmap;
+	fm->refs++;
+	*out = fm;
 	return 0;
 }
 

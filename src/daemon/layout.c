@@ -128,7 +128,7 @@ static int grant_map(struct dx_layout *l)
 	int ret;
 
 	if (l->off + l->len <= l->size) {
-		ret = dx_fmap_get(l->f, l->off + l->len, &l->fm);
+		ret = dx_fmap_get(l->f, l->off, l->off + l->len, &l->fm);
 		if (ret)
 			return ret;
 		if (l->mr_mode != DXP_MR_BOUNCE)
@@ -151,7 +151,7 @@ static int grant_fill(struct dx_layout_job *j)
 	char *dst = (char *)l->staging + j->pos;
 
 	if (l->fm) {
-		memcpy(dst, l->fm->addr + at, (size_t)n);
+		memcpy(dst, dx_fmap_at(l->fm, at), (size_t)n);
 		l->c->d->st.bytes_copied += n;
 	} else if (at < l->size) {
 		size_t want = (size_t)(l->size - at < n ? l->size - at : n);
@@ -200,7 +200,7 @@ static int grant_step(struct dx_work *w)
 			access |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
 		if (l->mr_mode == DXP_MR_ODP && !l->staging)
 			access |= IBV_ACCESS_ON_DEMAND;
-		ret = register_mr(l, l->staging ? l->staging : l->fm->addr + l->off, access);
+		ret = register_mr(l, l->staging ? l->staging : dx_fmap_at(l->fm, l->off), access);
 		if (ret)
 			return ret;
 		clock_gettime(CLOCK_MONOTONIC, &l->granted);
@@ -217,7 +217,7 @@ static int persist_step(struct dx_work *w)
 	struct dx_layout_job *j = job_of(w);
 	struct dx_layout *l = j->l;
 	uint64_t n = slice(j), at = j->off + j->pos;
-	char *pm = l->fm->addr + at;
+	char *pm = dx_fmap_at(l->fm, at);
 
 	if (l->mr_mode == DXP_MR_BOUNCE) {
 		l->fm->memcpy_persist(pm, (char *)l->staging + (at - l->off), (size_t)n, 0);
@@ -312,6 +312,10 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
 	TAILQ_INSERT_TAIL(&c->layouts, l, by_conn);
 	c->d->n_layouts++;
+	c->n_layouts++;
+	c->layout_bytes += len;
+	if (l->mr_mode == DXP_MR_BOUNCE)
+		c->d->staging_bytes += len;
 	ret = start_job(l, DX_JOB_GRANT, off, len, done, tag);
 	if (ret) {
 		dx_layout_fence(l); /* nothing ran: the reaper frees it */
@@ -387,6 +391,10 @@ void dx_layout_free(struct dx_layout *l)
 		munmap(l->staging, (size_t)l->len);
 	dx_fmap_put(&l->fm);
 	c->d->n_layouts--;
+	c->n_layouts--;
+	c->layout_bytes -= l->len;
+	if (l->mr_mode == DXP_MR_BOUNCE)
+		c->d->staging_bytes -= l->len;
 	free(l);
 	dx_conn_layout_freed(c);
 }

@@ -19,7 +19,6 @@
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 
-#define DX_MAX_HANDLES 1024u /* open files per connection */
 #define MIN_CLIENT_MSG 512u  /* the smallest receive buffer a client may offer */
 
 struct req_ctx {
@@ -190,7 +189,6 @@ static unsigned int op_open(struct req_ctx *r)
 	struct dx_file *f;
 	struct stat st;
 	bool rw = q->flags & DXP_OPEN_RW;
-	unsigned int nh = 0;
 	int ret;
 
 	memcpy(name, r->req->s1, q->export_len);
@@ -206,10 +204,9 @@ static unsigned int op_open(struct req_ctx *r)
 		return fail(r, DXP_E_MALFORMED, "CREATE and TRUNC need RW");
 	if (rw && x->cfg->read_only)
 		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", name);
-	TAILQ_FOREACH(h, &c->handles, link)
-		nh++;
-	if (nh >= DX_MAX_HANDLES)
-		return fail(r, DXP_E_LIMIT, "%u files open on this connection", nh);
+	if ((int64_t)c->n_handles >= c->d->cfg->max_files_per_client)
+		return fail(r, DXP_E_LIMIT, "limits.max_files_per_client (%lld) reached",
+			    (long long)c->d->cfg->max_files_per_client);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return fail(r, DXP_E_IO, "out of memory");
@@ -229,6 +226,7 @@ static unsigned int op_open(struct req_ctx *r)
 	h->f = f;
 	h->rw = rw;
 	TAILQ_INSERT_TAIL(&c->handles, h, link);
+	c->n_handles++;
 	fstat(f->fd, &st);
 	r->rep->u.open_rep.fh = h->fh;
 	r->rep->u.open_rep.size = (uint64_t)st.st_size;
@@ -260,6 +258,7 @@ static unsigned int op_close(struct req_ctx *r)
 		}
 	}
 	TAILQ_REMOVE(&r->c->handles, h, link);
+	r->c->n_handles--;
 	if (h->f)
 		dx_file_put(h->f);
 	free(h->revoked);
@@ -358,6 +357,29 @@ static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64
 	return fail(r, DXP_E_RECALL_PENDING, "other clients' layouts over the range are being recalled");
 }
 
+/* What one more layout of LEN bytes would take: refused before it is made. */
+static unsigned int check_limits(struct req_ctx *r, const struct dx_file *f, uint64_t off, uint64_t len)
+{
+	const struct dx_config *cfg = r->c->d->cfg;
+	struct stat st;
+	bool staged;
+
+	if ((int64_t)r->c->d->n_layouts >= cfg->max_layouts)
+		return fail(r, DXP_E_LIMIT, "limits.max_layouts (%lld) reached", (long long)cfg->max_layouts);
+	if ((int64_t)r->c->n_layouts >= cfg->max_layouts_per_client)
+		return fail(r, DXP_E_LIMIT, "limits.max_layouts_per_client (%lld) reached",
+			    (long long)cfg->max_layouts_per_client);
+	if (r->c->layout_bytes + len > (uint64_t)cfg->max_layout_bytes_per_client)
+		return fail(r, DXP_E_LIMIT, "limits.max_layout_bytes_per_client (%lld) would be passed: %llu bytes held",
+			    (long long)cfg->max_layout_bytes_per_client, (unsigned long long)r->c->layout_bytes);
+	/* Bounce exports stage every layout; elsewhere only the file's tail. */
+	staged = f->x->mr_mode == DX_MR_BOUNCE || fstat(f->fd, &st) != 0 || off + len > (uint64_t)st.st_size;
+	if (staged && r->c->d->staging_bytes + len > (uint64_t)cfg->staging_bytes)
+		return fail(r, DXP_E_LIMIT, "limits.staging_bytes (%lld) would be passed: %llu bytes staged",
+			    (long long)cfg->staging_bytes, (unsigned long long)r->c->d->staging_bytes);
+	return DXP_E_OK;
+}
+
 static unsigned int op_layout_get(struct req_ctx *r)
 {
 	const struct dxp_layout_get_req *q = &r->req->u.lget;
@@ -385,8 +407,11 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	if (q->len > (uint64_t)cfg->max_layout_size)
 		return fail(r, DXP_E_LIMIT, "layout of %llu bytes exceeds limits.max_layout_size (%lld)",
 			    (unsigned long long)q->len, (long long)cfg->max_layout_size);
-	if ((int64_t)r->c->d->n_layouts >= cfg->max_layouts)
-		return fail(r, DXP_E_LIMIT, "limits.max_layouts (%lld) reached", (long long)cfg->max_layouts);
+	if (r->c->d->stopping)
+		return fail(r, DXP_E_IO, "daxrdmad is shutting down");
+	code = check_limits(r, f, q->off, q->len);
+	if (code)
+		return code;
 	if (f->lease == LEASE_BREAKING)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
 	code = check_conflicts(r, f, q->off, q->len, rw);

@@ -20,6 +20,9 @@
  *        With DX_AGAIN set, after the recall it asks for the layout again
  *        on the same handle: AGAIN OK or AGAIN ERR NAME.
  *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
+ *   dx-client HOST EXPORT PATH layouts N LEN   READ layouts of LEN bytes at 0, LEN,
+ *        2 LEN...: GOT N (or GOT K and ERR layout_get NAME at=K), then wait
+ *        for $DX_GO (30 s at most)
  *   dx-client HOST EXPORT PREFIX openmany N   create and keep open PREFIX0..N-1:
  *        OPENED N (or ERR open NAME at=I), then wait for $DX_GO (30 s at most)
  *   dx-client HOST EXPORT PATH busy LEN SECONDS    keep the daemon busy: get two RW
@@ -188,6 +191,29 @@ static int serve(struct daxrdma_layout *l, uint64_t off, uint64_t len, unsigned 
 	free(next);
 	free(p);
 	return 0;
+}
+
+static int do_layouts(struct daxrdma_client *c, const char *ex, const char *path, unsigned int n, uint64_t len)
+{
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	unsigned int i;
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, 0, 0, &f);
+	if (ret)
+		return fail("open", ret);
+	for (i = 0; i < n; i++) {
+		ret = daxrdma_layout_get(f, (uint64_t)i * len, len, DAXRDMA_READ, &l);
+		if (ret)
+			break;
+	}
+	printf("GOT %u\n", i);
+	if (ret)
+		printf("ERR layout_get %s at=%u\n", strerrorname_np(-ret) ? strerrorname_np(-ret) : "?", i);
+	fflush(stdout);
+	go_file_appears(dxc_now_ms() + 30000);
+	return 0; /* daxrdma_client_delete() returns them */
 }
 
 static int do_openmany(struct daxrdma_client *c, const char *ex, const char *prefix, unsigned int n)
@@ -398,6 +424,8 @@ int main(int argc, char **argv)
 		ret = do_create(c, argv[2], argv[3], (unsigned int)strtoul(argv[5], NULL, 8));
 	else if (strcmp(act, "busy") == 0 && argc == 7)
 		ret = do_busy(c, argv[2], argv[3], num(argv[5]), (int64_t)num(argv[6]));
+	else if (strcmp(act, "layouts") == 0 && argc == 7)
+		ret = do_layouts(c, argv[2], argv[3], (unsigned int)num(argv[5]), num(argv[6]));
 	else if (strcmp(act, "openmany") == 0 && argc == 6)
 		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
 	else if (strcmp(act, "steal") == 0 && argc == 9)

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpmem2.h>
+#include <linux/openat2.h>
 #include <linux/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -171,6 +173,28 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 	return 0;
 }
 
+/*
+ * Clients' paths are resolved with openat2(RESOLVE_BENEATH), and only so: a
+ * sandbox that refuses it (a seccomp filter that cannot look into struct
+ * open_how, such as systemd's RestrictSUIDSGID=, answers ENOSYS or EPERM)
+ * stops the start here, with the reason, rather than later at every OPEN.
+ */
+static int probe_openat2(int dirfd, char *why, size_t whylen)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	long fd = syscall(SYS_openat2, dirfd, ".", &how, sizeof(how));
+	int err = errno;
+
+	if (fd >= 0) {
+		close((int)fd);
+		return 0;
+	}
+	snprintf(why, whylen, "openat2(RESOLVE_BENEATH) is refused: %s%s; daxrdmad resolves every client path "
+		 "with it and has no weaker fallback", strerror(err),
+		 err == ENOSYS || err == EPERM ? " (a seccomp filter blocks it; systemd's RestrictSUIDSGID= does)" : "");
+	return -err;
+}
+
 static int open_directory(struct dx_export *x, const struct dx_listener *l, char *why, size_t whylen)
 {
 	struct probe_map pm;
@@ -183,6 +207,9 @@ static int open_directory(struct dx_export *x, const struct dx_listener *l, char
 		snprintf(why, whylen, "open: %s", strerror(errno));
 		return ret;
 	}
+	ret = probe_openat2(x->fd, why, whylen);
+	if (ret)
+		return ret;
 	/* An unnamed file in the export shows what a served file gets: DAX or not, and which MR mode. */
 	tmp = openat(x->fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (tmp < 0) {

@@ -15,9 +15,12 @@ mount -t configfs configfs /sys/kernel/config 2>/dev/null
 hostname dxguest
 ip link set lo up
 
-TEST=
+TEST= INIT=
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in dxvm.test=*) TEST=${arg#dxvm.test=} ;; esac
+	case "$arg" in
+	dxvm.test=*) TEST=${arg#dxvm.test=} ;;
+	dxvm.init=*) INIT=${arg#dxvm.init=} ;;
+	esac
 done
 SHARE=/dxvm/share
 mkdir -p $SHARE
@@ -25,6 +28,36 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none share $SHAR
 	echo "stage2: cannot mount the share"
 export DXVM_SHARE=$SHARE
 [ -f $SHARE/env ] && . $SHARE/env
+
+if [ "$INIT" = systemd ]; then
+	# systemd as PID 1, on the host's units, booted into dxvm.target only:
+	# the test runs as a service and powers the guest off when it ends.
+	mkdir -p /etc/systemd/system /etc/tmpfiles.d
+	# The host's /tmp stays visible (checkouts may live there): no cleaning
+	# of it at boot, no tmpfs over it.
+	ln -sf /dev/null /etc/tmpfiles.d/tmp.conf
+	ln -sf /dev/null /etc/systemd/system/tmp.mount
+	cat > /etc/systemd/system/dxvm.target <<UNIT
+[Unit]
+Description=daxrdma test rig
+Requires=dxvm-test.service
+After=dxvm-test.service
+AllowIsolate=yes
+UNIT
+	cat > /etc/systemd/system/dxvm-test.service <<UNIT
+[Unit]
+Description=daxrdma guest test $TEST
+After=basic.target
+[Service]
+Type=oneshot
+TimeoutStartSec=infinity
+ExecStart=/bin/bash -c 'echo "stage2: running $TEST" > /dev/console; export DXVM_SHARE=$SHARE; . $SHARE/env; bash $TEST > $SHARE/guest.log 2>&1; echo \$\$? > $SHARE/exit-status; cat $SHARE/guest.log > /dev/console'
+ExecStopPost=/bin/bash -c 'echo "stage2: test exit status \$\$(cat $SHARE/exit-status)" > /dev/console; sync; umount $SHARE; echo o > /proc/sysrq-trigger'
+UNIT
+	# /run is ours already: systemd takes it over as it is.
+	echo "stage2: exec systemd"
+	exec /lib/systemd/systemd --unit=dxvm.target --log-target=console --log-level=notice
+fi
 
 echo "stage2: running $TEST"
 bash "$TEST" > >(tee $SHARE/guest.log) 2>&1

@@ -5,7 +5,8 @@
 #   124: QEMU timed out     125: the guest died without reporting a status
 # Env: DX_BUILD (build dir, required), DXVM_TIMEOUT (s, default 300),
 #      DXVM_MEM (default 6G: memmap=1G!4G needs RAM above 4G), DXVM_PMEM (memmap= value, default 1G!4G),
-#      DXVM_KVER (default: the newest kernel in /lib/modules).
+#      DXVM_KVER (default: the newest kernel in /lib/modules),
+#      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash).
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +40,7 @@ boot() {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -M pc -cpu max -smp 2 -m "${DXVM_MEM:-6G}" \
 		-kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST" \
+		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash}" \
 		-display none -monitor none -serial file:"$SHARE/console.log" -no-reboot \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$SHARE",mount_tag=share,security_model=none,multidevs=remap \
@@ -57,7 +58,7 @@ for try in 1 2; do
 	fi
 	[ -f "$SHARE/exit-status" ] && break
 	# A rare early-boot oops under multi-threaded TCG: retry once if the test never started.
-	grep -q 'stage2: running' "$SHARE/console.log" && break
+	grep -q 'stage2: running\|stage2: exec systemd' "$SHARE/console.log" && break
 	cp "$SHARE/console.log" "$SHARE/console-failed-boot-$try.log"
 	echo "run-vm: guest died before the test started (console kept); retrying" >&2
 done

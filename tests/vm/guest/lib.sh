@@ -22,13 +22,20 @@ summary() {
 	echo "$DX_PASS passed, $DX_FAIL failed"
 	[ $DX_FAIL -eq 0 ] && [ $DX_PASS -gt 0 ]
 }
-# Soft-RoCE on eth0: rdma_cm does not work with rxe on lo.
+# Soft-RoCE on the guest's NIC (eth0; under systemd udev may name it ens5):
+# rdma_cm does not work with rxe on lo.
 GUEST_IP=192.168.100.1
 rxe_up() {
 	modprobe -a virtio_net rdma_rxe rdma_ucm ib_uverbs || return 1
-	ip link set eth0 mtu 9000 && ip link set eth0 up &&
-		ip addr add $GUEST_IP/24 dev eth0 &&
-		rdma link add rxe0 type rxe netdev eth0
+	NETDEV=
+	for _ in $(seq 50); do
+		NETDEV=$(ls /sys/class/net | grep -vx lo | head -1)
+		[ -n "$NETDEV" ] && break
+		sleep 0.1
+	done
+	ip link set "$NETDEV" mtu 9000 && ip link set "$NETDEV" up &&
+		ip addr add $GUEST_IP/24 dev "$NETDEV" &&
+		rdma link add rxe0 type rxe netdev "$NETDEV"
 }
 rxe_active() {
 	for _ in $(seq 50); do

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
+#include "daemon/loop.h"
 #include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
@@ -305,31 +306,6 @@ static void raise_nofile(void)
 			 (unsigned long long)rl.rlim_cur);
 }
 
-/*
- * Below the urgent priority, the loop looks for new events after every
- * callback: a callback that re-activates itself (a CQ with more completions,
- * the next slice of background work) would otherwise run again at once, and
- * a lease break would wait until it stopped.
- */
-static int new_event_base(struct dxd *d)
-{
-	struct event_config *ec = event_config_new();
-
-	if (!ec)
-		return dx_log_fail("event_config_new", -ENOMEM);
-	if (event_config_set_max_dispatch_interval(ec, NULL, 1, DX_PRIO_NORMAL)) {
-		event_config_free(ec);
-		return dx_log_fail("event_config_set_max_dispatch_interval", -EINVAL);
-	}
-	d->base = event_base_new_with_config(ec);
-	event_config_free(ec);
-	if (!d->base)
-		return dx_log_fail("event_base_new_with_config", -ENOMEM);
-	if (event_base_priority_init(d->base, DX_PRIO_N))
-		return dx_log_fail("event_base_priority_init", -EINVAL);
-	return 0;
-}
-
 static int dxd_run(struct dxd *d)
 {
 	struct dxbuf errs = DXBUF_INIT;
@@ -343,7 +319,7 @@ static int dxd_run(struct dxd *d)
 	/* A daxrdmactl that hangs up before its reply must not kill us. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return dx_log_fail("signal SIGPIPE", -errno);
-	ret = new_event_base(d);
+	ret = dx_loop_new(&d->base);
 	if (ret)
 		return ret;
 	ret = add_signal(d, &d->ev_sighup, SIGHUP, on_sighup);

@@ -1,0 +1,534 @@
+/*
+ * The daemon's layout, recall and lease logic without a NIC: the real
+ * modules (session, layout, recall, conn, seal, reap, work) on a real file
+ * with a real lease, and link-time mocks of the verbs calls they make
+ * (ibv_reg_mr, ibv_dereg_mr, ibv_modify_qp, rdma_disconnect, and the QP's
+ * post_send, which captures every message the daemon sends).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/proto.h"
+#include "daemon/conn.h"
+#include "daemon/daemon.h"
+#include "daemon/layout.h"
+#include "daemon/loop.h"
+#include "daemon/reap.h"
+#include "daemon/recall.h"
+#include "daemon/seal.h"
+#include "daemon/session.h"
+
+/* ---- mocks: what the daemon did to the verbs objects, in order ---- */
+
+enum call { CALL_REG, CALL_DEREG, CALL_QP_ERR, CALL_DISCONNECT };
+static enum call calls[256];
+static unsigned int n_calls, next_rkey = 0x100, fail_dereg;
+static struct dxp_msg sent[64];
+static uint8_t sent_buf[64][DXP_MAX_MSG];
+static unsigned int n_sent;
+
+static void note(enum call c)
+{
+	if (n_calls < sizeof(calls) / sizeof(calls[0]))
+		calls[n_calls++] = c;
+}
+
+static struct ibv_mr *mock_reg(void *addr, size_t length)
+{
+	struct ibv_mr *mr = calloc(1, sizeof(*mr));
+
+	mr->addr = addr;
+	mr->length = length;
+	mr->lkey = mr->rkey = next_rkey++;
+	note(CALL_REG);
+	return mr;
+}
+
+struct ibv_mr *(ibv_reg_mr)(struct ibv_pd *pd, void *addr, size_t length, int access)
+{
+	return mock_reg(addr, length);
+}
+
+struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova, unsigned int access)
+{
+	return mock_reg(addr, length);
+}
+
+int ibv_dereg_mr(struct ibv_mr *mr)
+{
+	if (fail_dereg) {
+		fail_dereg--;
+		return EBUSY;
+	}
+	note(CALL_DEREG);
+	free(mr);
+	return 0;
+}
+
+int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
+{
+	if (attr->qp_state == IBV_QPS_ERR)
+		note(CALL_QP_ERR);
+	return 0;
+}
+
+int rdma_disconnect(struct rdma_cm_id *id)
+{
+	note(CALL_DISCONNECT);
+	return 0;
+}
+
+/* main.c's, which is not in the library: STATUS= for systemd. */
+void dxd_notify_status(struct dxd *d)
+{
+}
+
+struct fake_client {
+	struct ibv_context ctx;
+	struct ibv_qp qp;
+	struct rdma_cm_id id;
+	struct dx_conn *c;
+};
+
+static int mock_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad)
+{
+	struct fake_client *fc = qp->qp_context;
+	const char *why;
+
+	if (n_sent < sizeof(sent) / sizeof(sent[0])) {
+		memcpy(sent_buf[n_sent], (void *)(uintptr_t)wr->sg_list->addr, wr->sg_list->length);
+		assert_int_equal(dxp_decode(sent_buf[n_sent], wr->sg_list->length, &sent[n_sent], &why), 0);
+		n_sent++;
+	}
+	dx_msgslots_sent(&fc->c->slots, wr->wr_id); /* as if completed at once */
+	return 0;
+}
+
+static int mock_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_recv_wr **bad)
+{
+	return 0;
+}
+
+/* ---- a daemon with one export on a real directory ---- */
+
+struct rig {
+	struct dxd d;
+	struct dx_config cfg;
+	struct dx_export_cfg xcfg;
+	struct dx_export x;
+	struct dx_exports xs;
+	char dir[64];
+	struct fake_client cl[2];
+	struct ibv_pd pd;
+};
+
+static struct rig *R;
+
+static void rig_up(enum dx_mr_mode mode)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	R = r;
+	n_calls = n_sent = 0;
+	fail_dereg = 0;
+	static unsigned int n;
+
+	snprintf(r->dir, sizeof(r->dir), "/dev/shm/dx-unit-%d.%u", (int)getpid(), n++);
+	mkdir(r->dir, 0755);
+	r->cfg.recall_timeout_ms = 200;
+	r->cfg.max_layouts = r->cfg.max_layouts_per_client = 64;
+	r->cfg.max_layout_size = r->cfg.max_layout_bytes_per_client = r->cfg.staging_bytes = 1 << 30;
+	r->xcfg.name = "x";
+	r->xcfg.path = r->dir;
+	r->xcfg.create_mask = 0777;
+	r->xcfg.n_acl = 1;
+	r->xcfg.acl_cidr = calloc(1, sizeof(*r->xcfg.acl_cidr));
+	assert_int_equal(dx_cidr_parse("10.0.0.0/8", r->xcfg.acl_cidr), 0);
+	r->x.cfg = &r->xcfg;
+	r->x.kind = DX_EXPORT_FS;
+	r->x.mr_mode = mode;
+	r->x.fd = open(r->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	r->xs.v = &r->x;
+	r->xs.n = 1;
+	r->d.cfg = &r->cfg;
+	r->d.exports = &r->xs;
+	TAILQ_INIT(&r->d.conns);
+	TAILQ_INIT(&r->d.files);
+	assert_int_equal(dx_loop_new(&r->d.base), 0);
+	assert_int_equal(dx_seal_init(&r->d), 0);
+	assert_int_equal(dx_workq_init(&r->d), 0);
+	assert_int_equal(dx_reap_init(&r->d), 0);
+}
+
+static struct dx_conn *client(unsigned int i)
+{
+	struct fake_client *fc = &R->cl[i];
+	struct dx_conn *c = calloc(1, sizeof(*c));
+	struct sockaddr_in *sin = (struct sockaddr_in *)&c->peer_addr;
+
+	fc->ctx.ops.post_send = mock_post_send;
+	fc->ctx.ops.post_recv = mock_post_recv;
+	fc->qp.context = &fc->ctx;
+	fc->qp.qp_context = fc;
+	fc->id.qp = &fc->qp;
+	fc->c = c;
+	c->d = &R->d;
+	c->id = i + 1;
+	c->cm = &fc->id;
+	c->pd = &R->pd;
+	c->state = CONN_READY;
+	c->recall_credits = 16;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0x0a000001 + i);
+	snprintf(c->peer, sizeof(c->peer), "10.0.0.%u", i + 1);
+	TAILQ_INIT(&c->layouts);
+	TAILQ_INIT(&c->recall_queue);
+	TAILQ_INIT(&c->handles);
+	assert_int_equal(dx_msgslots_init(&c->slots, c->pd, DX_SRV_RECV, DX_SRV_SEND), 0);
+	TAILQ_INSERT_TAIL(&R->d.conns, c, link);
+	R->d.n_conns++;
+	return c;
+}
+
+/* Open NAME (SIZE bytes) on C: the handle is fh 1. */
+static struct dx_file *open_file(struct dx_conn *c, const char *name, off_t size)
+{
+	struct dx_handle *h = calloc(1, sizeof(*h));
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+	assert_int_equal(dx_file_open(&R->d, &R->x, name, DXP_OPEN_RW, 0644, &h->f), 0);
+	h->fh = ++c->next_fh;
+	h->rw = true;
+	TAILQ_INSERT_TAIL(&c->handles, h, link);
+	c->n_handles++;
+	return h->f;
+}
+
+static unsigned int request(struct dx_conn *c, struct dxp_msg *req)
+{
+	struct dxp_msg rep;
+	char msg[DXP_MAX_ERRMSG + 1];
+	bool reply;
+	unsigned int code;
+
+	memset(&rep, 0, sizeof(rep));
+	req->hdr.tag = 1000 + n_sent;
+	c->inflight++;
+	code = dx_session_handle(c, req, &rep, msg, sizeof(msg), &reply);
+	if (reply)
+		dx_conn_answer(c, req->hdr.op, req->hdr.tag, code, msg, &rep);
+	return code;
+}
+
+static unsigned int layout_get(struct dx_conn *c, uint64_t fh, uint64_t off, uint64_t len, uint32_t iomode)
+{
+	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_GET };
+
+	req.u.lget = (struct dxp_layout_get_req){ .fh = fh, .off = off, .len = len, .iomode = iomode };
+	return request(c, &req);
+}
+
+/* Turn the loop until COND holds, for up to MS milliseconds. */
+#define loop_until(cond, ms)                                                      \
+	do {                                                                      \
+		int64_t end_ = dx_now_ms() + (ms);                                \
+		while (!(cond) && dx_now_ms() < end_) {                           \
+			event_base_loop(R->d.base, EVLOOP_NONBLOCK);              \
+			usleep(1000);                                             \
+		}                                                                 \
+	} while (0)
+
+static const struct dxp_msg *last_sent(void)
+{
+	return n_sent ? &sent[n_sent - 1] : NULL;
+}
+
+static int find_call(enum call c, unsigned int from)
+{
+	for (unsigned int i = from; i < n_calls; i++)
+		if (calls[i] == c)
+			return (int)i;
+	return -1;
+}
+
+static int lease_of(const struct dx_file *f)
+{
+	return fcntl(f->fd, F_GETLEASE);
+}
+
+/* The kernel's word: a non-blocking open fails while a lease is held. The
+ * dx_file may be gone by then (freed with its last handle and layout). */
+static bool lease_released(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	fd = open(path, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static bool file_served(const char *name)
+{
+	struct dx_file *f;
+
+	TAILQ_FOREACH(f, &R->d.files, link)
+		if (strcmp(f->relpath, name) == 0)
+			return true;
+	return false;
+}
+
+/* The kernel's way: another open of the file breaks the lease. */
+static void break_lease(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	fd = open(path, O_RDONLY | O_NONBLOCK);
+	assert_int_equal(fd, -1);
+	assert_int_equal(errno, EWOULDBLOCK);
+}
+
+static void rig_down(void)
+{
+	struct dx_conn *c;
+	char cmd[96];
+
+	while ((c = TAILQ_FIRST(&R->d.conns))) {
+		dx_conn_close(c, 0, false, "test over");
+		dx_workq_drain(&R->d);
+		dx_reap_now(&R->d);
+		TAILQ_REMOVE(&R->d.conns, c, link);
+		dx_msgslots_fini(&c->slots);
+		assert_true(TAILQ_EMPTY(&c->layouts));
+		free(c);
+	}
+	dx_reap_now(&R->d);
+	assert_true(TAILQ_EMPTY(&R->d.files));
+	dx_workq_fini(&R->d);
+	dx_reap_fini(&R->d);
+	dx_seal_fini(&R->d);
+	event_base_free(R->d.base);
+	close(R->x.fd);
+	free(R->xcfg.acl_cidr);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", R->dir);
+	assert_int_equal(system(cmd), 0);
+	free(R);
+}
+
+/* ---- the tests ---- */
+
+static void grant__is_answered_when_its_job_ends(void **state)
+{
+	struct dx_conn *c;
+	struct dx_file *f;
+	struct dx_layout *l;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	f = open_file(c, "a", 8 << 20);
+	assert_int_equal(layout_get(c, 1, 0, 8 << 20, DXP_IOMODE_RW), DX_SESSION_LATER);
+	l = TAILQ_FIRST(&c->layouts);
+	assert_int_equal(l->state, LAYOUT_GRANTING);
+	assert_int_equal(n_sent, 0);                /* no rkey has left yet */
+	assert_int_equal(lease_of(f), F_WRLCK);     /* but the lease is held */
+	loop_until(l->state == LAYOUT_GRANTED && n_sent == 1, 5000);
+	assert_int_equal(l->state, LAYOUT_GRANTED);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);
+	assert_int_equal(last_sent()->u.lget_rep.rkey, l->mr->rkey);
+	assert_int_equal(R->d.staging_bytes, 8 << 20);
+	rig_down();
+}
+
+static void lease_break__cancels_a_grant_in_progress(void **state)
+{
+	struct dx_conn *c;
+	struct dx_file *f;
+	struct dx_layout *l;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	f = open_file(c, "a", 64 << 20);
+	assert_int_equal(layout_get(c, 1, 0, 64 << 20, DXP_IOMODE_RW), DX_SESSION_LATER);
+	l = TAILQ_FIRST(&c->layouts);
+	assert_int_equal(l->state, LAYOUT_GRANTING);
+	break_lease("a");
+	usleep(20000); /* the watcher thread notes it; the loop sees it before any slice */
+	loop_until(lease_of(f) == F_UNLCK, 5000);
+	assert_int_equal(lease_of(f), F_UNLCK);       /* the local process proceeds */
+	assert_true(TAILQ_EMPTY(&f->layouts));        /* reaped */
+	assert_int_equal(n_sent, 1);
+	assert_int_equal(last_sent()->hdr.op, DXP_ERROR);
+	assert_int_equal(last_sent()->u.error.code, DXP_E_BUSY_LOCAL);
+	assert_int_equal(find_call(CALL_QP_ERR, 0), -1); /* nobody was fenced */
+	rig_down();
+}
+
+static void recall__fences_at_the_deadline_qp_first(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+	int64_t t0;
+	int qp, dereg;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	open_file(c, "a", 1 << 20);
+	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
+	l = TAILQ_FIRST(&c->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	n_calls = 0;
+	t0 = dx_now_ms();
+	break_lease("a");
+	loop_until(n_sent == 2, 5000);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_RECALL);
+	assert_int_equal(last_sent()->u.recall.reason, DXP_RECALL_LOCAL);
+	assert_int_equal(l->state, LAYOUT_RECALL_SENT);
+	loop_until(!file_served("a"), 5000);            /* the client never answers */
+	assert_false(file_served("a"));                /* fenced: its handle went too */
+	assert_true(lease_released("a"));
+	assert_true(dx_now_ms() - t0 >= 190);
+	assert_int_equal(c->state, CONN_CLOSING);
+	qp = find_call(CALL_QP_ERR, 0);
+	dereg = find_call(CALL_DEREG, 0);
+	assert_true(qp >= 0 && dereg > qp);           /* nothing lands while the MR goes */
+	assert_int_equal(R->d.st.fenced, 1);
+	rig_down();
+}
+
+static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	open_file(c, "a", 1 << 20);
+	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
+	l = TAILQ_FIRST(&c->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	n_calls = 0;
+	fail_dereg = 1;
+	request(c, &ret);
+	assert_true(find_call(CALL_QP_ERR, 0) >= 0); /* synchronously, in the request */
+	assert_true(c->fenced);
+	loop_until(!file_served("a"), 5000);
+	assert_true(lease_released("a"));
+	rig_down();
+}
+
+static void conflict__rw_recalls_another_clients_read_layout(void **state)
+{
+	struct dx_conn *a, *b;
+	struct dx_layout *la;
+
+	rig_up(DX_MR_PINNED);
+	a = client(0);
+	b = client(1);
+	open_file(a, "a", 1 << 20);
+	open_file(b, "a", 1 << 20);
+	layout_get(a, 1, 0, 1 << 20, DXP_IOMODE_READ);
+	la = TAILQ_FIRST(&a->layouts);
+	loop_until(la->state == LAYOUT_GRANTED, 5000);
+	assert_int_equal(layout_get(b, 1, 0, 4096, DXP_IOMODE_RW), DXP_E_RECALL_PENDING);
+	assert_int_equal(la->state, LAYOUT_RECALL_SENT);
+	assert_int_equal(sent[n_sent - 2].hdr.op, DXP_LAYOUT_RECALL); /* to A, then B's answer */
+	assert_int_equal(sent[n_sent - 2].u.recall.reason, DXP_RECALL_CONFLICT);
+	/* Asking again: still pending, and A is not recalled twice. */
+	assert_int_equal(layout_get(b, 1, 0, 4096, DXP_IOMODE_RW), DXP_E_RECALL_PENDING);
+	assert_int_equal(sent[n_sent - 2].hdr.op, DXP_ERROR);
+	assert_int_equal(a->recalls, 1);
+	rig_down();
+}
+
+static void commit__cancelled_by_a_fence_is_never_answered_ok(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+	struct dxp_msg commit = { .hdr.op = DXP_COMMIT };
+	unsigned int before;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	open_file(c, "a", 16 << 20);
+	layout_get(c, 1, 0, 16 << 20, DXP_IOMODE_RW);
+	l = TAILQ_FIRST(&c->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	commit.u.commit = (struct dxp_commit_req){ .stateid = { l->id, l->seq }, .off = 0, .len = 16 << 20 };
+	assert_int_equal(request(c, &commit), DX_SESSION_LATER);
+	before = n_sent;
+	dx_conn_fence(c, "test");
+	assert_int_equal(l->state, LAYOUT_FENCED);
+	assert_true(TAILQ_EMPTY(&l->jobs));           /* the copy is dropped at once */
+	loop_until(R->d.work.n == 0, 1000);
+	assert_int_equal(n_sent, before);              /* no COMMIT reply, least of all OK */
+	rig_down();
+}
+
+static void return__of_bounce_data_copies_back_before_the_lease_goes(void **state)
+{
+	struct dx_conn *c;
+	struct dx_file *f;
+	struct dx_layout *l;
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+	char path[128], byte = 0;
+	int fd;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	f = open_file(c, "a", 4 << 20);
+	layout_get(c, 1, 0, 4 << 20, DXP_IOMODE_RW);
+	l = TAILQ_FIRST(&c->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	memset(l->staging, 0x5a, 4 << 20);            /* what the client's RDMA WRITEs left */
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	assert_int_equal(request(c, &ret), DX_SESSION_LATER);
+	assert_int_equal(l->state, LAYOUT_RETURNED);
+	assert_int_equal(lease_of(f), F_WRLCK);        /* held while the copy runs */
+	loop_until(lease_of(f) == F_UNLCK, 5000);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_RETURN);
+	snprintf(path, sizeof(path), "%s/a", R->dir);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, &byte, 1, (4 << 20) - 1), 1);
+	close(fd);
+	assert_int_equal(byte, 0x5a);
+	rig_down();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(grant__is_answered_when_its_job_ends),
+		cmocka_unit_test(lease_break__cancels_a_grant_in_progress),
+		cmocka_unit_test(recall__fences_at_the_deadline_qp_first),
+		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
+		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
+		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
+		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -237,7 +237,7 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 {
 	uint64_t off = 0, len = UINT64_MAX;
 	struct rnode *arr;
-	struct dx_file *f;
+	struct dx_file *f = NULL;
 	struct dx_layout *l;
 	bool poll = false;
 	unsigned int n = 0;

@@ -52,18 +52,19 @@ static int fmap_new(struct dx_file *f, uint64_t off, uint64_t end, struct dx_fma
 
 int dx_fmap_get(struct dx_file *f, uint64_t off, uint64_t end, struct dx_fmap **out)
 {
-	struct dx_fmap *fm = f->fmap;
+	const struct dx_fmap *cur = f->fmap;
+	struct dx_fmap *fresh = NULL;
 	int ret;
 
-	if (!fm || off < fm->off || end > fm->off + fm->len) {
-		ret = fmap_new(f, off, end, &fm);
+	if (!cur || off < cur->off || end > cur->off + cur->len) {
+		ret = fmap_new(f, off, end, &fresh);
 		if (ret)
 			return ret;
-		dx_fmap_put(&f->fmap);
-		f->fmap = fm;
+		dx_fmap_put(&f->fmap); /* layouts in the old window keep it alive */
+		f->fmap = fresh;
 	}
-	fm->refs++;
-	*out = fm;
+	f->fmap->refs++;
+	*out = f->fmap;
 	return 0;
 }
 

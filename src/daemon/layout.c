@@ -280,7 +280,11 @@ static int start_job(struct dx_layout *l, enum dx_job_kind kind, uint64_t off, u
 	j->tag = tag;
 	j->phase = kind == DX_JOB_GRANT && l->iomode == DXP_IOMODE_RW ? G_PREPARE : G_MAP;
 	TAILQ_INSERT_TAIL(&l->jobs, j, link);
-	dx_work_queue(l->c->d, &j->w);
+	/* A small job costs less than the turns it would wait for. */
+	if (len <= DX_WORK_SLICE)
+		dx_work_run_small(l->c->d, &j->w);
+	else
+		dx_work_queue(l->c->d, &j->w);
 	return 0;
 }
 

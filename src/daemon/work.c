@@ -94,6 +94,26 @@ void dx_work_queue(struct dxd *d, struct dx_work *w)
 	event_active(q->ev, EV_TIMEOUT, 0);
 }
 
+void dx_work_run_small(struct dxd *d, struct dx_work *w)
+{
+	struct dx_workq *q = &d->work;
+	int ret = 1;
+
+	w->slices = 0;
+	for (int i = 0; i < DX_WORK_INLINE_STEPS && ret > 0; i++) {
+		ret = w->ops->step(w);
+		w->slices++;
+		q->slices_run++;
+	}
+	if (ret > 0) {
+		TAILQ_INSERT_TAIL(&q->items, w, link);
+		q->n++;
+		event_active(q->ev, EV_TIMEOUT, 0);
+		return;
+	}
+	w->ops->done(w, ret);
+}
+
 void dx_work_cancel(struct dxd *d, struct dx_work *w)
 {
 	finish(&d->work, w, -ECANCELED);

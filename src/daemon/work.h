@@ -47,6 +47,10 @@ int dx_workq_init(struct dxd *d);
 void dx_workq_fini(struct dxd *d);
 /* Run W's slices in turn with the other items, starting at a later turn. */
 void dx_work_queue(struct dxd *d, struct dx_work *w);
+/* A small item (at most one slice of bytes, in a few steps): run it now, in
+ * the caller's turn, and queue only what is left after DX_WORK_INLINE_STEPS. */
+#define DX_WORK_INLINE_STEPS 4
+void dx_work_run_small(struct dxd *d, struct dx_work *w);
 /* At exit, with the loop stopped: run every item to its end. */
 void dx_workq_drain(struct dxd *d);
 /* Take W off the queue now and call its done(-ECANCELED). */

@@ -361,6 +361,21 @@ static void grant__is_answered_when_its_job_ends(void **state)
 	rig_down();
 }
 
+static void grant__of_a_small_layout_is_answered_at_once(void **state)
+{
+	struct dx_conn *c;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	open_file(c, "a", 1 << 20);
+	assert_int_equal(layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW), DX_SESSION_LATER);
+	assert_int_equal(n_sent, 1); /* one slice of work: done in the request's turn */
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);
+	assert_int_equal(TAILQ_FIRST(&c->layouts)->state, LAYOUT_GRANTED);
+	assert_int_equal(R->d.work.n, 0);
+	rig_down();
+}
+
 static void lease_break__cancels_a_grant_in_progress(void **state)
 {
 	struct dx_conn *c;
@@ -522,6 +537,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(grant__is_answered_when_its_job_ends),
+		cmocka_unit_test(grant__of_a_small_layout_is_answered_at_once),
 		cmocka_unit_test(lease_break__cancels_a_grant_in_progress),
 		cmocka_unit_test(recall__fences_at_the_deadline_qp_first),
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),

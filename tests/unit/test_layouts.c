@@ -337,6 +337,22 @@ static void rig_down(void)
 	free(R);
 }
 
+/* A daemon whose export has MODE, one client, a file "a" of SIZE bytes and a
+ * GRANTED layout over all of it. */
+static struct dx_layout *granted_layout(enum dx_mr_mode mode, off_t size, uint32_t iomode, struct dx_conn **c)
+{
+	struct dx_layout *l;
+
+	rig_up(mode);
+	*c = client(0);
+	open_file(*c, "a", size);
+	layout_get(*c, 1, 0, (uint64_t)size, iomode);
+	l = TAILQ_FIRST(&(*c)->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	assert_int_equal(l->state, LAYOUT_GRANTED);
+	return l;
+}
+
 /* ---- the tests ---- */
 
 static void grant__is_answered_when_its_job_ends(void **state)
@@ -407,12 +423,7 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 	int64_t t0;
 	int qp, dereg;
 
-	rig_up(DX_MR_PINNED);
-	c = client(0);
-	open_file(c, "a", 1 << 20);
-	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
-	l = TAILQ_FIRST(&c->layouts);
-	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
 	n_calls = 0;
 	t0 = dx_now_ms();
 	break_lease("a");
@@ -438,12 +449,7 @@ static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 	struct dx_layout *l;
 	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
 
-	rig_up(DX_MR_PINNED);
-	c = client(0);
-	open_file(c, "a", 1 << 20);
-	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
-	l = TAILQ_FIRST(&c->layouts);
-	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
 	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
 	n_calls = 0;
 	fail_dereg = 1;
@@ -486,12 +492,7 @@ static void commit__cancelled_by_a_fence_is_never_answered_ok(void **state)
 	struct dxp_msg commit = { .hdr.op = DXP_COMMIT };
 	unsigned int before;
 
-	rig_up(DX_MR_BOUNCE);
-	c = client(0);
-	open_file(c, "a", 16 << 20);
-	layout_get(c, 1, 0, 16 << 20, DXP_IOMODE_RW);
-	l = TAILQ_FIRST(&c->layouts);
-	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	l = granted_layout(DX_MR_BOUNCE, 16 << 20, DXP_IOMODE_RW, &c);
 	commit.u.commit = (struct dxp_commit_req){ .stateid = { l->id, l->seq }, .off = 0, .len = 16 << 20 };
 	assert_int_equal(request(c, &commit), DX_SESSION_LATER);
 	before = n_sent;
@@ -512,12 +513,8 @@ static void return__of_bounce_data_copies_back_before_the_lease_goes(void **stat
 	char path[128], byte = 0;
 	int fd;
 
-	rig_up(DX_MR_BOUNCE);
-	c = client(0);
-	f = open_file(c, "a", 4 << 20);
-	layout_get(c, 1, 0, 4 << 20, DXP_IOMODE_RW);
-	l = TAILQ_FIRST(&c->layouts);
-	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	l = granted_layout(DX_MR_BOUNCE, 4 << 20, DXP_IOMODE_RW, &c);
+	f = l->f;
 	memset(l->staging, 0x5a, 4 << 20);            /* what the client's RDMA WRITEs left */
 	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
 	assert_int_equal(request(c, &ret), DX_SESSION_LATER);

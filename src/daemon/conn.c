@@ -220,6 +220,8 @@ static void conn_destroy(struct dx_conn *c)
 	rdma_destroy_id(c->cm);
 	TAILQ_REMOVE(&d->conns, c, link);
 	d->n_conns--;
+	c->listener->n_conns--;
+	dx_reap_soon(d); /* a retired listener may go with its last client */
 	log_info("client %llu (%s) gone: %s", (unsigned long long)c->id, c->peer, c->close_reason);
 	c->destroyed = true;
 	dx_conn_layout_freed(c);
@@ -475,7 +477,7 @@ static int conn_setup(struct dx_conn *c)
 	return 0;
 }
 
-static void conn_request(struct dxd *d, struct rdma_cm_id *id)
+static void conn_request(struct dxd *d, struct rdma_cm_id *id, struct rdma_cm_id *listen_id)
 {
 	struct dx_conn *c;
 	char peer[64];
@@ -487,6 +489,8 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id)
 	dx_sockaddr_str(rdma_get_peer_addr(id), peer, sizeof(peer));
 	if (d->stopping)
 		refusal = "shutting down";
+	else if (listen_id != d->listener->id)
+		refusal = "a reload moved the listen address";
 	else if ((int64_t)d->n_conns >= d->cfg->max_clients)
 		refusal = "limits.max_clients reached";
 	else if ((int64_t)conns_from(d, rdma_get_peer_addr(id)) >= d->cfg->max_conns_per_addr)
@@ -502,6 +506,8 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id)
 		goto reject;
 	c->d = d;
 	c->cm = id;
+	c->listener = d->listener;
+	c->listener->n_conns++;
 	c->id = ++d->next_conn_id;
 	memcpy(&c->peer_addr, rdma_get_peer_addr(id), sizeof(c->peer_addr));
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -537,12 +543,12 @@ reject:
 void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev)
 {
 	enum rdma_cm_event_type type = ev->event;
-	struct rdma_cm_id *id = ev->id;
+	struct rdma_cm_id *id = ev->id, *listen_id = ev->listen_id;
 	struct dx_conn *c = id->context;
 
 	rdma_ack_cm_event(ev);
 	if (type == RDMA_CM_EVENT_CONNECT_REQUEST) {
-		conn_request(d, id);
+		conn_request(d, id, listen_id);
 		return;
 	}
 	if (!c)
@@ -568,14 +574,67 @@ void dx_conn_cm_event(struct dxd *d, struct rdma_cm_event *ev)
 	}
 }
 
-void dx_conns_destroy_all(struct dxd *d)
+static bool holds_anything(const struct dx_conn *c)
+{
+	const struct dx_layout *l;
+
+	TAILQ_FOREACH(l, &c->layouts, by_conn)
+		if (dx_layout_busy(l))
+			return true;
+	return false;
+}
+
+void dx_conns_drain(struct dxd *d, struct dx_listener *old)
+{
+	struct dx_layout *l;
+	struct dx_conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &d->conns, link) {
+		if (c->listener != old || c->state == CONN_CLOSING)
+			continue;
+		c->draining = true;
+		n++;
+		TAILQ_FOREACH(l, &c->layouts, by_conn) {
+			dx_recall_layout(l, DXP_RECALL_EXPORT); /* fences mark, never free: the walk goes on */
+			if (c->state == CONN_CLOSING)
+				break;
+		}
+	}
+	if (n)
+		log_notice("reload: the listen address moved from %s; recalling the layouts of %zu client%s there",
+			   old->addr, n, n == 1 ? "" : "s");
+	dx_conns_drain_check(d);
+}
+
+void dx_conns_drain_check(struct dxd *d)
 {
 	struct dx_conn *c;
 
-	while ((c = TAILQ_FIRST(&d->conns))) {
-		dx_conn_close(c, 0, true, "daemon stopping");
-		conn_destroy(c);
+	TAILQ_FOREACH(c, &d->conns, link)
+		if (c->draining && c->state != CONN_CLOSING && !holds_anything(c))
+			dx_conn_close(c, 0, true, "a reload moved the listen address");
+	if (d->retired && d->retired->n_conns == 0) {
+		log_info("the listener on %s is closed: its last client went", d->retired->addr);
+		dx_listener_free(&d->retired);
 	}
+}
+
+void dx_conns_destroy_of(struct dxd *d, const struct dx_listener *l)
+{
+	struct dx_conn *c, *tmp;
+
+	TAILQ_FOREACH_SAFE(c, &d->conns, link, tmp) {
+		if (l && c->listener != l)
+			continue;
+		dx_conn_close(c, 0, true, l ? "a reload moved the listen address again" : "daemon stopping");
+		conn_destroy(c); /* takes C off the list, nothing else */
+	}
+}
+
+void dx_conns_destroy_all(struct dxd *d)
+{
+	dx_conns_destroy_of(d, NULL);
 }
 
 struct dx_conn *dx_conn_find(struct dxd *d, const char *id_or_addr)

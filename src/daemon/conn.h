@@ -54,6 +54,8 @@ struct dx_conn {
 	TAILQ_ENTRY(dx_conn) link;       /* in dxd.conns */
 	struct dxd *d;
 	uint64_t id;
+	struct dx_listener *listener;    /* the one it came through */
+	bool draining;                   /* its listener is retired: layouts recalled, then closed */
 	char peer[64];
 	struct sockaddr_storage peer_addr;
 	enum dx_conn_state state;
@@ -112,7 +114,15 @@ void dx_conns_reload_access(struct dxd *d);
 /* Whether C may still change F's bytes: the export exists, is writable and
  * admits C. COMMIT and the copy-back of bounce data depend on it. */
 bool dx_conn_may_write(const struct dx_conn *c, const struct dx_file *f);
-/* Close and free every connection now (shutdown, listener change). */
+/* A reload moved the listen address: OLD's clients get their layouts
+ * recalled (reason EXPORT) and nothing new, and go once they hold nothing. */
+void dx_conns_drain(struct dxd *d, struct dx_listener *old);
+/* Close draining clients that hold nothing any more; free a retired
+ * listener with no connection left. The reaper's. */
+void dx_conns_drain_check(struct dxd *d);
+/* Close and destroy every connection that came through L (all if NULL)
+ * now: their layouts are returned, copy-backs go on. */
+void dx_conns_destroy_of(struct dxd *d, const struct dx_listener *l);
 void dx_conns_destroy_all(struct dxd *d);
 struct dx_conn *dx_conn_find(struct dxd *d, const char *id_or_addr);
 const char *dx_conn_state_name(enum dx_conn_state s);

@@ -33,6 +33,7 @@ struct dxd {
 	struct dx_config *cfg;
 	struct dx_exports *exports; /* opened from cfg */
 	struct dx_listener *listener;
+	struct dx_listener *retired;   /* the one before a reload moved the address; its clients drain */
 	struct dx_ctlsock *ctl;
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog;
 	struct timespec started;

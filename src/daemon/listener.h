@@ -25,6 +25,7 @@ struct dx_listener {
 	void *handler_arg;
 	uint64_t conn_requests;
 	uint64_t conn_rejected;
+	unsigned int n_conns;         /* connections that came through it and are not destroyed */
 };
 
 /* Bind and listen on CFG's address; -ENODEV when there is no RDMA device. */

@@ -153,13 +153,15 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	dx_exports_close(&d->exports);
 	d->exports = nx;
 	if (nl) {
-		/* Connections live on the old listener's device and channel. */
-		if (d->n_conns)
-			log_warn("reload: the listen address changed; disconnecting %zu client%s", d->n_conns,
-				 d->n_conns == 1 ? "" : "s");
-		dx_conns_destroy_all(d);
-		dx_listener_free(&d->listener);
+		/* Connections live on the old listener's device and channel: it
+		 * stays (refusing new ones) until its clients have given their
+		 * layouts back and gone. */
+		if (d->retired)
+			dx_conns_destroy_of(d, d->retired); /* a second move while the first drains */
+		dx_listener_free(&d->retired);
+		d->retired = d->listener;
 		d->listener = nl;
+		dx_conns_drain(d, d->retired);
 	}
 	dx_config_free(&d->cfg);
 	d->cfg = nc;
@@ -272,6 +274,7 @@ static void dxd_fini(struct dxd *d)
 	if (d->ev_stop)
 		event_free(d->ev_stop);
 	dx_exports_close(&d->exports);
+	dx_listener_free(&d->retired);
 	dx_listener_free(&d->listener);
 	if (d->ev_watchdog)
 		event_free(d->ev_watchdog);

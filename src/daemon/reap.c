@@ -4,6 +4,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
 #include "daemon/recall.h"
@@ -46,5 +47,6 @@ void dx_reap_now(struct dxd *d)
 				dx_layout_free(l);
 		dx_file_settle(f); /* may free F */
 	}
+	dx_conns_drain_check(d);
 	dx_recall_check_stop(d);
 }

@@ -521,6 +521,8 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 			    (req->hdr.flags & DXP_F_REPLY) ? " reply" : "");
 	if (req->hdr.op != DXP_HELLO && c->state != CONN_READY)
 		return fail(&r, DXP_E_PROTO, "HELLO first");
+	if (c->draining && (req->hdr.op == DXP_OPEN || req->hdr.op == DXP_LAYOUT_GET || req->hdr.op == DXP_ALLOCATE))
+		return fail(&r, DXP_E_IO, "daxrdmad listens on %s now: connect there", c->d->listener->addr);
 	code = ops[req->hdr.op](&r);
 	if (code == DX_SESSION_LATER)
 		*reply = false;

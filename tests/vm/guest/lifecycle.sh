@@ -103,6 +103,36 @@ check "read_only: the uncommitted bytes were not copied into the file" cmp <(pat
 sed -i '/name = "pmem"/s|; read_only = true||' /tmp/dx.conf
 check "reload, pmem writable again" $CTL reload
 
+# A reload that moves the listen address: the clients on the old one get
+# their layouts recalled (reason 4) with the usual deadline, not cut off;
+# the old address takes no new client; the new one serves.
+$DXC $GUEST_IP pmem mv1 write 0 8192 41 > /dev/null
+$DXC $GUEST_IP pmem mv2 write 0 8192 42 > /dev/null
+$DXC $GUEST_IP pmem mv1 hold 0 8192 41 cooperate > /tmp/mv1.out 2>&1 &
+mv1=$!
+$DXC $GUEST_IP pmem mv2 hold 0 8192 42 ignore > /tmp/mv2.out 2>&1 &
+mv2=$!
+check "move: a cooperating holder" wait_line /tmp/mv1.out READY
+check "move: an ignoring holder" wait_line /tmp/mv2.out READY
+sed -i 's/port = 20049;/port = 20050;/' /tmp/dx.conf
+check "move: reload to port 20050" $CTL reload
+check "move: the cooperating holder is recalled (4)" wait_line /tmp/mv1.out 'RECALLED reason=4'
+check "move: ... returns its layout" wait_line /tmp/mv1.out RETURNED
+stale_write_failed() { wait_line "$1" STALE_WRITE && ! grep -q 'STALE_WRITE status=success' "$1"; }
+check "move: ... and its old rkey fails (or its connection, closed once it held nothing)" \
+	stale_write_failed /tmp/mv1.out
+check "move: the ignoring holder is recalled (4)" wait_line /tmp/mv2.out 'RECALLED reason=4'
+check "move: ... and fenced at the deadline" wait_line /tmp/mv2.out FENCED
+wait $mv1 $mv2
+check "move: the old listener closes with its last client" wait_line /tmp/daemon.log 'the listener on .*:20049 is closed'
+check "move: the old port takes no new client" answers "ERR connect ECONNREFUSED" $GUEST_IP pmem mv1 try ro 0 4096 read
+check "move: the new port serves" bash -c "DX_PORT=20050 $DXC $GUEST_IP pmem mv3 write 0 4096 43 | grep -qx OK"
+check "move: status says where it listens" json "d['listen'] == '$GUEST_IP:20050'" status
+check "move: the returned bytes are in the file" cmp <(pattern 0 8192 41) $F/mv1
+sed -i 's/port = 20050;/port = 20049;/' /tmp/dx.conf
+check "move: back to port 20049" $CTL reload
+check "move: ... and served there" eventually bash -c "$DXC $GUEST_IP pmem mv3 write 0 4096 44 | grep -qx OK"
+
 # SIGTERM with live layouts: one holder returns, one ignores and is fenced.
 $DXC $GUEST_IP pmem t1 write 0 8192 7 > /dev/null
 $DXC $GUEST_IP pmem t2 write 0 8192 8 > /dev/null

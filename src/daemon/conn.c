@@ -66,7 +66,7 @@ static void send_error(struct dx_conn *c, uint64_t tag, unsigned int code, const
 
 static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 {
-	const uint8_t *buf = dx_msgslots_buf(&c->slots, slot);
+	uint8_t buf[DXP_MAX_MSG]; /* the request, out of its slot */
 	char errmsg[DXP_MAX_ERRMSG + 1] = "";
 	struct dxp_msg req, rep;
 	uint64_t tag = 0;
@@ -74,6 +74,15 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 	const char *why;
 	bool reply = true;
 
+	/* The slot is reposted before anything is answered (a small job may
+	 * answer from inside the handler): the request is decoded from a copy. */
+	if (len > sizeof(buf))
+		len = sizeof(buf); /* cannot be: a slot holds DXP_MAX_MSG */
+	memcpy(buf, dx_msgslots_buf(&c->slots, slot), len);
+	if (post_recv(c, slot)) {
+		dx_conn_close(c, DXP_E_IO, false, "ibv_post_recv failed");
+		return;
+	}
 	if (dxp_decode(buf, len, &req, &why)) {
 		if (len >= sizeof(struct dxp_hdr))
 			memcpy(&tag, buf + offsetof(struct dxp_hdr, tag), sizeof(tag));
@@ -81,8 +90,7 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 		c->d->st.malformed++;
 		log_warn("client %llu (%s): malformed message (%u bytes): %s [%u of %u allowed]",
 			 (unsigned long long)c->id, c->peer, len, why, c->malformed, DX_MAX_MALFORMED - 1);
-		if (post_recv(c, slot) == 0)
-			send_error(c, le64toh(tag), DXP_E_MALFORMED, why);
+		send_error(c, le64toh(tag), DXP_E_MALFORMED, why);
 		if (c->malformed >= DX_MAX_MALFORMED)
 			dx_conn_close(c, DXP_E_MALFORMED, false, "too many malformed messages");
 		return;
@@ -94,8 +102,7 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 		c->d->st.malformed++;
 		log_warn("client %llu (%s): more than %u requests in flight [%u of %u allowed]",
 			 (unsigned long long)c->id, c->peer, DX_SRV_CREDITS, c->malformed, DX_MAX_MALFORMED - 1);
-		if (post_recv(c, slot) == 0)
-			send_error(c, req.hdr.tag, DXP_E_PROTO, "more requests in flight than the credits allow");
+		send_error(c, req.hdr.tag, DXP_E_PROTO, "more requests in flight than the credits allow");
 		if (c->malformed >= DX_MAX_MALFORMED)
 			dx_conn_close(c, DXP_E_PROTO, false, "requests beyond its credits");
 		return;
@@ -103,11 +110,6 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 	c->inflight++;
 	memset(&rep, 0, sizeof(rep));
 	code = dx_session_handle(c, &req, &rep, errmsg, sizeof(errmsg), &reply);
-	/* The request's strings live in the receive slot: repost it only now. */
-	if (post_recv(c, slot)) {
-		dx_conn_close(c, DXP_E_IO, false, "ibv_post_recv failed");
-		return;
-	}
 	if (reply)
 		dx_conn_answer(c, req.hdr.op, req.hdr.tag, code, errmsg, &rep);
 	else if (req.hdr.op == DXP_BYE)

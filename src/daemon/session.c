@@ -108,7 +108,9 @@ static uint32_t file_attrs(const struct dx_file *f)
 	       (f->x && f->x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
 }
 
-/* A background job ended: answer the request that started it. */
+/* A background job ended: answer the request that started it. (Jobs that
+ * no request waits for, copy-backs at CLOSE and at disconnect, have no
+ * callback.) */
 static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, int result)
 {
 	static const uint32_t op_of[] = {
@@ -148,8 +150,7 @@ static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, i
 			 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned",
 			 l->mr->rkey);
 	}
-	if (tag || kind != DX_JOB_COPY_BACK)
-		dx_conn_answer(c, op_of[kind], tag, code, msg, &rep);
+	dx_conn_answer(c, op_of[kind], tag, code, msg, &rep); /* any tag, 0 too */
 }
 
 static unsigned int op_hello(struct req_ctx *r)

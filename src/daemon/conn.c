@@ -479,7 +479,7 @@ static int conn_setup(struct dx_conn *c)
 	return 0;
 }
 
-static void conn_request(struct dxd *d, struct rdma_cm_id *id, struct rdma_cm_id *listen_id)
+static void conn_request(struct dxd *d, struct rdma_cm_id *id, const struct rdma_cm_id *listen_id)
 {
 	struct dx_conn *c;
 	char peer[64];

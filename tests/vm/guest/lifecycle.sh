@@ -136,7 +136,7 @@ check "move: ... and served there" eventually bash -c "$DXC $GUEST_IP pmem mv3 w
 # SIGTERM with live layouts: one holder returns, one ignores and is fenced.
 $DXC $GUEST_IP pmem t1 write 0 8192 7 > /dev/null
 $DXC $GUEST_IP pmem t2 write 0 8192 8 > /dev/null
-$DXC $GUEST_IP pmem t1 hold 0 8192 7 cooperate > /tmp/t1.out 2>&1 &
+DX_AGAIN=1 $DXC $GUEST_IP pmem t1 hold 0 8192 7 cooperate > /tmp/t1.out 2>&1 &
 t1=$!
 $DXC $GUEST_IP pmem t2 hold 0 8192 8 ignore > /tmp/t2.out 2>&1 &
 t2=$!
@@ -152,6 +152,7 @@ check "SIGTERM with live layouts: exit 0" test $rc -eq 0
 check "it waited for the recall (>= recall_timeout, the ignoring holder)" test $took -ge 1900
 check "the cooperating holder was recalled for shutdown (5)" grep -q 'RECALLED reason=5' /tmp/t1.out
 check "... and returned its layout" grep -q RETURNED /tmp/t1.out
+check "... and a new layout while stopping is refused: EIO" grep -q 'AGAIN ERR EIO' /tmp/t1.out
 check "the ignoring holder was recalled" grep -q 'RECALLED reason=5' /tmp/t2.out
 check "... and fenced" wait_line /tmp/t2.out FENCED
 check "the daemon logged the fence" grep -q 'fenc' /tmp/daemon.log

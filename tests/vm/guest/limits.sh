@@ -51,6 +51,17 @@ check "every trickling client is dropped within 7 s" \
 check "the daemon says why" grep -q 'sent no complete request within 5 s' /tmp/daemon.log
 check "the daemon is alive" kill -0 $DPID
 
+# "layouts FILE" for a caller who is not root looks nothing up as root: what
+# lies in a directory it may not read stays hidden (a stat as root would
+# answer "Not a directory" below an existing file, and nothing below a
+# missing one).
+mkdir -p /root/private && echo secret > /root/private/f && chmod 700 /root/private
+setpriv --reuid=65534 --regid="$gid" --clear-groups $CTL layouts /root/private/f/x > /tmp/l1.out 2>&1
+setpriv --reuid=65534 --regid="$gid" --clear-groups $CTL layouts /root/private/nothing/x > /tmp/l2.out 2>&1
+cat /tmp/l1.out /tmp/l2.out
+check "layouts FILE (not root): a hidden file and a missing one look alike" \
+	bash -c "[ \"\$(sed 's|/root/private/[a-z]*/x||' /tmp/l1.out)\" = \"\$(sed 's|/root/private/[a-z]*/x||' /tmp/l2.out)\" ]"
+
 # 10 sparse files of 16 TiB each, a layout on each: only a window around
 # each layout is mapped, not 160 TiB (more than a process's address space).
 rm -f /tmp/go

@@ -64,6 +64,20 @@ static void send_error(struct dx_conn *c, uint64_t tag, unsigned int code, const
 	dx_conn_send(c, &m);
 }
 
+/* A malformed or out-of-protocol message (WHAT, for the log): answered with
+ * CODE and WHY, counted, and the connection ends at the DX_MAX_MALFORMED-th. */
+static void count_malformed(struct dx_conn *c, const char *what, uint64_t tag, unsigned int code, const char *why,
+			    const char *close_why)
+{
+	c->malformed++;
+	c->d->st.malformed++;
+	log_warn("client %llu (%s): %s [%u of %u allowed]", (unsigned long long)c->id, c->peer, what, c->malformed,
+		 DX_MAX_MALFORMED - 1);
+	send_error(c, tag, code, why);
+	if (c->malformed >= DX_MAX_MALFORMED)
+		dx_conn_close(c, code, false, close_why);
+}
+
 static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 {
 	uint8_t buf[DXP_MAX_MSG]; /* the request, out of its slot */
@@ -86,25 +100,16 @@ static void on_recv(struct dx_conn *c, unsigned int slot, uint32_t len)
 	if (dxp_decode(buf, len, &req, &why)) {
 		if (len >= sizeof(struct dxp_hdr))
 			memcpy(&tag, buf + offsetof(struct dxp_hdr, tag), sizeof(tag));
-		c->malformed++;
-		c->d->st.malformed++;
-		log_warn("client %llu (%s): malformed message (%u bytes): %s [%u of %u allowed]",
-			 (unsigned long long)c->id, c->peer, len, why, c->malformed, DX_MAX_MALFORMED - 1);
-		send_error(c, le64toh(tag), DXP_E_MALFORMED, why);
-		if (c->malformed >= DX_MAX_MALFORMED)
-			dx_conn_close(c, DXP_E_MALFORMED, false, "too many malformed messages");
+		snprintf(errmsg, sizeof(errmsg), "malformed message (%u bytes): %s", len, why);
+		count_malformed(c, errmsg, le64toh(tag), DXP_E_MALFORMED, why, "too many malformed messages");
 		return;
 	}
 	c->requests++;
 	if (req.hdr.op != DXP_BYE && c->inflight >= DX_SRV_CREDITS) {
 		/* Unanswered requests cost memory and work: the credits bound them. */
-		c->malformed++;
-		c->d->st.malformed++;
-		log_warn("client %llu (%s): more than %u requests in flight [%u of %u allowed]",
-			 (unsigned long long)c->id, c->peer, DX_SRV_CREDITS, c->malformed, DX_MAX_MALFORMED - 1);
-		send_error(c, req.hdr.tag, DXP_E_PROTO, "more requests in flight than the credits allow");
-		if (c->malformed >= DX_MAX_MALFORMED)
-			dx_conn_close(c, DXP_E_PROTO, false, "requests beyond its credits");
+		snprintf(errmsg, sizeof(errmsg), "more than %u requests in flight", DX_SRV_CREDITS);
+		count_malformed(c, errmsg, req.hdr.tag, DXP_E_PROTO, "more requests in flight than the credits allow",
+				"requests beyond its credits");
 		return;
 	}
 	c->inflight++;
@@ -339,19 +344,24 @@ static bool acl_allows_any(struct dxd *d, const struct sockaddr *peer)
 	return false;
 }
 
-bool dx_conn_may_write(const struct dx_conn *c, const struct dx_file *f)
+unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_file *f)
 {
-	return f->x && !f->x->cfg->read_only && dx_export_admits(f->x, (const struct sockaddr *)&c->peer_addr);
+	if (!f->x)
+		return DXP_E_NOENT;
+	if (!dx_export_admits(f->x, (const struct sockaddr *)&c->peer_addr))
+		return DXP_E_ACCESS;
+	return f->x->cfg->read_only ? DXP_E_ROFS : DXP_E_OK;
 }
 
-/* Recall C's layouts on F (RW ones only if RW_ONLY) for a reload. False if
- * that fenced C (its handles and layouts are gone then). */
+/* Recall C's layouts on F (on every file if F is NULL; RW ones only if
+ * RW_ONLY) for a reload. False if that fenced C (its handles are gone then;
+ * fences only mark layouts, so the walk itself is safe). */
 static bool recall_for_reload(struct dx_conn *c, const struct dx_file *f, bool rw_only)
 {
 	struct dx_layout *l;
 
 	TAILQ_FOREACH(l, &c->layouts, by_conn) {
-		if (l->f != f || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
+		if ((f && l->f != f) || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
 		    (rw_only && l->iomode != DXP_IOMODE_RW))
 			continue;
 		dx_recall_layout(l, DXP_RECALL_EXPORT);
@@ -588,7 +598,6 @@ static bool holds_anything(const struct dx_conn *c)
 
 void dx_conns_drain(struct dxd *d, struct dx_listener *old)
 {
-	struct dx_layout *l;
 	struct dx_conn *c;
 	size_t n = 0;
 
@@ -597,11 +606,7 @@ void dx_conns_drain(struct dxd *d, struct dx_listener *old)
 			continue;
 		c->draining = true;
 		n++;
-		TAILQ_FOREACH(l, &c->layouts, by_conn) {
-			dx_recall_layout(l, DXP_RECALL_EXPORT); /* fences mark, never free: the walk goes on */
-			if (c->state == CONN_CLOSING)
-				break;
-		}
+		recall_for_reload(c, NULL, false);
 	}
 	if (n)
 		log_notice("reload: the listen address moved from %s; recalling the layouts of %zu client%s there",

@@ -111,9 +111,10 @@ void dx_conn_fence(struct dx_conn *c, const char *why);
 /* After a reload: revoke the handles (and recall the layouts) of clients the
  * acl no longer admits; recall RW layouts on exports that became read_only. */
 void dx_conns_reload_access(struct dxd *d);
-/* Whether C may still change F's bytes: the export exists, is writable and
- * admits C. COMMIT and the copy-back of bounce data depend on it. */
-bool dx_conn_may_write(const struct dx_conn *c, const struct dx_file *f);
+/* Whether C may still change F's bytes: DXP_E_OK, or why not (NOENT: the
+ * export is gone, ACCESS: its acl no longer admits C, ROFS: read_only).
+ * ALLOCATE, COMMIT and the copy-back of bounce data depend on it. */
+unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_file *f);
 /* A reload moved the listen address: OLD's clients get their layouts
  * recalled (reason EXPORT) and nothing new, and go once they hold nothing. */
 void dx_conns_drain(struct dxd *d, struct dx_listener *old);

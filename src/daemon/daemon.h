@@ -24,7 +24,7 @@ enum dx_prio { DX_PRIO_URGENT, DX_PRIO_NORMAL, DX_PRIO_BACKGROUND, DX_PRIO_N };
 
 struct dx_stats {
 	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
-	uint64_t bytes_committed, bytes_copied;
+	uint64_t bytes_committed;
 };
 
 struct dxd {

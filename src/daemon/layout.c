@@ -152,7 +152,6 @@ static int grant_fill(struct dx_layout_job *j)
 
 	if (l->fm) {
 		memcpy(dst, dx_fmap_at(l->fm, at), (size_t)n);
-		l->c->d->st.bytes_copied += n;
 	} else if (at < l->size) {
 		size_t want = (size_t)(l->size - at < n ? l->size - at : n);
 		ssize_t got = pread(l->f->fd, dst, want, (off_t)at);
@@ -219,12 +218,10 @@ static int persist_step(struct dx_work *w)
 	uint64_t n = slice(j), at = j->off + j->pos;
 	char *pm = dx_fmap_at(l->fm, at);
 
-	if (l->mr_mode == DXP_MR_BOUNCE) {
+	if (l->mr_mode == DXP_MR_BOUNCE)
 		l->fm->memcpy_persist(pm, (char *)l->staging + (at - l->off), (size_t)n, 0);
-		l->c->d->st.bytes_copied += n;
-	} else {
+	else
 		l->fm->persist(pm, (size_t)n);
-	}
 	if (j->kind == DX_JOB_COMMIT)
 		l->c->d->st.bytes_committed += n;
 	j->pos += n;
@@ -358,7 +355,7 @@ int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, 
 	dx_recall_forget(l);
 	dx_layout_set_state(l, LAYOUT_RETURNED);
 	if (copy_back && bounce_rw) {
-		if (dx_conn_may_write(l->c, l->f) && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
+		if (dx_conn_write_refusal(l->c, l->f) == DXP_E_OK && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
 			return 1;
 		log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
 			   "may no longer write to %s/%s", (unsigned long long)l->id, (unsigned long long)l->c->id,

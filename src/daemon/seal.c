@@ -168,10 +168,10 @@ static void on_lease_note(evutil_socket_t fd, short what, void *arg)
 				lease_broken(f, n.at_ms);
 			continue;
 		}
-		/* SIGIO: the signal queue overflowed; ask every leased file. */
+		/* SIGIO: the signal queue overflowed; ask every file (lease_broken
+		 * asks the kernel whether its lease is being broken). */
 		TAILQ_FOREACH_SAFE(f, &d->files, link, tmp)
-			if (f->lease == LEASE_LEASED && fcntl(f->fd, F_GETLEASE) != F_WRLCK)
-				lease_broken(f, n.at_ms);
+			lease_broken(f, n.at_ms);
 	}
 }
 

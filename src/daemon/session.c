@@ -74,12 +74,14 @@ static unsigned int get_handle(struct req_ctx *r, uint64_t fh, struct dx_handle 
  * ALLOCATE and COMMIT: a reload may have taken the right away. */
 static unsigned int check_writable(struct req_ctx *r, const struct dx_file *f)
 {
-	if (!f->x)
+	switch (dx_conn_write_refusal(r->c, f)) {
+	case DXP_E_NOENT:
 		return fail(r, DXP_E_NOENT, "the export of this file is gone");
-	if (!dx_export_admits(f->x, (const struct sockaddr *)&r->c->peer_addr))
+	case DXP_E_ACCESS:
 		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", f->x->cfg->name, r->c->peer);
-	if (f->x->cfg->read_only)
+	case DXP_E_ROFS:
 		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", f->x->cfg->name);
+	}
 	return DXP_E_OK;
 }
 
@@ -373,7 +375,9 @@ static unsigned int check_limits(struct req_ctx *r, const struct dx_file *f, uin
 	if (r->c->layout_bytes + len > (uint64_t)cfg->max_layout_bytes_per_client)
 		return fail(r, DXP_E_LIMIT, "limits.max_layout_bytes_per_client (%lld) would be passed: %llu bytes held",
 			    (long long)cfg->max_layout_bytes_per_client, (unsigned long long)r->c->layout_bytes);
-	/* Bounce exports stage every layout; elsewhere only the file's tail. */
+	/* Bounce exports stage every layout; elsewhere only the file's tail.
+	 * (This size is an estimate taken before the lease; op_layout_get
+	 * takes the size that counts again once the lease is held.) */
 	staged = f->x->mr_mode == DX_MR_BOUNCE || fstat(f->fd, &st) != 0 || off + len > (uint64_t)st.st_size;
 	if (staged && r->c->d->staging_bytes + len > (uint64_t)cfg->staging_bytes)
 		return fail(r, DXP_E_LIMIT, "limits.staging_bytes (%lld) would be passed: %llu bytes staged",
@@ -437,7 +441,7 @@ static unsigned int op_layout_get(struct req_ctx *r)
 			    rw ? ": ALLOCATE first" : "");
 	}
 	/* Preparation, fill and registration run as a background job; the
-	 * reply goes out when it ends (granted() below). */
+	 * reply goes out when it ends (job_done()). */
 	ret = dx_layout_grant(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, job_done, r->req->hdr.tag, &l);
 	if (ret)
 		goto err_unseal;
@@ -474,6 +478,7 @@ static unsigned int op_commit(struct req_ctx *r)
 {
 	const struct dxp_commit_req *q = &r->req->u.commit;
 	struct dx_layout *l = find_layout(r->c, &q->stateid);
+	unsigned int code;
 
 	if (!l)
 		return fail(r, DXP_E_STALE_STATEID, "no layout %llu seq %u", (unsigned long long)q->stateid.id,
@@ -481,14 +486,11 @@ static unsigned int op_commit(struct req_ctx *r)
 	if (q->off < l->off || q->off + q->len < q->off || q->off + q->len > l->off + l->len)
 		return fail(r, DXP_E_RANGE, "commit [%llu, +%llu) is outside layout %llu",
 			    (unsigned long long)q->off, (unsigned long long)q->len, (unsigned long long)l->id);
-	if (l->iomode == DXP_IOMODE_RW) {
-		unsigned int code = check_writable(r, l->f);
-
-		if (code)
-			return code;
-	}
-	if (l->iomode != DXP_IOMODE_RW || q->len == 0)
-		return DXP_E_OK; /* nothing to persist */
+	if (l->iomode != DXP_IOMODE_RW)
+		return DXP_E_OK; /* READ layouts hold nothing to persist */
+	code = check_writable(r, l->f);
+	if (code || q->len == 0)
+		return code;
 	if (dx_layout_commit(l, q->off, q->len, job_done, r->req->hdr.tag))
 		return fail(r, DXP_E_IO, "out of memory");
 	return DX_SESSION_LATER;

@@ -35,8 +35,6 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
 	if (!w)
 		return;
 	ret = w->ops->step(w);
-	w->slices++;
-	q->slices_run++;
 	if (ret <= 0) {
 		finish(q, w, ret);
 	} else {
@@ -88,7 +86,6 @@ void dx_work_queue(struct dxd *d, struct dx_work *w)
 {
 	struct dx_workq *q = &d->work;
 
-	w->slices = 0;
 	TAILQ_INSERT_TAIL(&q->items, w, link);
 	q->n++;
 	event_active(q->ev, EV_TIMEOUT, 0);
@@ -96,22 +93,14 @@ void dx_work_queue(struct dxd *d, struct dx_work *w)
 
 void dx_work_run_small(struct dxd *d, struct dx_work *w)
 {
-	struct dx_workq *q = &d->work;
 	int ret = 1;
 
-	w->slices = 0;
-	for (int i = 0; i < DX_WORK_INLINE_STEPS && ret > 0; i++) {
+	for (int i = 0; i < DX_WORK_INLINE_STEPS && ret > 0; i++)
 		ret = w->ops->step(w);
-		w->slices++;
-		q->slices_run++;
-	}
-	if (ret > 0) {
-		TAILQ_INSERT_TAIL(&q->items, w, link);
-		q->n++;
-		event_active(q->ev, EV_TIMEOUT, 0);
-		return;
-	}
-	w->ops->done(w, ret);
+	if (ret > 0)
+		dx_work_queue(d, w); /* what is left waits its turns */
+	else
+		w->ops->done(w, ret);
 }
 
 void dx_work_cancel(struct dxd *d, struct dx_work *w)

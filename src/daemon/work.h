@@ -33,14 +33,12 @@ struct dx_work_ops {
 struct dx_work {
 	TAILQ_ENTRY(dx_work) link;
 	const struct dx_work_ops *ops;
-	uint64_t slices;
 };
 
 struct dx_workq {
 	struct event *ev;
 	TAILQ_HEAD(, dx_work) items;
 	unsigned int n;
-	uint64_t slices_run;
 };
 
 int dx_workq_init(struct dxd *d);

@@ -45,6 +45,7 @@ static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **
 	rn_bool(root, "device_odp", d->listener->odp_rc);
 	rn_int(root, "recall_timeout_ms", d->cfg->recall_timeout_ms);
 	rn_int(root, "lease_break_time_s", d->lease_break_time_s);
+	rn_int(root, "keepalive_ms", d->cfg->keepalive_ms);
 	rn_int(root, "connection_requests", (int64_t)d->listener->conn_requests);
 	rn_int(root, "connections_rejected", (int64_t)d->listener->conn_rejected);
 	rn_int(root, "clients", (int64_t)d->n_conns);
@@ -55,6 +56,8 @@ static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **
 	rn_int(root, "lease_breaks", (int64_t)d->st.lease_breaks);
 	rn_int(root, "clients_fenced", (int64_t)d->st.fenced);
 	rn_int(root, "malformed_messages", (int64_t)d->st.malformed);
+	rn_int(root, "keepalives_sent", (int64_t)d->st.keepalives);
+	rn_int(root, "peers_lost", (int64_t)d->st.peers_lost);
 	rn_int(root, "bytes_committed", (int64_t)d->st.bytes_committed);
 	rn_int(root, "reloads", (int64_t)d->reloads);
 	rn_int(root, "reloads_failed", (int64_t)d->reloads_failed);

@@ -200,6 +200,13 @@ static const struct cfg_key cfg_top[] = {
 	  .max = 60000, .idef = 2000, .unit = "milliseconds",
 	  .help = "How long a client has to return a recalled layout before it is fenced. It must "
 		  "stay below /proc/sys/fs/lease-break-time; daxrdmad refuses to start otherwise." },
+	{ .name = "keepalive_ms", .type = CT_INT, .off = CFG(keepalive_ms), .min = 0, .max = 3600000,
+	  .idef = 10000, .unit = "milliseconds",
+	  .help = "A connection that has completed no work for this long is probed with a zero-length "
+		  "RDMA WRITE, which the client's NIC acknowledges without the application. A probe "
+		  "not acknowledged within this time again means the host is gone: its QP goes to "
+		  "error, its layouts are fenced and the connection closes, so a vanished client "
+		  "frees its slot within 2 to 3 times this value. 0 turns probing off." },
 	{ .name = "log_level", .type = CT_ENUM, .off = CFG(log_level), .choices = log_level_names,
 	  .idef = 3, .help = "Least important messages logged." },
 	{ .name = "limits", .type = CT_GROUP, .sub = cfg_limits, .help = "Resource limits." },

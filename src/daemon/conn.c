@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/msgslots.h"
 #include "common/net.h"
@@ -171,12 +172,23 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < n; i++) {
 			if (wc[i].wr_id & DX_WR_SEND)
 				dx_msgslots_sent(&c->slots, wc[i].wr_id);
+			if (wc[i].wr_id & DX_WR_KEEPALIVE)
+				c->probing = false;
 			if (wc[i].status == IBV_WC_LOC_LEN_ERR && !(wc[i].wr_id & DX_WR_SEND) &&
 			    c->state != CONN_CLOSING) {
 				c->d->st.malformed++;
 				log_warn("client %llu (%s): malformed message: larger than %u bytes: closing",
 					 (unsigned long long)c->id, c->peer, DXP_MAX_MSG);
 				dx_conn_close(c, DXP_E_MALFORMED, false, "message larger than a receive buffer");
+				continue;
+			}
+			if (wc[i].status == IBV_WC_RETRY_EXC_ERR && c->state != CONN_CLOSING) {
+				/* The peer's NIC stopped acknowledging: the host is gone. */
+				c->d->st.peers_lost++;
+				log_warn("client %llu (%s): not responding (%s, silent for %lld ms): closing",
+					 (unsigned long long)c->id, c->peer, ibv_wc_status_str(wc[i].status),
+					 (long long)(dx_now_ms() - c->heard_ms));
+				dx_conn_close(c, DXP_E_IO, false, "peer not responding");
 				continue;
 			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
@@ -186,7 +198,8 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 				dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc[i].status));
 				continue;
 			}
-			if (!(wc[i].wr_id & DX_WR_SEND) && c->state != CONN_CLOSING)
+			c->heard_ms = dx_now_ms();
+			if (!(wc[i].wr_id & (DX_WR_SEND | DX_WR_KEEPALIVE)) && c->state != CONN_CLOSING)
 				on_recv(c, (unsigned int)wc[i].wr_id, wc[i].byte_len);
 		}
 	}
@@ -210,7 +223,9 @@ static void conn_destroy(struct dx_conn *c)
 		event_free(c->ev_cq);
 	if (c->ev_timer)
 		event_free(c->ev_timer);
-	c->ev_cq = c->ev_timer = NULL;
+	if (c->ev_keepalive)
+		event_free(c->ev_keepalive);
+	c->ev_cq = c->ev_timer = c->ev_keepalive = NULL;
 	if (c->cm->qp)
 		rdma_destroy_qp(c->cm);
 	if (c->cq)
@@ -259,6 +274,72 @@ static void arm_timer(struct dx_conn *c, int ms)
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
 	event_add(c->ev_timer, &tv);
+}
+
+/*
+ * A connection that completed nothing for keepalive_ms gets a zero-length
+ * RDMA WRITE: it needs no rkey (IBA C9-88) and the client's NIC acknowledges
+ * it without the application. A host that is gone acknowledges nothing; the
+ * probe is then given keepalive_ms, after which the QP goes to error and the
+ * connection closes. The transport's own retries are not waited for: rxe
+ * retries forever at retry_count 7, the value clients commonly ask for.
+ * A silent but live client costs one ACK per interval.
+ */
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_conn *c = arg;
+	struct ibv_send_wr wr = { 0 }, *bad;
+	int64_t now = dx_now_ms(), every = c->d->cfg->keepalive_ms;
+	int ret;
+
+	if (c->state != CONN_READY || c->qp_dead)
+		return;
+	if (c->probing) {
+		if (now - c->probe_ms < every)
+			return;
+		c->d->st.peers_lost++;
+		log_warn("client %llu (%s): not responding: a keepalive unacknowledged for %lld ms, silent for "
+			 "%lld ms: closing", (unsigned long long)c->id, c->peer, (long long)(now - c->probe_ms),
+			 (long long)(now - c->heard_ms));
+		dx_conn_kill_qp(c, "peer not responding"); /* first: nothing lands while the MRs go */
+		dx_conn_close(c, DXP_E_IO, false, "peer not responding (keepalive)");
+		return;
+	}
+	if (now - c->heard_ms < every)
+		return;
+	wr.wr_id = DX_WR_KEEPALIVE;
+	wr.opcode = IBV_WR_RDMA_WRITE;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	ret = ibv_post_send(c->cm->qp, &wr, &bad);
+	if (ret) {
+		dx_log_fail("ibv_post_send (keepalive)", -ret);
+		dx_conn_close(c, DXP_E_IO, false, "cannot post a keepalive");
+		return;
+	}
+	c->probing = true;
+	c->probe_ms = now;
+	c->d->st.keepalives++;
+}
+
+/* Ticks at half the interval: a probe follows keepalive_ms to 1.5 times
+ * that of silence. */
+static void keepalive_arm(struct dx_conn *c)
+{
+	int64_t ms = (c->d->cfg->keepalive_ms + 1) / 2;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	event_del(c->ev_keepalive);
+	if (ms > 0 && event_add(c->ev_keepalive, &tv))
+		log_err("client %llu: event_add (keepalive) failed", (unsigned long long)c->id);
+}
+
+void dx_conns_rearm_keepalive(struct dxd *d)
+{
+	struct dx_conn *c;
+
+	TAILQ_FOREACH(c, &d->conns, link)
+		if (c->ev_keepalive && c->state != CONN_CLOSING)
+			keepalive_arm(c);
 }
 
 void dx_conn_kill_qp(struct dx_conn *c, const char *why)
@@ -454,7 +535,7 @@ static int conn_setup(struct dx_conn *c)
 		return dx_log_fail("ibv_create_comp_channel", -errno);
 	if (evutil_make_socket_nonblocking(c->ch->fd))
 		return dx_log_fail("O_NONBLOCK on the completion channel", -EIO);
-	c->cq = ibv_create_cq(id->verbs, (int)(DX_SRV_RECV + DX_SRV_SEND), c, c->ch, 0);
+	c->cq = ibv_create_cq(id->verbs, (int)(DX_SRV_RECV + DX_SRV_SEND + 1), c, c->ch, 0);
 	if (!c->cq)
 		return dx_log_fail("ibv_create_cq", -errno);
 	if (ibv_req_notify_cq(c->cq, 0))
@@ -462,7 +543,7 @@ static int conn_setup(struct dx_conn *c)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = DX_SRV_SEND;
+	qa.cap.max_send_wr = DX_SRV_SEND + 1; /* + the keepalive */
 	qa.cap.max_recv_wr = DX_SRV_RECV;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
@@ -476,8 +557,11 @@ static int conn_setup(struct dx_conn *c)
 			return -EIO;
 	c->ev_cq = event_new(c->d->base, c->ch->fd, EV_READ | EV_PERSIST, on_cq, c);
 	c->ev_timer = evtimer_new(c->d->base, on_timer, c);
-	if (!c->ev_cq || !c->ev_timer || event_add(c->ev_cq, NULL))
+	c->ev_keepalive = event_new(c->d->base, -1, EV_PERSIST, on_keepalive, c);
+	if (!c->ev_cq || !c->ev_timer || !c->ev_keepalive || event_add(c->ev_cq, NULL))
 		return dx_log_fail("event_add (completion channel)", -ENOMEM);
+	c->heard_ms = dx_now_ms();
+	keepalive_arm(c);
 	/* Clients RDMA READ from their layouts: we are the responder. */
 	if (ibv_query_device(id->verbs, &dattr))
 		return dx_log_fail("ibv_query_device", -errno);

@@ -7,7 +7,7 @@
  * States:
  *   ACCEPTING  rdma_accept sent; a HELLO may already arrive
  *   HELLO      established; HELLO due DX_HELLO_TIMEOUT_MS after the request
- *   READY      serving requests
+ *   READY      serving requests; probed by a keepalive when silent
  *   CLOSING    layouts returned or fenced, disconnect sent; the verbs
  *              objects go at DISCONNECTED or at the reap deadline, the
  *              struct with its last layout (a copy-back may still run)
@@ -35,6 +35,7 @@
 #define DX_REAP_TIMEOUT_MS 3000
 #define DX_MAX_MALFORMED 3u       /* then the connection is dropped */
 #define DX_CQ_BUDGET 8            /* completions handled per turn */
+#define DX_WR_KEEPALIVE (1ull << 33) /* wr_id of the keepalive probe */
 
 struct dxd;
 struct dx_file;
@@ -65,6 +66,10 @@ struct dx_conn {
 	struct ibv_cq *cq;
 	struct dx_msgslots slots;        /* DX_SRV_RECV receive, then DX_SRV_SEND send slots */
 	struct event *ev_cq, *ev_timer;
+	struct event *ev_keepalive;      /* every keepalive_ms: probe if nothing completed meanwhile */
+	int64_t heard_ms;                /* the last successful completion (dx_now_ms) */
+	int64_t probe_ms;                /* when the probe in flight was posted */
+	bool probing;                    /* a keepalive probe is in flight */
 	bool cq_more;                    /* the budget ran out: poll again, no channel event */
 	uint32_t recall_credits;         /* from the client's HELLO */
 	uint32_t recalls_outstanding;
@@ -115,6 +120,8 @@ void dx_conns_reload_access(struct dxd *d);
  * export is gone, ACCESS: its acl no longer admits C, ROFS: read_only).
  * ALLOCATE, COMMIT and the copy-back of bounce data depend on it. */
 unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_file *f);
+/* After a reload: keepalive_ms may have changed. */
+void dx_conns_rearm_keepalive(struct dxd *d);
 /* A reload moved the listen address: OLD's clients get their layouts
  * recalled (reason EXPORT) and nothing new, and go once they hold nothing. */
 void dx_conns_drain(struct dxd *d, struct dx_listener *old);

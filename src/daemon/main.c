@@ -166,6 +166,7 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	dx_config_free(&d->cfg);
 	d->cfg = nc;
 	dx_conns_reload_access(d);
+	dx_conns_rearm_keepalive(d);
 	dx_log_set_level(log_prio_of_level[nc->log_level]);
 	d->reloads++;
 	log_notice("reloaded %s: %zu export%s", d->config_file, nx->n, nx->n == 1 ? "" : "s");

@@ -3,12 +3,14 @@
 # that wrap around 2^64 and messages that lie about themselves each get an
 # ERROR with their code and the request's tag; the third malformed message,
 # or one larger than a receive buffer, ends the connection; the daemon
-# survives every one, counts them and serves the next client.
+# survives every one, counts them and serves the next client. A peer that
+# vanishes without a word is found by the keepalive.
 . "$DXVM_GUEST/lib.sh"
 check "rxe0 up" rxe_up
 check "rxe0 active" rxe_active
 check "FS-DAX mounted" pmem_up
-check "daxrdmad up" daemon_up
+DX_TOP="keepalive_ms = 1000;"
+check "daxrdmad up (keepalive_ms 1000)" daemon_up
 HOSTILE=$DX_BUILD/tests/vm/dx-hostile
 truncate -s 65536 /mnt/pmem/export/target
 head -c 65536 /dev/urandom > /tmp/target.orig
@@ -55,6 +57,20 @@ $HOSTILE $GUEST_IP - - silent > /tmp/silent.out 2>&1
 cat /tmp/silent.out
 check "a peer that never says HELLO is dropped at the deadline (5 s), not before" \
 	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/silent.out').read(), re.M); sys.exit(0 if m and int(m[1]) >= 4500 else 1)"
+
+# A host that loses power sends no DREQ and acknowledges nothing. Without a
+# keepalive its connection and layout would stay until the next recall.
+$HOSTILE $GUEST_IP pmem target vanish > /tmp/vanish.out 2>&1 &
+v=$!
+check "a client takes a layout, then vanishes" wait_line /tmp/vanish.out VANISHED
+wait $v
+cat /tmp/vanish.out
+check "the keepalive finds it: the daemon hangs up within 3 s + 1 s" \
+	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/vanish.out').read(), re.M); sys.exit(0 if m and int(m[1]) <= 4000 else 1)"
+check "... and logs why" grep -q 'not responding: a keepalive unacknowledged' /tmp/daemon.log
+check "status: keepalives sent, one peer lost" json "d['keepalives_sent'] >= 1 and d['peers_lost'] == 1" status
+check "its layout is gone, no local operation had to wait for it" eventually json "d['layouts'] == 0" status
+
 check "the daemon is alive" kill -0 $DPID
 check "status counts 6 malformed messages" json "d['malformed_messages'] == 6" status
 check "no client, no layout left behind" eventually json "d['clients'] == 0 and d['layouts'] == 0" status
@@ -69,6 +85,10 @@ check "a client writes a file with a hostile name" answers OK $GUEST_IP pmem "$E
 $DXC $GUEST_IP pmem "$EVIL" hold 0 4096 1 cooperate read > /tmp/evil.out 2>&1 &
 evil=$!
 check "... and holds a layout on it" wait_line /tmp/evil.out READY
+json "print(d['keepalives_sent']) or True" status > /tmp/ka0
+sleep 3
+check "a live client silent for 3 s answers its keepalives and stays" \
+	json "d['clients'] == 1 and d['layouts'] == 1 and d['peers_lost'] == 1 and d['keepalives_sent'] >= $(cat /tmp/ka0) + 1" status
 check "no log line starts with the forged text" bash -c "! grep -q '^<0>forged' /tmp/daemon.log"
 check "the log shows the name escaped, on one line" grep -qF 'evil\n<0>forged \x1b[2J \xff' /tmp/daemon.log
 $CTL layouts > /tmp/evil-layouts.txt

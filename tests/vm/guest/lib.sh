@@ -53,7 +53,8 @@ pmem_up() {
 }
 
 # daxrdmad with the standard test exports (DX_RECALL_MS, default 2000; DX_LIMITS,
-# more settings of the limits group; DX_PMEM_OPTS, more settings of "pmem"):
+# more settings of the limits group; DX_PMEM_OPTS, more settings of "pmem";
+# DX_TOP, more top-level settings):
 #   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
 #   ro    FS-DAX, read_only            denied  acl admits nobody here
 D=$DX_BUILD/src/daemon/daxrdmad
@@ -65,6 +66,7 @@ daemon_up() {
 	cat > /tmp/dx.conf <<CONF
 listen = { address = "$GUEST_IP"; port = 20049; };
 recall_timeout_ms = ${DX_RECALL_MS:-2000};
+${DX_TOP:-}
 limits = { max_layout_size = 67108864; ${DX_LIMITS:-} };
 exports = (
 	{ name = "pmem"; ${DX_PMEM_OPTS:-} path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },

@@ -15,6 +15,10 @@
  *                                           $DX_FLOOD_S seconds (20): FLOOD rounds=N
  *   dx-hostile HOST - - silent              connect and never say HELLO: prints
  *                                           DISCONNECTED ms=N when the daemon gives up
+ *   dx-hostile HOST EXPORT PATH vanish      take a READ layout of PATH's first page,
+ *                                           then play a host that lost power: VANISHED,
+ *                                           then DISCONNECTED ms=N when the daemon
+ *                                           notices (or STILL CONNECTED after 30 s)
  *
  * PATH must exist in EXPORT (some requests need a real file handle).
  */
@@ -282,6 +286,39 @@ static int silent(const char *host)
 	return 0;
 }
 
+/*
+ * The QP goes to the error state behind the daemon's back: this NIC now drops
+ * whatever the daemon sends and acknowledges nothing, as if the host had lost
+ * power. The rdma_cm id stays, so no DREQ tells the daemon; its own DREQ,
+ * when it gives up, still gets here (the CM has a QP of its own).
+ */
+static int vanish(struct daxrdma_client *c, struct daxrdma_file *f)
+{
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+	struct daxrdma_layout *l;
+	int64_t t0;
+	int ret;
+
+	ret = daxrdma_layout_get(f, 0, DXP_PAGE, DAXRDMA_READ, &l);
+	if (ret) {
+		printf("LAYOUT_GET %s\n", strerrorname_np(-ret));
+		return 1;
+	}
+	if (ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE)) {
+		perror("ibv_modify_qp");
+		return 1;
+	}
+	t0 = dxc_now_ms();
+	printf("VANISHED\n");
+	fflush(stdout);
+	if (wait_event(c->ec, RDMA_CM_EVENT_DISCONNECTED, t0 + 30000)) {
+		printf("STILL CONNECTED after 30 s\n");
+		return 1;
+	}
+	printf("DISCONNECTED ms=%lld\n", (long long)(dxc_now_ms() - t0));
+	return 0;
+}
+
 #define FLOOD_LEN (64ull << 20)
 
 static bool all_answered(struct daxrdma_client *c)
@@ -345,7 +382,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc != 5) {
-		fprintf(stderr, "usage: dx-hostile HOST EXPORT PATH requests|malformed|oversize|silent\n");
+		fprintf(stderr, "usage: dx-hostile HOST EXPORT PATH requests|malformed|oversize|flood|vanish|silent\n");
 		return 2;
 	}
 	if (!strcmp(argv[4], "silent"))
@@ -369,6 +406,8 @@ int main(int argc, char **argv)
 		oversize(c, f);
 	else if (!strcmp(argv[4], "flood"))
 		ret = flood(c, frw);
+	else if (!strcmp(argv[4], "vanish"))
+		return vanish(c, f); /* no goodbye: the process just ends */
 	else
 		return 2;
 	daxrdma_client_delete(&c);

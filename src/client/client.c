@@ -240,23 +240,57 @@ static void drain_cm_events(struct daxrdma_client *c)
 	}
 }
 
+/* Take the completion channel's events (non-blocking): its fd, and so the
+ * client's, is readable only while one is pending. */
+static void take_cq_events(struct daxrdma_client *c)
+{
+	struct ibv_cq *cq;
+	void *ctx;
+
+	while (ibv_get_cq_event(c->ch, &cq, &ctx) == 0)
+		ibv_ack_cq_events(cq, 1);
+}
+
+/* Ask for an event at the next completion, then look once more: whatever
+ * completed before the request is handled now, whatever completes after it
+ * makes the fd readable. So when the library returns, nothing sits in the CQ
+ * unseen behind a quiet fd. */
+static int arm_cq(struct daxrdma_client *c)
+{
+	int n;
+
+	do {
+		if (ibv_req_notify_cq(c->cq, 0))
+			return -EIO;
+		n = poll_cq(c);
+	} while (n > 0);
+	return n < 0 ? -EIO : 0;
+}
+
+/*
+ * Handle completions and rdma_cm events until DONE (or, without DONE, until
+ * nothing is left), waiting no later than DEADLINE. Every return leaves the
+ * CQ armed and the channel's events taken, so daxrdma_client_fd() becomes
+ * readable exactly when something new arrives.
+ */
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))
 {
 	for (;;) {
 		struct epoll_event ev[2];
-		struct ibv_cq *cq;
-		void *ctx;
 		int64_t left;
 		int n;
 
+		take_cq_events(c);
 		drain_cm_events(c);
 		if (poll_cq(c) < 0)
 			dxc_break(c, "ibv_poll_cq failed");
 		if (done && done(c))
-			return 0;
+			return arm_cq(c);
 		/* Posted RDMA work is waited for even then: its buffers are in use. */
-		if (c->broken && !c->rdma_outstanding)
+		if (c->broken && !c->rdma_outstanding) {
+			arm_cq(c);
 			return -ENOTCONN;
+		}
 		/* Arm, then look once more: a completion between the two is not lost. */
 		if (ibv_req_notify_cq(c->cq, 0))
 			return -EIO;
@@ -268,9 +302,6 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 		n = epoll_wait(c->epfd, ev, 2, (int)left);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		while (ibv_get_cq_event(c->ch, &cq, &ctx) == 0)
-			ibv_ack_cq_events(cq, 1);
-		drain_cm_events(c);
 	}
 }
 

@@ -109,6 +109,7 @@ DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 		ret = dxc_call(f->c, &req, &rep, NULL);
 	}
 	TAILQ_REMOVE(&f->c->files, f, link);
+	dxc_handle_recalls(f->c);
 	free(f);
 	*file = NULL;
 	return ret;
@@ -314,24 +315,25 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		return -ERANGE;
 	if (write && l->iomode != DAXRDMA_RW)
 		return -EBADF;
-	while (len) {
+	ret = 0;
+	while (len && !ret) {
 		size_t n = len < batch ? len : batch;
 
 		ret = usable(l);
 		if (ret)
-			return ret;
+			break;
 		if (write)
 			memcpy(c->stage, p, n);
 		ret = dxc_rdma_chunks(c, write, l->raddr + (off - l->off), l->rkey, n);
 		if (ret)
-			return ret;
+			break;
 		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
 		if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
 			ret = -EREMOTEIO;
 		if (ret) {
 			dxc_log(c, LOG_ERR, "RDMA %s at %llu: %s", write ? "WRITE" : "READ", (unsigned long long)off,
 				c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
-			return ret;
+			break;
 		}
 		if (!write)
 			memcpy(p, c->stage, n);
@@ -339,8 +341,10 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		off += n;
 		len -= n;
 	}
+	/* Recalls that arrived meanwhile are answered now: the fd will not
+	 * say so again. */
 	dxc_handle_recalls(c);
-	return 0;
+	return ret;
 }
 
 DX_EXPORT int daxrdma_write(struct daxrdma_layout *l, uint64_t off, const void *buf, size_t len)

@@ -24,9 +24,13 @@ local_op_recall() {
 	local hpid=$!
 	check "$op: holder has its layout" wait_line /tmp/hold.out READY
 	check "$op: daxrdmactl layouts shows it" json "len(d['layouts']) == 1 and d['layouts'][0]['state'] == 'granted'" layouts $file
+	sleep 1 # idle, asleep in poll()
 	( $LOP $op $file > /tmp/op.out; touch /tmp/op.done ) &
 	check "$op: the client sees LAYOUT_RECALL (local use)" wait_line /tmp/hold.out 'RECALLED reason=1'
 	check "$op: the client returns the layout" wait_line /tmp/hold.out RETURNED
+	check "$op: ... woken by the recall, having slept in poll() (at most 3 wake-ups)" \
+		python3 -c "import re,sys; m=re.search(r'^IDLE_WAKEUPS (\d+)$', open('/tmp/hold.out').read(), re.M); sys.exit(0 if m and 1 <= int(m[1]) <= 3 else 1)"
+	check "$op: not fenced" json "d['clients_fenced'] == 0" status
 	check "$op: the local operation completes" wait_line /tmp/op.out "$op rc=0"
 	local ms=$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' /tmp/op.out)
 	echo "   $op took ${ms} ms"

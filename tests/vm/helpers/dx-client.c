@@ -8,9 +8,12 @@
  *                                 print OK or the errno name of the first refusal
  *   dx-client HOST EXPORT PATH hold OFF LEN SEED MODE [IOMODE]
  *        MODE cooperate: return the layout when recalled; ignore: never answer;
- *        loop: keep writing until killed. Prints READY, RECALLED reason=N,
+ *        loop: keep writing (for 30 s at most). Prints READY, RECALLED reason=N,
+ *        IDLE_WAKEUPS N (how often poll() woke before the recall came),
  *        RETURNED or FENCED (connection lost), then STALE_WRITE status=... of
- *        an RDMA WRITE with the old rkey, and HOLD_DONE. Gives up after 30 s.
+ *        an RDMA WRITE with the old rkey, and HOLD_DONE. While it waits it
+ *        blocks in poll() on the library's fd with no timeout, as
+ *        libdaxrdma-client(3) says an application does.
  *        serve: after READY, wait for the file named by $DX_GO, RDMA READ the
  *        layout and print INTACT or CLOBBERED (someone else changed it), then
  *        write the pattern of SEED + 1, commit, return: WORKS.
@@ -310,6 +313,8 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	unsigned char *p = pattern(off, len, seed), junk[4096];
 	bool loop = strcmp(mode, "loop") == 0, cooperate = strcmp(mode, "cooperate") == 0;
 	int64_t end = dxc_now_ms() + 30000;
+	unsigned long wakeups = 0;
+	bool said_wakeups = false;
 	int ret, st;
 
 	ret = daxrdma_open(c, ex, path, iomode == DAXRDMA_RW ? DAXRDMA_O_RDWR : 0, 0, &f);
@@ -338,16 +343,24 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	fflush(stdout);
 	if (strcmp(mode, "serve") == 0)
 		return serve(l, off, len, seed, p, end);
-	while (dxc_now_ms() < end) {
+	/* The event loop of libdaxrdma-client(3): sleep in poll() with no
+	 * timeout until the library's fd is readable, then process. */
+	while (loop ? dxc_now_ms() < end : true) {
 		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
 
 		if (loop) {
 			if (daxrdma_write(l, off, p, len))
 				break;
 		} else {
-			poll(&pfd, 1, 100);
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				return fail("poll", -errno);
+			wakeups++;
 		}
 		ret = daxrdma_client_process(c);
+		if (recalled_reason && !said_wakeups) {
+			printf("IDLE_WAKEUPS %lu\n", wakeups); /* the one that brought the recall included */
+			said_wakeups = true;
+		}
 		if (ret == -ENOTCONN) {
 			printf("FENCED\n");
 			break;

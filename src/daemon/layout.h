@@ -71,6 +71,7 @@ struct dx_layout {
 	struct ibv_mr *mr;
 	TAILQ_HEAD(, dx_layout_job) jobs; /* background jobs on it: it is not freed while any runs */
 	uint32_t recall_reason;
+	int64_t recall_from_ms;           /* its deadline counts from here; 0: from when it is sent */
 	struct event *ev_deadline;
 	struct timespec granted, recall_started;
 };

@@ -34,10 +34,44 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	dx_conn_fence(l->c, why); /* L is FENCED now; the reaper frees it */
 }
 
+/*
+ * When L's client must have answered: recall_timeout_ms after the recall
+ * started (for a lease break, when the kernel signalled it), or, for a
+ * recall that had to wait for one of the client's recall credits, after it
+ * was sent: waiting in our queue costs the client nothing. Never past the
+ * lease's own bound, though: the kernel takes a broken lease back
+ * lease-break-time after its signal, and everything on the file is fenced
+ * before that, whatever a slow client still owes.
+ */
+static int64_t deadline_of(const struct dx_layout *l, int64_t now)
+{
+	const struct dxd *d = l->c->d;
+	int64_t at = (l->recall_from_ms ? l->recall_from_ms : now) + d->cfg->recall_timeout_ms, last;
+
+	if (l->f->lease != LEASE_BREAKING)
+		return at;
+	last = (int64_t)d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
+	if (last < d->cfg->recall_timeout_ms)
+		last = d->cfg->recall_timeout_ms;
+	last += l->f->break_ms;
+	return at < last ? at : last;
+}
+
 static int send_recall(struct dx_layout *l)
 {
+	int64_t now = dx_now_ms(), ms = deadline_of(l, now) - now;
+	struct timeval tv = { 0, 0 };
 	struct dxp_msg m;
 
+	dx_layout_set_state(l, LAYOUT_RECALL_SENT);
+	l->c->recalls_outstanding++;
+	l->c->recalls++;
+	if (ms > 0)
+		tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
+	if (!l->ev_deadline || event_priority_set(l->ev_deadline, DX_PRIO_URGENT) ||
+	    evtimer_add(l->ev_deadline, &tv))
+		return -ENOMEM; /* without a deadline it could wait forever: the caller fences */
 	memset(&m, 0, sizeof(m));
 	m.hdr.op = DXP_LAYOUT_RECALL;
 	m.u.recall.stateid.id = l->id;
@@ -45,10 +79,7 @@ static int send_recall(struct dx_layout *l)
 	m.u.recall.off = l->off;
 	m.u.recall.len = l->len;
 	m.u.recall.reason = l->recall_reason;
-	m.u.recall.timeout_ms = (uint32_t)l->c->d->cfg->recall_timeout_ms;
-	dx_layout_set_state(l, LAYOUT_RECALL_SENT);
-	l->c->recalls_outstanding++;
-	l->c->recalls++;
+	m.u.recall.timeout_ms = (uint32_t)(ms > 0 ? ms : 0);
 	return dx_conn_send(l->c, &m);
 }
 
@@ -80,9 +111,6 @@ void dx_recall_forget(struct dx_layout *l)
 
 void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 {
-	struct timeval tv;
-	int64_t now = dx_now_ms(), ms;
-
 	if (l->state == LAYOUT_GRANTING) {
 		/* No rkey has left the daemon: cancel the grant (its request fails). */
 		log_info("layout %llu of client %llu on %s/%s: grant cancelled (%s)", (unsigned long long)l->id,
@@ -101,21 +129,12 @@ void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 		 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
 		 (unsigned long long)l->c->id, l->c->peer, dx_recall_reason_name(reason));
 	/* A local process waits from the moment the kernel signalled the break. */
-	ms = (l->f->lease == LEASE_BREAKING ? l->f->break_ms : now) + l->c->d->cfg->recall_timeout_ms - now;
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
+	l->recall_from_ms = l->f->lease == LEASE_BREAKING ? l->f->break_ms : dx_now_ms();
 	dx_layout_set_state(l, LAYOUT_RECALL_QUEUED);
 	TAILQ_INSERT_TAIL(&l->c->recall_queue, l, recall_q);
-	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
-	if (!l->ev_deadline || event_priority_set(l->ev_deadline, DX_PRIO_URGENT) ||
-	    evtimer_add(l->ev_deadline, &tv)) {
-		/* Without a deadline the recall could wait forever: fence now. */
-		dx_conn_fence(l->c, "cannot arm the recall deadline");
-		return;
-	}
 	dx_recall_pump(l->c);
+	if (l->state == LAYOUT_RECALL_QUEUED)
+		l->recall_from_ms = 0; /* behind the client's credits: counted from its sending */
 }
 
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason)

@@ -1,13 +1,17 @@
 /*
- * Recall (DESIGN.md §4): mark layouts recalled, send LAYOUT_RECALL within
- * the client's recall credits (queue the rest), and fence the client if the
- * layout is not back by recall_timeout_ms. The lease goes when the file has
- * no layout left (seal.c).
+ * Recall (docs/design.md): mark layouts recalled, send LAYOUT_RECALL within
+ * the client's recall credits (queue the rest), and fence the client if a
+ * layout is not back recall_timeout_ms after its recall was sent, or, on a
+ * broken lease, DX_LEASE_MARGIN_MS before the kernel would take the lease
+ * back, whichever comes first. The lease goes when the file has no layout
+ * left (seal.c).
  */
 #ifndef DX_RECALL_H
 #define DX_RECALL_H
 
 #include <stdint.h>
+
+#define DX_LEASE_MARGIN_MS 1000 /* fence this long before lease-break-time runs out */
 
 struct dxd;
 struct dx_conn;

@@ -260,6 +260,14 @@ static const struct dxp_msg *last_sent(void)
 	return n_sent ? &sent[n_sent - 1] : NULL;
 }
 
+static const struct dxp_msg *last_recall(void)
+{
+	for (unsigned int i = n_sent; i-- > 0;)
+		if (sent[i].hdr.op == DXP_LAYOUT_RECALL)
+			return &sent[i];
+	return NULL;
+}
+
 static int find_call(enum call c, unsigned int from)
 {
 	for (unsigned int i = from; i < n_calls; i++)
@@ -443,6 +451,84 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 	rig_down();
 }
 
+/* A client with one recall credit and two READ layouts on "a", both granted;
+ * the first one's recall is out. */
+static struct dx_conn *two_layouts_one_credit(struct dx_layout **l1, struct dx_layout **l2)
+{
+	struct dx_conn *c;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	c->recall_credits = 1;
+	open_file(c, "a", 1 << 20);
+	layout_get(c, 1, 0, 4096, DXP_IOMODE_READ);
+	layout_get(c, 1, 4096, 4096, DXP_IOMODE_READ);
+	*l1 = TAILQ_FIRST(&c->layouts);
+	*l2 = TAILQ_NEXT(*l1, by_conn);
+	loop_until((*l1)->state == LAYOUT_GRANTED && (*l2)->state == LAYOUT_GRANTED, 5000);
+	break_lease("a");
+	loop_until((*l1)->state == LAYOUT_RECALL_SENT, 5000);
+	assert_int_equal((*l1)->state, LAYOUT_RECALL_SENT);
+	assert_int_equal((*l2)->state, LAYOUT_RECALL_QUEUED); /* no credit left */
+	return c;
+}
+
+static unsigned int layout_return(struct dx_conn *c, const struct dx_layout *l)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	return request(c, &ret);
+}
+
+/* Returns come back one by one while recalls wait for credits: a layout's
+ * deadline runs from its own recall, so a client that answers each in time
+ * is never fenced (it was, 200 ms after the break). */
+static void recall__queued_behind_credits_is_timed_from_its_sending(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l1, *l2;
+	int64_t t0 = dx_now_ms();
+
+	c = two_layouts_one_credit(&l1, &l2);
+	R->d.lease_break_time_s = 45;
+	loop_until(dx_now_ms() - t0 >= 150, 1000);
+	assert_int_equal(layout_return(c, l1), DXP_E_OK);
+	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);       /* the freed credit sends it */
+	assert_true(last_recall()->u.recall.timeout_ms > 150); /* its full time, from now */
+	loop_until(dx_now_ms() - t0 >= 300, 1000);            /* past 200 ms from the break */
+	assert_int_equal(c->state, CONN_READY);
+	assert_int_equal(layout_return(c, l2), DXP_E_OK);
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));
+	assert_int_equal(R->d.st.fenced, 0);
+	rig_down();
+}
+
+/* ... but never past the lease's own bound: the kernel would take the lease
+ * back at lease-break-time, so everything is fenced before (here the bound
+ * is recall_timeout_ms itself: lease-break-time 1 s leaves no margin). */
+static void recall__never_outlasts_the_lease(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l1, *l2;
+	int64_t t0 = dx_now_ms();
+
+	c = two_layouts_one_credit(&l1, &l2);
+	R->d.lease_break_time_s = 1;
+	loop_until(dx_now_ms() - t0 >= 150, 1000);
+	assert_int_equal(layout_return(c, l1), DXP_E_OK);
+	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);
+	assert_true(last_recall()->u.recall.timeout_ms <= 60); /* what is left of the bound */
+	loop_until(c->state == CONN_CLOSING, 1000);
+	assert_int_equal(c->state, CONN_CLOSING);
+	assert_true(dx_now_ms() - t0 < 300);
+	assert_int_equal(R->d.st.fenced, 1);
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));
+	rig_down();
+}
+
 static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 {
 	struct dx_conn *c;
@@ -537,6 +623,8 @@ int main(void)
 		cmocka_unit_test(grant__of_a_small_layout_is_answered_at_once),
 		cmocka_unit_test(lease_break__cancels_a_grant_in_progress),
 		cmocka_unit_test(recall__fences_at_the_deadline_qp_first),
+		cmocka_unit_test(recall__queued_behind_credits_is_timed_from_its_sending),
+		cmocka_unit_test(recall__never_outlasts_the_lease),
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),

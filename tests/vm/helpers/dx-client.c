@@ -26,6 +26,10 @@
  *   dx-client HOST EXPORT PATH layouts N LEN   READ layouts of LEN bytes at 0, LEN,
  *        2 LEN...: GOT N (or GOT K and ERR layout_get NAME at=K), then wait
  *        for $DX_GO (30 s at most)
+ *   dx-client HOST EXPORT PATH many N LEN   READ layouts of LEN bytes at 0, LEN, ...:
+ *        GOT N; then sleep in poll() and let the library return what is
+ *        recalled: RETURNED_ALL N ms=T (from the first return it saw), or
+ *        FENCED after K returned
  *   dx-client HOST EXPORT PREFIX openmany N   create and keep open PREFIX0..N-1:
  *        OPENED N (or ERR open NAME at=I), then wait for $DX_GO (30 s at most)
  *   dx-client HOST EXPORT PATH busy LEN SECONDS    keep the daemon busy: get two RW
@@ -217,6 +221,48 @@ static int do_layouts(struct daxrdma_client *c, const char *ex, const char *path
 	fflush(stdout);
 	go_file_appears(dxc_now_ms() + 30000);
 	return 0; /* daxrdma_client_delete() returns them */
+}
+
+/* many N LEN: N READ layouts, then the man page's event loop; the library
+ * returns recalled layouts itself (no recall callback). */
+static int do_many(struct daxrdma_client *c, const char *ex, const char *path, unsigned int n, uint64_t len)
+{
+	struct daxrdma_layout **l = calloc(n ? n : 1, sizeof(*l));
+	struct daxrdma_layout_info info;
+	struct daxrdma_file *f;
+	unsigned int i, back = 0;
+	int64_t first = 0;
+	int ret;
+
+	if (!l)
+		return fail("many", -ENOMEM);
+	ret = daxrdma_open(c, ex, path, 0, 0, &f);
+	if (ret)
+		return fail("open", ret);
+	for (i = 0; i < n; i++) {
+		ret = daxrdma_layout_get(f, (uint64_t)i * len, len, DAXRDMA_READ, &l[i]);
+		if (ret)
+			return fail("layout_get", ret);
+	}
+	printf("GOT %u\n", n);
+	fflush(stdout);
+	while (back < n) {
+		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return fail("poll", -errno);
+		ret = daxrdma_client_process(c);
+		for (back = 0, i = 0; i < n; i++)
+			back += daxrdma_layout_info(l[i], &info) == 0 && info.recalled;
+		if (back && !first)
+			first = dxc_now_ms();
+		if (ret == -ENOTCONN) {
+			printf("FENCED after %u returned\n", back);
+			return 1;
+		}
+	}
+	printf("RETURNED_ALL %u ms=%lld\n", n, (long long)(dxc_now_ms() - first));
+	return 0;
 }
 
 static int do_openmany(struct daxrdma_client *c, const char *ex, const char *prefix, unsigned int n)
@@ -439,6 +485,8 @@ int main(int argc, char **argv)
 		ret = do_busy(c, argv[2], argv[3], num(argv[5]), (int64_t)num(argv[6]));
 	else if (strcmp(act, "layouts") == 0 && argc == 7)
 		ret = do_layouts(c, argv[2], argv[3], (unsigned int)num(argv[5]), num(argv[6]));
+	else if (strcmp(act, "many") == 0 && argc == 7)
+		ret = do_many(c, argv[2], argv[3], (unsigned int)num(argv[5]), num(argv[6]));
 	else if (strcmp(act, "openmany") == 0 && argc == 6)
 		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
 	else if (strcmp(act, "steal") == 0 && argc == 9)

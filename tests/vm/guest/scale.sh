@@ -1,0 +1,73 @@
+#!/bin/bash
+# Recall at scale (issue 9): clients that cooperate, asleep in poll() as
+# libdaxrdma-client(3) says, are never fenced, however many layouts they
+# hold on the file: one client with 2048 (recall_timeout_ms 500, and only
+# 16 recalls at a time: each layout's deadline runs from its own recall),
+# then 32 clients with 16 each.
+. "$DXVM_GUEST/lib.sh"
+LOP=$DX_BUILD/tests/vm/dx-localop
+F=/mnt/pmem/export
+RECALL_MS=500
+check "rxe0 up" rxe_up
+check "rxe0 active" rxe_active
+check "FS-DAX mounted" pmem_up
+DX_RECALL_MS=$RECALL_MS
+DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 8192; max_layouts_per_client = 4096;"
+check "daxrdmad up (recall_timeout_ms $RECALL_MS)" daemon_up
+
+# wait_all N PATTERN FILES...: every FILE has a line matching PATTERN (120 s at most)
+wait_all() {
+	local pat=$1
+	shift
+	for _ in $(seq 1200); do
+		local n=0
+		for f in "$@"; do grep -q "$pat" "$f" 2>/dev/null && n=$((n + 1)); done
+		[ $n -eq $# ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+N=2048
+truncate -s $((N * 4096)) $F/many
+$DXC $GUEST_IP pmem many many $N 4096 > /tmp/many.out 2>&1 &
+m=$!
+check "one client holds $N layouts on a file" wait_all "GOT $N" /tmp/many.out
+echo "   $(date +%T) truncating"
+$LOP truncate $F/many > /tmp/trunc.out
+cat /tmp/trunc.out
+wait $m
+cat /tmp/many.out
+check "... a truncate recalls them all and the client returns them all" grep -q "RETURNED_ALL $N" /tmp/many.out
+check "... and it is not fenced" eventually json "d['clients_fenced'] == 0 and d['layouts'] == 0" status
+
+# 512 LAYOUT_RETURNs, one per layout, take the guest's two TCG cores longer
+# than 500 ms: until recalls are file-wide, this part runs at 2000 ms.
+sed -i 's/^recall_timeout_ms = .*/recall_timeout_ms = 2000;/' /tmp/dx.conf
+check "reload: recall_timeout_ms 2000" $CTL reload
+C=32
+K=16
+fenced0=$($CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])')
+truncate -s $((K * 4096)) $F/shared
+outs=()
+pids=()
+for i in $(seq $C); do
+	$DXC $GUEST_IP pmem shared many $K 4096 > /tmp/shared$i.out 2>&1 &
+	pids+=($!)
+	outs+=(/tmp/shared$i.out)
+done
+check "$C clients hold $K READ layouts each on one file" wait_all "GOT $K" "${outs[@]}"
+echo "   $(date +%T) truncating"
+grep -h "ERR\|dx-client" "${outs[@]}" | sort | uniq -c
+$LOP truncate $F/shared > /tmp/trunc.out
+cat /tmp/trunc.out
+wait_all "RETURNED_ALL\|FENCED" "${outs[@]}"
+kill "${pids[@]}" 2>/dev/null
+wait "${pids[@]}"
+check "... a truncate recalls all $((C * K)) and every client returns its own" \
+	test "$(grep -l "RETURNED_ALL $K" "${outs[@]}" | wc -l)" = $C
+check "... and none is fenced" eventually json "d['clients_fenced'] == ${fenced0:-0} and d['layouts'] == 0" status
+grep -h FENCED "${outs[@]}"
+daemon_down
+check "SIGTERM: clean exit" test $? -eq 0
+summary

@@ -237,30 +237,37 @@ static int do_many(struct daxrdma_client *c, const char *ex, const char *path, u
 	if (!l)
 		return fail("many", -ENOMEM);
 	ret = daxrdma_open(c, ex, path, 0, 0, &f);
-	if (ret)
-		return fail("open", ret);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !ret; i++)
 		ret = daxrdma_layout_get(f, (uint64_t)i * len, len, DAXRDMA_READ, &l[i]);
-		if (ret)
-			return fail("layout_get", ret);
+	if (ret) {
+		free(l);
+		return fail(i ? "layout_get" : "open", ret);
 	}
 	printf("GOT %u\n", n);
 	fflush(stdout);
 	while (back < n) {
 		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return fail("poll", -errno);
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
 		ret = daxrdma_client_process(c);
 		for (back = 0, i = 0; i < n; i++)
 			back += daxrdma_layout_info(l[i], &info) == 0 && info.recalled;
 		if (back && !first)
 			first = dxc_now_ms();
-		if (ret == -ENOTCONN) {
-			printf("FENCED after %u returned\n", back);
-			return 1;
-		}
+		if (ret == -ENOTCONN)
+			break;
+		ret = 0;
 	}
+	free(l); /* the layouts themselves go with the client */
+	if (ret == -ENOTCONN) {
+		printf("FENCED after %u returned\n", back);
+		return 1;
+	}
+	if (ret)
+		return fail("poll", ret);
 	printf("RETURNED_ALL %u ms=%lld\n", n, (long long)(dxc_now_ms() - first));
 	return 0;
 }

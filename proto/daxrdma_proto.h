@@ -20,7 +20,9 @@
  * it, so a reply (or a LAYOUT_RETURN) frees one credit.
  *
  * History:
- *   1  first version.
+ *   1  first version; FILE_RECALL and RECALL_RETURN added behind the
+ *      DXP_FEAT_FILE_RECALL feature bit of HELLO (a client that does not ask
+ *      gets one LAYOUT_RECALL per layout, as before).
  */
 #ifndef DAXRDMA_PROTO_H
 #define DAXRDMA_PROTO_H
@@ -49,6 +51,8 @@ enum dxp_op {
 	DXP_COMMIT = 9,
 	DXP_ERROR = 10,        /* reply to any request */
 	DXP_BYE = 11,          /* either way, unsolicited */
+	DXP_FILE_RECALL = 12,  /* server -> client, unsolicited (DXP_FEAT_FILE_RECALL) */
+	DXP_RECALL_RETURN = 13, /* everything one FILE_RECALL asked for, in one request */
 	DXP_OP_MAX
 };
 
@@ -99,6 +103,7 @@ enum dxp_attrs {
 
 enum dxp_features {
 	DXP_FEAT_RDMA_FLUSH = 1u << 0, /* layouts may be persisted by ibv_wr_flush */
+	DXP_FEAT_FILE_RECALL = 1u << 1, /* recalls come as FILE_RECALL, one per handle and range */
 };
 
 enum dxp_recall_reason {
@@ -229,6 +234,30 @@ struct dxp_layout_recall {
 	uint32_t timeout_ms;  /* fenced if not returned within this */
 };
 static_assert(sizeof(struct dxp_layout_recall) == 40, "dxp_layout_recall is 40 bytes");
+
+/* All of the client's layouts granted on handle FH that overlap [off,
+ * off + len) and whose stateid id is at most MAX_ID: COUNT of them. A layout
+ * granted later is not part of it. Answered by one RECALL_RETURN (or by a
+ * LAYOUT_RETURN of each); the deadline is for the whole recall. */
+struct dxp_file_recall {
+	uint64_t recall_id;
+	uint64_t fh;
+	uint64_t off;
+	uint64_t len;
+	uint64_t max_id;
+	uint32_t reason;      /* enum dxp_recall_reason */
+	uint32_t timeout_ms;  /* fenced if not all returned within this */
+	uint32_t count;
+	uint32_t reserved;
+};
+static_assert(sizeof(struct dxp_file_recall) == 56, "dxp_file_recall is 56 bytes");
+
+struct dxp_recall_return_req {
+	uint64_t recall_id;   /* every layout of that FILE_RECALL not returned yet goes back */
+	uint32_t flags;       /* none defined yet: 0 */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct dxp_recall_return_req) == 16, "dxp_recall_return_req is 16 bytes");
 
 struct dxp_commit_req {   /* persist [off, off + len) of the layout's file range */
 	struct dxp_stateid stateid;

@@ -128,12 +128,13 @@ static struct daxrdma_layout *find_layout(struct daxrdma_client *c, const struct
 	return NULL;
 }
 
-void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason)
+void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason, uint64_t recall_id)
 {
 	if (l->state != DXC_LAYOUT_VALID)
 		return; /* already on its way back */
 	l->state = DXC_LAYOUT_RECALLED;
 	l->recall_reason = (int)reason;
+	l->recall_id = recall_id;
 	l->recall_queued = true;
 	TAILQ_INSERT_TAIL(&l->file->c->recalled, l, recall_link);
 }
@@ -166,7 +167,7 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 			(unsigned long long)m.u.recall.stateid.id, (unsigned long long)m.u.recall.off,
 			(unsigned long long)m.u.recall.len, m.u.recall.reason, m.u.recall.timeout_ms);
 		if (l) {
-			dxc_layout_recalled(l, m.u.recall.reason);
+			dxc_layout_recalled(l, m.u.recall.reason, 0);
 		} else if (c->have_reply && c->reply.hdr.op == DXP_LAYOUT_GET &&
 			   c->reply.u.lget_rep.stateid.id == m.u.recall.stateid.id) {
 			/* Granted by the reply that arrived just before: it has no
@@ -175,6 +176,29 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 			c->early_recall_valid = true;
 		}
 		return;
+	case DXP_FILE_RECALL: {
+		const struct dxp_file_recall *r = &m.u.frecall;
+		struct daxrdma_file *f;
+		unsigned int n = 0;
+
+		dxc_log(c, LOG_INFO, "daxrdmad recalls %u layouts of handle %llu [%llu, +%llu) (recall %llu, reason %u, "
+			"%u ms)", r->count, (unsigned long long)r->fh, (unsigned long long)r->off,
+			(unsigned long long)r->len, (unsigned long long)r->recall_id, r->reason, r->timeout_ms);
+		TAILQ_FOREACH(f, &c->files, link)
+			TAILQ_FOREACH(l, &f->layouts, link)
+				if (dxc_file_recall_covers(r, f->fh, l)) {
+					dxc_layout_recalled(l, r->reason, r->recall_id);
+					n++;
+				}
+		if (c->have_reply && c->reply.hdr.op == DXP_LAYOUT_GET && c->reply.hdr.flags & DXP_F_REPLY &&
+		    c->reply.u.lget_rep.stateid.id <= r->max_id && c->lget_fh == r->fh) {
+			/* It covers the layout granted by the reply in hand, which
+			 * has no handle yet: daxrdma_layout_get() applies it. */
+			c->early_frecall = *r;
+			c->early_frecall_valid = true;
+		}
+		return;
+	}
 	case DXP_BYE: {
 		char why_bye[96];
 
@@ -348,6 +372,30 @@ int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg
 	return 0;
 }
 
+bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const struct daxrdma_layout *l)
+{
+	return fh == r->fh && l->sid.id <= r->max_id && l->off < r->off + r->len && r->off < l->off + l->len;
+}
+
+/* Give back every layout of FILE_RECALL RID at once; they are RETURNED. */
+static int send_recall_return(struct daxrdma_client *c, uint64_t rid)
+{
+	struct dxp_msg req = { .hdr.op = DXP_RECALL_RETURN };
+	const struct dxp_msg *rep;
+	int ret;
+
+	req.u.rret.recall_id = rid;
+	ret = dxc_call(c, &req, &rep, NULL);
+	/* A recall the daemon no longer knows is answered all the same. */
+	return ret == -ESTALE ? 0 : ret;
+}
+
+/*
+ * The layouts of one recall arrive together, so they are consecutive in the
+ * queue: each run gets its callbacks, then goes back in one RECALL_RETURN
+ * if the library returns all of it, or layout by layout if the application
+ * keeps some (DAXRDMA_RECALL_DEFER) for its own daxrdma_layout_return().
+ */
 void dxc_handle_recalls(struct daxrdma_client *c)
 {
 	struct daxrdma_layout *l;
@@ -356,14 +404,30 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 		return;
 	c->in_recall = true;
 	while ((l = TAILQ_FIRST(&c->recalled))) {
-		int action = DAXRDMA_RECALL_RETURN;
+		TAILQ_HEAD(, daxrdma_layout) run = TAILQ_HEAD_INITIALIZER(run);
+		uint64_t rid = l->recall_id;
+		bool all = true;
 
-		TAILQ_REMOVE(&c->recalled, l, recall_link);
-		l->recall_queued = false;
-		if (c->opts.recall)
-			action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
-		if (action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED)
-			dxc_layout_send_return(l);
+		while ((l = TAILQ_FIRST(&c->recalled)) && (TAILQ_EMPTY(&run) || (rid && l->recall_id == rid))) {
+			int action = DAXRDMA_RECALL_RETURN;
+
+			TAILQ_REMOVE(&c->recalled, l, recall_link);
+			l->recall_queued = false;
+			if (c->opts.recall)
+				action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
+			l->return_now = action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED;
+			all = all && l->return_now;
+			TAILQ_INSERT_TAIL(&run, l, recall_link);
+		}
+		if (rid && all) {
+			send_recall_return(c, rid);
+			TAILQ_FOREACH(l, &run, recall_link)
+				l->state = DXC_LAYOUT_RETURNED;
+			continue;
+		}
+		TAILQ_FOREACH(l, &run, recall_link)
+			if (l->return_now)
+				dxc_layout_send_return(l);
 	}
 	c->in_recall = false;
 }
@@ -477,6 +541,7 @@ static int hello(struct daxrdma_client *c)
 	req.u.hello.version = DXP_VERSION;
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
+	req.u.hello.features = DXP_FEAT_FILE_RECALL;
 	ret = dxc_call(c, &req, &rep, NULL);
 	if (ret)
 		return ret;
@@ -485,6 +550,7 @@ static int hello(struct daxrdma_client *c)
 	c->credits = rep->u.hello.credits;
 	c->recall_timeout_ms = rep->u.hello.recall_timeout_ms;
 	c->max_layout_size = rep->u.hello.max_layout_size;
+	c->file_recall = rep->u.hello.features & DXP_FEAT_FILE_RECALL;
 	return 0;
 }
 

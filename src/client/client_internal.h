@@ -38,7 +38,9 @@ struct daxrdma_layout {
 	uint32_t mr_mode;
 	enum dxc_layout_state state;
 	bool recall_queued;
+	bool return_now;          /* dxc_handle_recalls(): the library gives it back */
 	int recall_reason;
+	uint64_t recall_id;       /* the FILE_RECALL it is part of (0: a LAYOUT_RECALL) */
 };
 
 struct daxrdma_file {
@@ -79,6 +81,11 @@ struct daxrdma_client {
 	/* A recall of the layout whose grant is the reply in hand (no handle yet). */
 	struct dxp_layout_recall early_recall;
 	bool early_recall_valid;
+	/* The same for a FILE_RECALL that covers the layout being granted. */
+	struct dxp_file_recall early_frecall;
+	bool early_frecall_valid;
+	uint64_t lget_fh;               /* the handle of the LAYOUT_GET in flight */
+	bool file_recall;               /* the daemon sends FILE_RECALL */
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;
 };
@@ -95,8 +102,11 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 /* A message from the daemon, LEN bytes in BUF: a reply is kept for
  * dxc_call(), a recall marks its layout, BYE breaks the connection. */
 void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len);
-/* Mark L recalled by the daemon and queue it for dxc_handle_recalls(). */
-void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason);
+/* Mark L recalled by the daemon (by FILE_RECALL RECALL_ID, or 0) and queue
+ * it for dxc_handle_recalls(). */
+void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason, uint64_t recall_id);
+/* Whether FILE_RECALL R covers layout L of handle FH. */
+bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const struct daxrdma_layout *l);
 /* Run recall callbacks and return recalled layouts (not re-entered). */
 void dxc_handle_recalls(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */

@@ -211,7 +211,8 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	if (!l)
 		return -ENOMEM;
 	l->file = f;
-	f->c->early_recall_valid = false;
+	f->c->early_recall_valid = f->c->early_frecall_valid = false;
+	f->c->lget_fh = f->fh;
 	ret = layout_get(f, off, len, iomode, l);
 	if (ret) {
 		free(l);
@@ -219,8 +220,10 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);
 	if (f->c->early_recall_valid && f->c->early_recall.stateid.id == l->sid.id)
-		dxc_layout_recalled(l, f->c->early_recall.reason);
-	f->c->early_recall_valid = false;
+		dxc_layout_recalled(l, f->c->early_recall.reason, 0);
+	if (f->c->early_frecall_valid && dxc_file_recall_covers(&f->c->early_frecall, f->fh, l))
+		dxc_layout_recalled(l, f->c->early_frecall.reason, f->c->early_frecall.recall_id);
+	f->c->early_recall_valid = f->c->early_frecall_valid = false;
 	*out = l;
 	dxc_handle_recalls(f->c);
 	return 0;

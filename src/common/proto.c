@@ -30,12 +30,15 @@ static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_COMMIT] = { { SPEC_STATEID "qq", sizeof(struct dxp_commit_req) }, { "", 0 } },
 	[DXP_ERROR] = { { NULL, 0 }, { "whH", sizeof(struct dxp_error) } },
 	[DXP_BYE] = { { "wW", sizeof(struct dxp_bye) }, { NULL, 0 } },
+	[DXP_FILE_RECALL] = { { "qqqqqwwwW", sizeof(struct dxp_file_recall) }, { NULL, 0 } },
+	[DXP_RECALL_RETURN] = { { "qwW", sizeof(struct dxp_recall_return_req) }, { "", 0 } },
 };
 
 static const char *const op_names[DXP_OP_MAX] = {
 	[DXP_HELLO] = "HELLO", [DXP_OPEN] = "OPEN", [DXP_CLOSE] = "CLOSE", [DXP_STAT] = "STAT",
 	[DXP_ALLOCATE] = "ALLOCATE", [DXP_LAYOUT_GET] = "LAYOUT_GET", [DXP_LAYOUT_RETURN] = "LAYOUT_RETURN",
 	[DXP_LAYOUT_RECALL] = "LAYOUT_RECALL", [DXP_COMMIT] = "COMMIT", [DXP_ERROR] = "ERROR", [DXP_BYE] = "BYE",
+	[DXP_FILE_RECALL] = "FILE_RECALL", [DXP_RECALL_RETURN] = "RECALL_RETURN",
 };
 
 static const struct {
@@ -226,6 +229,16 @@ static const char *check_values(const struct dxp_msg *m)
 	case DXP_LAYOUT_RECALL:
 		if (m->u.recall.reason < DXP_RECALL_LOCAL || m->u.recall.reason > DXP_RECALL_SHUTDOWN)
 			return "LAYOUT_RECALL: unknown reason";
+		break;
+	case DXP_FILE_RECALL:
+		if (m->u.frecall.reason < DXP_RECALL_LOCAL || m->u.frecall.reason > DXP_RECALL_SHUTDOWN)
+			return "FILE_RECALL: unknown reason";
+		if (m->u.frecall.recall_id == 0 || m->u.frecall.count == 0)
+			return "FILE_RECALL: no recall id or no layout";
+		break;
+	case DXP_RECALL_RETURN:
+		if (m->u.rret.flags)
+			return "RECALL_RETURN: unknown flags";
 		break;
 	}
 	if (m->hdr.op == DXP_ERROR && (m->u.error.code == 0 || m->u.error.code >= DXP_E_MAX))

@@ -29,6 +29,8 @@ struct dxp_msg {
 		struct dxp_layout_get_rep lget_rep;
 		struct dxp_layout_return_req lret;
 		struct dxp_layout_recall recall;
+		struct dxp_file_recall frecall;
+		struct dxp_recall_return_req rret;
 		struct dxp_commit_req commit;
 		struct dxp_error error;
 		struct dxp_bye bye;

@@ -609,6 +609,7 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id, const struct rdma
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	TAILQ_INIT(&c->layouts);
 	TAILQ_INIT(&c->recall_queue);
+	TAILQ_INIT(&c->recalls_sent);
 	TAILQ_INIT(&c->handles);
 	clock_gettime(CLOCK_MONOTONIC, &c->since);
 	id->context = c;

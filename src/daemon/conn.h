@@ -40,6 +40,7 @@
 struct dxd;
 struct dx_file;
 struct dx_layout;
+struct dx_recall;
 
 enum dx_conn_state { CONN_ACCEPTING, CONN_HELLO, CONN_READY, CONN_CLOSING };
 
@@ -72,9 +73,13 @@ struct dx_conn {
 	bool probing;                    /* a keepalive probe is in flight */
 	bool cq_more;                    /* the budget ran out: poll again, no channel event */
 	uint32_t recall_credits;         /* from the client's HELLO */
-	uint32_t recalls_outstanding;
-	TAILQ_HEAD(, dx_layout) layouts;
-	TAILQ_HEAD(, dx_layout) recall_queue;
+	uint32_t recalls_outstanding;    /* sent and not answered: at most recall_credits */
+	uint32_t recalls_queued;
+	bool file_recall;                /* it takes FILE_RECALL (DXP_FEAT_FILE_RECALL) */
+	uint64_t next_recall_id;
+	TAILQ_HEAD(dx_layout_head, dx_layout) layouts;
+	TAILQ_HEAD(dx_recall_head, dx_recall) recall_queue; /* waiting for a recall credit */
+	TAILQ_HEAD(, dx_recall) recalls_sent;
 	TAILQ_HEAD(, dx_handle) handles;
 	uint64_t next_fh;
 	unsigned int malformed;

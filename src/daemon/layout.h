@@ -56,7 +56,9 @@ enum dx_layout_state {
 struct dx_layout {
 	TAILQ_ENTRY(dx_layout) by_file;
 	TAILQ_ENTRY(dx_layout) by_conn;
-	TAILQ_ENTRY(dx_layout) recall_q;   /* RECALL_QUEUED: waiting for a recall credit */
+	TAILQ_ENTRY(dx_layout) rc_link;    /* in rc->layouts */
+	struct dx_recall *rc;             /* RECALL_QUEUED or _SENT: the recall it is part of */
+	uint64_t fh;                      /* the handle it was granted on (recalls name it) */
 	struct dx_file *f;
 	struct dx_conn *c;
 	uint64_t id;
@@ -71,8 +73,6 @@ struct dx_layout {
 	struct ibv_mr *mr;
 	TAILQ_HEAD(, dx_layout_job) jobs; /* background jobs on it: it is not freed while any runs */
 	uint32_t recall_reason;
-	int64_t recall_from_ms;           /* its deadline counts from here; 0: from when it is sent */
-	struct event *ev_deadline;
 	struct timespec granted, recall_started;
 };
 

@@ -1,6 +1,7 @@
 #include "daemon/recall.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,19 +24,42 @@ const char *dx_recall_reason_name(uint32_t reason)
 	return "?";
 }
 
+/*
+ * One recall: what one message asks of one client. With FILE_RECALL it is
+ * every layout the client holds through one handle on the range; without it
+ * (a client that did not ask for the feature) a single layout.
+ */
+struct dx_recall {
+	TAILQ_ENTRY(dx_recall) link;     /* in c->recall_queue, then c->recalls_sent */
+	TAILQ_HEAD(, dx_layout) layouts; /* not returned yet */
+	unsigned int n;
+	struct dx_conn *c;
+	struct dx_file *f;
+	uint64_t id;                     /* FILE_RECALL's recall_id; 0 for a LAYOUT_RECALL */
+	uint64_t fh, off, len, max_id;
+	uint32_t reason;
+	uint64_t gen;                    /* the recall_file() call that made it */
+	int64_t from_ms;                 /* its deadline counts from here; 0: from its sending */
+	bool sent;
+	struct event *ev_deadline;
+};
+
+static uint64_t recall_gen;
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct dx_layout *l = arg;
-	char why[160];
+	struct dx_recall *rc = arg;
+	struct dx_layout *l = TAILQ_FIRST(&rc->layouts);
+	char why[200];
 
-	snprintf(why, sizeof(why), "layout %llu of %s/%s not returned within recall_timeout_ms = %lld",
-		 (unsigned long long)l->id, l->f->export_name, l->f->relpath,
-		 (long long)l->c->d->cfg->recall_timeout_ms);
-	dx_conn_fence(l->c, why); /* L is FENCED now; the reaper frees it */
+	snprintf(why, sizeof(why), "%u layout%s of %s/%s (layout %llu%s) not returned within recall_timeout_ms = %lld",
+		 rc->n, rc->n == 1 ? "" : "s", rc->f->export_name, rc->f->relpath, (unsigned long long)l->id,
+		 rc->n == 1 ? "" : ", ...", (long long)rc->c->d->cfg->recall_timeout_ms);
+	dx_conn_fence(rc->c, why); /* its layouts are FENCED now, RC is gone; the reaper frees them */
 }
 
 /*
- * When L's client must have answered: recall_timeout_ms after the recall
+ * When RC's client must have answered: recall_timeout_ms after the recall
  * started (for a lease break, when the kernel signalled it), or, for a
  * recall that had to wait for one of the client's recall credits, after it
  * was sent: waiting in our queue costs the client nothing. Never past the
@@ -43,74 +67,162 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
  * lease-break-time after its signal, and everything on the file is fenced
  * before that, whatever a slow client still owes.
  */
-static int64_t deadline_of(const struct dx_layout *l, int64_t now)
+static int64_t deadline_of(const struct dx_recall *rc, int64_t now)
 {
-	const struct dxd *d = l->c->d;
-	int64_t at = (l->recall_from_ms ? l->recall_from_ms : now) + d->cfg->recall_timeout_ms, last;
+	const struct dxd *d = rc->c->d;
+	int64_t at = (rc->from_ms ? rc->from_ms : now) + d->cfg->recall_timeout_ms, last;
 
-	if (l->f->lease != LEASE_BREAKING)
+	if (rc->f->lease != LEASE_BREAKING)
 		return at;
 	last = (int64_t)d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
 	if (last < d->cfg->recall_timeout_ms)
 		last = d->cfg->recall_timeout_ms;
-	last += l->f->break_ms;
+	last += rc->f->break_ms;
 	return at < last ? at : last;
 }
 
-static int send_recall(struct dx_layout *l)
+static int send_recall(struct dx_recall *rc)
 {
-	int64_t now = dx_now_ms(), ms = deadline_of(l, now) - now;
+	struct dx_conn *c = rc->c;
+	int64_t now = dx_now_ms(), ms = deadline_of(rc, now) - now;
 	struct timeval tv = { 0, 0 };
+	struct dx_layout *l;
 	struct dxp_msg m;
 
-	dx_layout_set_state(l, LAYOUT_RECALL_SENT);
-	l->c->recalls_outstanding++;
-	l->c->recalls++;
+	TAILQ_REMOVE(&c->recall_queue, rc, link);
+	c->recalls_queued--;
+	TAILQ_INSERT_TAIL(&c->recalls_sent, rc, link);
+	rc->sent = true;
+	c->recalls_outstanding++;
+	c->recalls++;
+	TAILQ_FOREACH(l, &rc->layouts, rc_link)
+		dx_layout_set_state(l, LAYOUT_RECALL_SENT);
+	l = TAILQ_FIRST(&rc->layouts);
 	if (ms > 0)
 		tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	l->ev_deadline = evtimer_new(l->c->d->base, on_deadline, l);
-	if (!l->ev_deadline || event_priority_set(l->ev_deadline, DX_PRIO_URGENT) ||
-	    evtimer_add(l->ev_deadline, &tv))
+	rc->ev_deadline = evtimer_new(c->d->base, on_deadline, rc);
+	if (!rc->ev_deadline || event_priority_set(rc->ev_deadline, DX_PRIO_URGENT) ||
+	    evtimer_add(rc->ev_deadline, &tv))
 		return -ENOMEM; /* without a deadline it could wait forever: the caller fences */
+	log_info("recalling %u layout%s (%s/%s [%llu, +%llu)%s) from client %llu (%s): %s, %lld ms", rc->n,
+		 rc->n == 1 ? "" : "s", rc->f->export_name, rc->f->relpath, (unsigned long long)rc->off,
+		 (unsigned long long)rc->len, rc->id ? ", one FILE_RECALL" : "", (unsigned long long)c->id, c->peer,
+		 dx_recall_reason_name(rc->reason), (long long)(ms > 0 ? ms : 0));
 	memset(&m, 0, sizeof(m));
-	m.hdr.op = DXP_LAYOUT_RECALL;
-	m.u.recall.stateid.id = l->id;
-	m.u.recall.stateid.seq = l->seq;
-	m.u.recall.off = l->off;
-	m.u.recall.len = l->len;
-	m.u.recall.reason = l->recall_reason;
-	m.u.recall.timeout_ms = (uint32_t)(ms > 0 ? ms : 0);
-	return dx_conn_send(l->c, &m);
+	if (rc->id) {
+		m.hdr.op = DXP_FILE_RECALL;
+		m.u.frecall = (struct dxp_file_recall){
+			.recall_id = rc->id, .fh = rc->fh, .off = rc->off, .len = rc->len, .max_id = rc->max_id,
+			.reason = rc->reason, .timeout_ms = (uint32_t)(ms > 0 ? ms : 0), .count = rc->n,
+		};
+	} else {
+		m.hdr.op = DXP_LAYOUT_RECALL;
+		m.u.recall.stateid.id = l->id;
+		m.u.recall.stateid.seq = l->seq;
+		m.u.recall.off = l->off;
+		m.u.recall.len = l->len;
+		m.u.recall.reason = rc->reason;
+		m.u.recall.timeout_ms = (uint32_t)(ms > 0 ? ms : 0);
+	}
+	return dx_conn_send(c, &m);
 }
 
 void dx_recall_pump(struct dx_conn *c)
 {
-	struct dx_layout *l;
+	struct dx_recall *rc;
 
 	while (c->state != CONN_CLOSING && c->recalls_outstanding < c->recall_credits &&
-	       (l = TAILQ_FIRST(&c->recall_queue))) {
-		TAILQ_REMOVE(&c->recall_queue, l, recall_q);
-		if (send_recall(l)) {
-			dx_conn_fence(c, "cannot send LAYOUT_RECALL");
+	       (rc = TAILQ_FIRST(&c->recall_queue))) {
+		if (send_recall(rc)) {
+			dx_conn_fence(c, "cannot send a recall");
 			return;
 		}
 	}
 }
 
-void dx_recall_forget(struct dx_layout *l)
+static void recall_free(struct dx_recall *rc)
 {
-	if (l->ev_deadline) {
-		event_free(l->ev_deadline);
-		l->ev_deadline = NULL;
+	struct dx_conn *c = rc->c;
+
+	if (rc->ev_deadline)
+		event_free(rc->ev_deadline);
+	if (rc->sent) {
+		TAILQ_REMOVE(&c->recalls_sent, rc, link);
+		c->recalls_outstanding--; /* the caller pumps the queue when it is done */
+	} else {
+		TAILQ_REMOVE(&c->recall_queue, rc, link);
+		c->recalls_queued--;
 	}
-	if (l->state == LAYOUT_RECALL_QUEUED)
-		TAILQ_REMOVE(&l->c->recall_queue, l, recall_q);
-	if (l->state == LAYOUT_RECALL_SENT && l->c->recalls_outstanding)
-		l->c->recalls_outstanding--; /* the caller pumps the queue when it is done */
+	free(rc);
 }
 
-void dx_recall_layout(struct dx_layout *l, uint32_t reason)
+void dx_recall_forget(struct dx_layout *l)
 {
+	struct dx_recall *rc = l->rc;
+
+	if (!rc)
+		return;
+	TAILQ_REMOVE(&rc->layouts, l, rc_link);
+	l->rc = NULL;
+	if (--rc->n == 0)
+		recall_free(rc);
+}
+
+struct dx_recall *dx_recall_find(struct dx_conn *c, uint64_t id)
+{
+	struct dx_recall *rc;
+
+	TAILQ_FOREACH(rc, &c->recalls_sent, link)
+		if (rc->id == id)
+			return rc;
+	return NULL;
+}
+
+struct dx_layout *dx_recall_first(const struct dx_recall *rc, unsigned int *n)
+{
+	*n = rc->n;
+	return TAILQ_FIRST(&rc->layouts);
+}
+
+/* The recall of this recall_file() call (GEN) for L's handle, or a new one
+ * at the end of the client's queue. NULL: out of memory. */
+static struct dx_recall *recall_for(struct dx_layout *l, uint32_t reason, uint64_t gen, uint64_t off, uint64_t len)
+{
+	struct dx_conn *c = l->c;
+	struct dx_recall *rc;
+
+	if (c->file_recall)
+		TAILQ_FOREACH_REVERSE(rc, &c->recall_queue, dx_recall_head, link) {
+			if (rc->gen != gen)
+				break; /* made by an earlier call */
+			if (rc->fh == l->fh)
+				return rc;
+		}
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return NULL;
+	TAILQ_INIT(&rc->layouts);
+	rc->c = c;
+	rc->f = l->f;
+	rc->id = c->file_recall ? ++c->next_recall_id : 0;
+	rc->fh = l->fh;
+	rc->off = c->file_recall ? off : l->off;
+	rc->len = c->file_recall ? len : l->len;
+	rc->reason = reason;
+	rc->gen = gen;
+	/* A local process waits from the moment the kernel signalled the
+	 * break; a recall that will wait for a credit counts from its sending. */
+	if (c->recalls_outstanding + c->recalls_queued < c->recall_credits)
+		rc->from_ms = l->f->lease == LEASE_BREAKING ? l->f->break_ms : dx_now_ms();
+	TAILQ_INSERT_TAIL(&c->recall_queue, rc, link);
+	c->recalls_queued++;
+	return rc;
+}
+
+static void recall_one(struct dx_layout *l, uint32_t reason, uint64_t gen, uint64_t off, uint64_t len)
+{
+	struct dx_recall *rc;
+
 	if (l->state == LAYOUT_GRANTING) {
 		/* No rkey has left the daemon: cancel the grant (its request fails). */
 		log_info("layout %llu of client %llu on %s/%s: grant cancelled (%s)", (unsigned long long)l->id,
@@ -119,33 +231,50 @@ void dx_recall_layout(struct dx_layout *l, uint32_t reason)
 		dx_layout_fence(l);
 		return;
 	}
-	if (!dx_layout_recallable(l))
+	if (!dx_layout_recallable(l) || l->c->state == CONN_CLOSING)
 		return;
+	rc = recall_for(l, reason, gen, off, len);
+	if (!rc) {
+		dx_conn_fence(l->c, "out of memory for a recall"); /* the rkey must die all the same */
+		return;
+	}
 	l->recall_reason = reason;
 	clock_gettime(CLOCK_MONOTONIC, &l->recall_started);
 	l->c->d->st.recalls++;
-	log_info("recalling layout %llu (%s/%s [%llu, +%llu) %s) from client %llu (%s): %s",
-		 (unsigned long long)l->id, l->f->export_name, l->f->relpath, (unsigned long long)l->off,
-		 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
-		 (unsigned long long)l->c->id, l->c->peer, dx_recall_reason_name(reason));
-	/* A local process waits from the moment the kernel signalled the break. */
-	l->recall_from_ms = l->f->lease == LEASE_BREAKING ? l->f->break_ms : dx_now_ms();
+	log_debug("recall of layout %llu (%s/%s [%llu, +%llu) %s) from client %llu: %s", (unsigned long long)l->id,
+		  l->f->export_name, l->f->relpath, (unsigned long long)l->off, (unsigned long long)l->len,
+		  l->iomode == DXP_IOMODE_RW ? "RW" : "READ", (unsigned long long)l->c->id,
+		  dx_recall_reason_name(reason));
+	TAILQ_INSERT_TAIL(&rc->layouts, l, rc_link);
+	rc->n++;
+	if (l->id > rc->max_id)
+		rc->max_id = l->id;
+	l->rc = rc;
 	dx_layout_set_state(l, LAYOUT_RECALL_QUEUED);
-	TAILQ_INSERT_TAIL(&l->c->recall_queue, l, recall_q);
-	dx_recall_pump(l->c);
-	if (l->state == LAYOUT_RECALL_QUEUED)
-		l->recall_from_ms = 0; /* behind the client's credits: counted from its sending */
+}
+
+void dx_recall_layout(struct dx_layout *l, uint32_t reason)
+{
+	struct dx_conn *c = l->c;
+
+	recall_one(l, reason, ++recall_gen, l->off, l->len);
+	dx_recall_pump(c);
 }
 
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason)
 {
+	uint64_t gen = ++recall_gen;
 	struct dx_layout *l;
 	unsigned int n = 0;
 
-	/* Fences only mark layouts (the reaper frees them): the walk is safe. */
+	/* Fences only mark layouts (the reaper frees them): the walks are safe.
+	 * First every client's recalls are made, one per handle, then sent. */
 	TAILQ_FOREACH(l, &f->layouts, by_file)
 		if (dx_layout_overlaps(l, off, len))
-			dx_recall_layout(l, reason);
+			recall_one(l, reason, gen, off, len);
+	TAILQ_FOREACH(l, &f->layouts, by_file)
+		if (l->rc && !l->rc->sent)
+			dx_recall_pump(l->c);
 	TAILQ_FOREACH(l, &f->layouts, by_file)
 		if (dx_layout_overlaps(l, off, len) && dx_layout_busy(l))
 			n++;

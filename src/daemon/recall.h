@@ -28,6 +28,10 @@ void dx_recall_forget(struct dx_layout *l);
  * out there (live, or copying back). */
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason);
 unsigned int dx_recall_all(struct dxd *d, uint32_t reason);
+/* The sent FILE_RECALL of C numbered ID, or NULL. */
+struct dx_recall *dx_recall_find(struct dx_conn *c, uint64_t id);
+/* RC's first layout not returned yet, and how many there are (*N). */
+struct dx_layout *dx_recall_first(const struct dx_recall *rc, unsigned int *n);
 /* Send queued recalls while the client has credits. */
 void dx_recall_pump(struct dx_conn *c);
 /* While stopping: end the loop once no layout is left. */

@@ -174,7 +174,9 @@ static unsigned int op_hello(struct req_ctx *r)
 	a->version = DXP_VERSION;
 	a->credits = DX_SRV_CREDITS;
 	a->max_msg = DXP_MAX_MSG;
-	a->features = 0;
+	/* Recalls of many layouts as one message, for clients that take them. */
+	c->file_recall = q->features & DXP_FEAT_FILE_RECALL;
+	a->features = q->features & DXP_FEAT_FILE_RECALL;
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
@@ -445,6 +447,7 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	ret = dx_layout_grant(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, job_done, r->req->hdr.tag, &l);
 	if (ret)
 		goto err_unseal;
+	l->fh = q->fh;
 	return DX_SESSION_LATER;
 
 err_unseal:
@@ -472,6 +475,85 @@ static unsigned int op_layout_return(struct req_ctx *r)
 	}
 	dx_recall_pump(r->c); /* a recall credit may be free */
 	return ret ? DX_SESSION_LATER : DXP_E_OK;
+}
+
+/* A RECALL_RETURN is answered when the last of its copy-backs ends. */
+struct batch {
+	struct dx_conn *c;
+	uint64_t tag;
+	unsigned int pending;
+	int result;
+};
+
+static void batch_end(struct batch *b)
+{
+	struct dxp_msg rep;
+	char msg[DXP_MAX_ERRMSG + 1] = "";
+
+	if (--b->pending)
+		return;
+	memset(&rep, 0, sizeof(rep));
+	if (b->result)
+		snprintf(msg, sizeof(msg), "copy-back: %s", strerror(-b->result));
+	dx_conn_answer(b->c, DXP_RECALL_RETURN, b->tag, b->result ? dxp_errno_to_err(b->result) : DXP_E_OK, msg,
+		       &rep);
+	free(b);
+}
+
+static void batch_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, int result)
+{
+	struct batch *b = (struct batch *)(uintptr_t)tag;
+
+	if (result && !b->result)
+		b->result = result;
+	batch_end(b);
+}
+
+static unsigned int op_recall_return(struct req_ctx *r)
+{
+	struct dx_recall *rc = dx_recall_find(r->c, r->req->u.rret.recall_id);
+	struct dx_layout *l;
+	struct batch *b;
+	unsigned int n;
+	int ret;
+
+	if (!rc)
+		return fail(r, DXP_E_STALE_STATEID, "no recall %llu outstanding",
+			    (unsigned long long)r->req->u.rret.recall_id);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return fail(r, DXP_E_IO, "out of memory");
+	*b = (struct batch){ .c = r->c, .tag = r->req->hdr.tag, .pending = 1 };
+	l = dx_recall_first(rc, &n);
+	log_info("client %llu: %u layout%s of recall %llu returned", (unsigned long long)r->c->id, n,
+		 n == 1 ? "" : "s", (unsigned long long)r->req->u.rret.recall_id);
+	/* Each return takes its layout out of RC; the last one frees RC. */
+	while (n--) {
+		struct dx_layout *next = TAILQ_NEXT(l, rc_link);
+
+		r->c->d->st.layouts_returned++;
+		b->pending++;
+		ret = dx_layout_return(l, true, batch_done, (uint64_t)(uintptr_t)b);
+		if (ret < 0) {
+			b->pending--;
+			b->result = -EIO;
+			/* The copy-backs already started are cancelled and end (in
+			 * batch_done) before or after the request's own count. */
+			dx_conn_fence(r->c, "ibv_dereg_mr failed at RECALL_RETURN");
+			batch_end(b);
+			return DX_SESSION_LATER;
+		}
+		if (ret == 0)
+			b->pending--;
+		l = next;
+	}
+	dx_recall_pump(r->c); /* a recall credit is free */
+	if (b->pending == 1) {
+		free(b);
+		return DXP_E_OK;
+	}
+	batch_end(b); /* the request's own count: the last copy-back answers */
+	return DX_SESSION_LATER;
 }
 
 static unsigned int op_commit(struct req_ctx *r)
@@ -508,6 +590,7 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 		[DXP_LAYOUT_GET] = op_layout_get,
 		[DXP_LAYOUT_RETURN] = op_layout_return,
 		[DXP_COMMIT] = op_commit,
+		[DXP_RECALL_RETURN] = op_recall_return,
 	};
 	struct req_ctx r = { c, req, rep, msg, msglen };
 	unsigned int code;

@@ -194,6 +194,7 @@ static struct dx_conn *client(unsigned int i)
 	snprintf(c->peer, sizeof(c->peer), "10.0.0.%u", i + 1);
 	TAILQ_INIT(&c->layouts);
 	TAILQ_INIT(&c->recall_queue);
+	TAILQ_INIT(&c->recalls_sent);
 	TAILQ_INIT(&c->handles);
 	assert_int_equal(dx_msgslots_init(&c->slots, c->pd, DX_SRV_RECV, DX_SRV_SEND), 0);
 	TAILQ_INSERT_TAIL(&R->d.conns, c, link);
@@ -529,6 +530,51 @@ static void recall__never_outlasts_the_lease(void **state)
 	rig_down();
 }
 
+/* A client that took DXP_FEAT_FILE_RECALL gets one FILE_RECALL for all its
+ * layouts on a handle, which costs one credit, and gives them all back with
+ * one RECALL_RETURN. */
+static void file_recall__one_message_and_one_return_for_all(void **state)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_RECALL_RETURN };
+	const struct dxp_msg *m;
+	struct dx_layout *l;
+	struct dx_conn *c;
+	unsigned int before;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	c->file_recall = true;
+	c->recall_credits = 1;
+	open_file(c, "a", 1 << 20);
+	for (unsigned int i = 0; i < 3; i++)
+		layout_get(c, 1, i * 4096, 4096, DXP_IOMODE_READ);
+	loop_until(TAILQ_LAST(&c->layouts, dx_layout_head)->state == LAYOUT_GRANTED, 5000);
+	before = n_sent;
+	break_lease("a");
+	loop_until(n_sent > before, 5000);
+	assert_int_equal(n_sent, before + 1);                 /* one message for three */
+	m = last_sent();
+	assert_int_equal(m->hdr.op, DXP_FILE_RECALL);
+	assert_int_equal(m->u.frecall.fh, 1);
+	assert_int_equal(m->u.frecall.count, 3);
+	assert_int_equal(m->u.frecall.max_id, TAILQ_LAST(&c->layouts, dx_layout_head)->id);
+	assert_int_equal(m->u.frecall.reason, DXP_RECALL_LOCAL);
+	TAILQ_FOREACH(l, &c->layouts, by_conn)
+		assert_int_equal(l->state, LAYOUT_RECALL_SENT);
+	assert_int_equal(c->recalls_outstanding, 1);
+	ret.u.rret.recall_id = m->u.frecall.recall_id + 1;
+	assert_int_equal(request(c, &ret), DXP_E_STALE_STATEID);
+	ret.u.rret.recall_id = m->u.frecall.recall_id;
+	assert_int_equal(request(c, &ret), DXP_E_OK);
+	TAILQ_FOREACH(l, &c->layouts, by_conn)
+		assert_int_equal(l->state, LAYOUT_RETURNED);
+	assert_int_equal(c->recalls_outstanding, 0);
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));
+	assert_int_equal(R->d.st.fenced, 0);
+	rig_down();
+}
+
 static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 {
 	struct dx_conn *c;
@@ -625,6 +671,7 @@ int main(void)
 		cmocka_unit_test(recall__fences_at_the_deadline_qp_first),
 		cmocka_unit_test(recall__queued_behind_credits_is_timed_from_its_sending),
 		cmocka_unit_test(recall__never_outlasts_the_lease),
+		cmocka_unit_test(file_recall__one_message_and_one_return_for_all),
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),

@@ -98,6 +98,10 @@ static void every_message__round_trips(void **state)
 				m.u.alloc.flags = DXP_ALLOC_SETSIZE;
 			if (op == DXP_LAYOUT_RECALL)
 				m.u.recall.reason = DXP_RECALL_LOCAL;
+			if (op == DXP_FILE_RECALL)
+				m.u.frecall.reason = DXP_RECALL_SHUTDOWN;
+			if (op == DXP_RECALL_RETURN && !reply)
+				m.u.rret.flags = 0;
 			if (op == DXP_ERROR) {
 				m.u.error.code = DXP_E_BUSY_LOCAL;
 				m.u.error.msg_len = 5;
@@ -282,6 +286,20 @@ static void decode__checks_enum_values(void **state)
 	m.u.recall.reason = 99;
 	n = encode_ok(&m);
 	decode_fails(n, "reason");
+
+	m = msg(DXP_FILE_RECALL, false, 0);
+	m.u.frecall = (struct dxp_file_recall){ .recall_id = 1, .fh = 1, .len = 4096, .reason = 0, .count = 1 };
+	n = encode_ok(&m);
+	decode_fails(n, "FILE_RECALL: unknown reason");
+	m.u.frecall.reason = DXP_RECALL_LOCAL;
+	m.u.frecall.count = 0;
+	n = encode_ok(&m);
+	decode_fails(n, "no layout");
+
+	m = msg(DXP_RECALL_RETURN, false, 1);
+	m.u.rret = (struct dxp_recall_return_req){ .recall_id = 1, .flags = 4 };
+	n = encode_ok(&m);
+	decode_fails(n, "RECALL_RETURN: unknown flags");
 
 	m = msg(DXP_ERROR, true, 1);
 	m.u.error.code = DXP_E_MAX;

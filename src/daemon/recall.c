@@ -31,7 +31,8 @@ const char *dx_recall_reason_name(uint32_t reason)
  */
 struct dx_recall {
 	TAILQ_ENTRY(dx_recall) link;     /* in c->recall_queue, then c->recalls_sent */
-	TAILQ_HEAD(, dx_layout) layouts; /* not returned yet */
+	/* cppcheck-suppress unusedStructMember ; used through the TAILQ macros */
+	TAILQ_HEAD(dx_recall_layouts, dx_layout) layouts; /* not returned yet */
 	unsigned int n;
 	struct dx_conn *c;
 	struct dx_file *f;

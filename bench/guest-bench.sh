@@ -13,6 +13,7 @@ SIZE=$((64 << 20)) # data path runs move 64 MiB
 CHUNK=$((1 << 20))
 REPS=5             # recall timings: the median of 5
 
+DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 8192; max_layouts_per_client = 4096;"
 rxe_up && rxe_active && pmem_up && daemon_up || { echo "bench: setup failed"; exit 1; }
 rows=()
 row() { # WHAT VALUE UNIT: one table row
@@ -47,7 +48,7 @@ for ex in shm pmem; do
 	row "daxrdma RDMA READ in a layout ($mode)" "$(field read_MBps "$r")" MB/s
 	row "daxrdma COMMIT of 64 MiB ($mode)" "$(field commit_MBps "$w")" MB/s
 	row "daxrdma LAYOUT_GET RW of 64 MiB ($mode)" "$(field get_ms "$w")" ms
-	row "daxrdma LAYOUT_RETURN of 64 MiB RW ($mode)" "$(field return_ms "$w")" ms
+	row "daxrdma LAYOUT_RETURN of 64 MiB RW, after its COMMIT ($mode)" "$(field return_ms "$w")" ms
 done
 
 # The user tool end to end: connect, allocate, 16 MiB layouts, commit.
@@ -95,6 +96,41 @@ for mode in none cooperate ignore; do
 	ignore) what="a holder that never answers (fenced at recall_timeout 2 s)" ;;
 	esac
 	row "local truncate(2) wait, $what (median of $REPS)" "$(awk -v u=$us 'BEGIN {printf "%.1f", u / 1e3}')" ms
+done
+
+# Recall at scale: C clients hold K READ layouts each on one file, asleep in
+# poll() as libdaxrdma-client(3) says; a local truncate recalls them all.
+# The wait against the no-layout one above, and how many clients (all of
+# them cooperating) were fenced.
+scale_us() { # C K: one truncate's wait in µs
+	local f=/mnt/pmem/export/scale.dat outs=() pids=()
+	rm -f $f
+	truncate -s $(($2 * 4096)) $f
+	for i in $(seq $1); do
+		$DXC $GUEST_IP pmem scale.dat many $2 4096 > /tmp/scale$i.out 2>&1 &
+		pids+=($!)
+		outs+=(/tmp/scale$i.out)
+	done
+	for _ in $(seq 600); do
+		[ "$(cat "${outs[@]}" | grep -c '^GOT')" -eq $1 ] && break
+		sleep 0.1
+	done
+	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p'
+	for _ in $(seq 300); do
+		[ "$(cat "${outs[@]}" | grep -c 'RETURNED_ALL\|FENCED')" -eq $1 ] && break
+		sleep 0.1
+	done
+	kill "${pids[@]}" 2>/dev/null
+	wait "${pids[@]}" 2>/dev/null
+}
+fenced() { $CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])'; }
+none_us=$(for _ in $(seq $REPS); do truncate_us none; done | median)
+for spec in "1 1" "8 4" "16 16" "1 2048"; do
+	set -- $spec
+	f0=$(fenced)
+	us=$(for _ in $(seq $REPS); do scale_us $1 $2; done | median)
+	row "local truncate(2) wait, $1 client(s) x $2 layouts, all returned (median of $REPS; x the no-layout wait; clients fenced)" \
+		"$(awk -v u=$us -v n=$none_us 'BEGIN {printf "%.1f (x%.0f)", u / 1e3, u / n}'); $(($(fenced) - f0)) fenced" ms
 done
 daemon_down
 

@@ -221,10 +221,19 @@ struct dxp_layout_get_rep {
 };
 static_assert(sizeof(struct dxp_layout_get_rep) == 56, "dxp_layout_get_rep is 56 bytes");
 
+enum dxp_return_flags {
+	/* The client wrote nothing into the layout(s) since its last COMMIT of
+	 * what it wrote: a bounce layout need not be copied back. Without it
+	 * the daemon copies a returned bounce RW layout back whole. */
+	DXP_RETURN_CLEAN = 1u << 0,
+};
+
 struct dxp_layout_return_req {
 	struct dxp_stateid stateid;
+	uint32_t flags;       /* enum dxp_return_flags */
+	uint32_t reserved;
 };
-static_assert(sizeof(struct dxp_layout_return_req) == 16, "dxp_layout_return_req is 16 bytes");
+static_assert(sizeof(struct dxp_layout_return_req) == 24, "dxp_layout_return_req is 24 bytes");
 
 struct dxp_layout_recall {
 	struct dxp_stateid stateid;
@@ -254,7 +263,7 @@ static_assert(sizeof(struct dxp_file_recall) == 56, "dxp_file_recall is 56 bytes
 
 struct dxp_recall_return_req {
 	uint64_t recall_id;   /* every layout of that FILE_RECALL not returned yet goes back */
-	uint32_t flags;       /* none defined yet: 0 */
+	uint32_t flags;       /* enum dxp_return_flags, for all of them */
 	uint32_t reserved;
 };
 static_assert(sizeof(struct dxp_recall_return_req) == 16, "dxp_recall_return_req is 16 bytes");

@@ -377,14 +377,16 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 	return fh == r->fh && l->sid.id <= r->max_id && l->off < r->off + r->len && r->off < l->off + l->len;
 }
 
-/* Give back every layout of FILE_RECALL RID at once; they are RETURNED. */
-static int send_recall_return(struct daxrdma_client *c, uint64_t rid)
+/* Give back every layout of FILE_RECALL RID at once (CLEAN: none holds
+ * uncommitted writes); they are RETURNED. */
+static int send_recall_return(struct daxrdma_client *c, uint64_t rid, bool clean)
 {
 	struct dxp_msg req = { .hdr.op = DXP_RECALL_RETURN };
 	const struct dxp_msg *rep;
 	int ret;
 
 	req.u.rret.recall_id = rid;
+	req.u.rret.flags = clean ? DXP_RETURN_CLEAN : 0;
 	ret = dxc_call(c, &req, &rep, NULL);
 	/* A recall the daemon no longer knows is answered all the same. */
 	return ret == -ESTALE ? 0 : ret;
@@ -406,7 +408,7 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 	while ((l = TAILQ_FIRST(&c->recalled))) {
 		TAILQ_HEAD(, daxrdma_layout) run = TAILQ_HEAD_INITIALIZER(run);
 		uint64_t rid = l->recall_id;
-		bool all = true;
+		bool all = true, clean = true;
 
 		while ((l = TAILQ_FIRST(&c->recalled)) && (TAILQ_EMPTY(&run) || (rid && l->recall_id == rid))) {
 			int action = DAXRDMA_RECALL_RETURN;
@@ -417,10 +419,11 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 				action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
 			l->return_now = action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED;
 			all = all && l->return_now;
+			clean = clean && dxc_layout_clean(l);
 			TAILQ_INSERT_TAIL(&run, l, recall_link);
 		}
 		if (rid && all) {
-			send_recall_return(c, rid);
+			send_recall_return(c, rid, clean);
 			TAILQ_FOREACH(l, &run, recall_link)
 				l->state = DXC_LAYOUT_RETURNED;
 			continue;

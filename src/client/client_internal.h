@@ -41,7 +41,14 @@ struct daxrdma_layout {
 	bool return_now;          /* dxc_handle_recalls(): the library gives it back */
 	int recall_reason;
 	uint64_t recall_id;       /* the FILE_RECALL it is part of (0: a LAYOUT_RECALL) */
+	uint64_t dirty_lo, dirty_hi; /* written and not committed since: [lo, hi), empty if equal */
 };
+
+/* Nothing written into L since it was last committed. */
+static inline bool dxc_layout_clean(const struct daxrdma_layout *l)
+{
+	return l->dirty_lo == l->dirty_hi;
+}
 
 struct daxrdma_file {
 	TAILQ_ENTRY(daxrdma_file) link;

@@ -239,6 +239,8 @@ int dxc_layout_send_return(struct daxrdma_layout *l)
 		return 0;
 	l->state = DXC_LAYOUT_RETURNED;
 	req.u.lret.stateid = l->sid;
+	/* Committed data needs no copy-back: say so. */
+	req.u.lret.flags = dxc_layout_clean(l) ? DXP_RETURN_CLEAN : 0;
 	ret = dxc_call(l->file->c, &req, &rep, NULL);
 	/* A layout the daemon no longer knows is returned all the same. */
 	return ret == -ESTALE ? 0 : ret;
@@ -325,8 +327,16 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		ret = usable(l);
 		if (ret)
 			break;
-		if (write)
+		if (write) {
 			memcpy(c->stage, p, n);
+			if (dxc_layout_clean(l)) {
+				l->dirty_lo = off;
+				l->dirty_hi = off + n;
+			} else {
+				l->dirty_lo = off < l->dirty_lo ? off : l->dirty_lo;
+				l->dirty_hi = off + n > l->dirty_hi ? off + n : l->dirty_hi;
+			}
+		}
 		ret = dxc_rdma_chunks(c, write, l->raddr + (off - l->off), l->rkey, n);
 		if (ret)
 			break;
@@ -375,6 +385,8 @@ DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t le
 	req.u.commit.off = off;
 	req.u.commit.len = len;
 	ret = dxc_call(l->file->c, &req, &rep, NULL);
+	if (ret == 0 && off <= l->dirty_lo && off + len >= l->dirty_hi)
+		l->dirty_lo = l->dirty_hi = 0; /* all it wrote is persistent */
 	dxc_handle_recalls(l->file->c);
 	return ret;
 }

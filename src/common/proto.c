@@ -25,7 +25,7 @@ static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_ALLOCATE] = { { "qqqwW", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },
 	[DXP_LAYOUT_GET] = { { "qqqwW", sizeof(struct dxp_layout_get_req) },
 			     { SPEC_STATEID "qqqwwwW", sizeof(struct dxp_layout_get_rep) } },
-	[DXP_LAYOUT_RETURN] = { { SPEC_STATEID, sizeof(struct dxp_layout_return_req) }, { "", 0 } },
+	[DXP_LAYOUT_RETURN] = { { SPEC_STATEID "wW", sizeof(struct dxp_layout_return_req) }, { "", 0 } },
 	[DXP_LAYOUT_RECALL] = { { SPEC_STATEID "qqww", sizeof(struct dxp_layout_recall) }, { NULL, 0 } },
 	[DXP_COMMIT] = { { SPEC_STATEID "qq", sizeof(struct dxp_commit_req) }, { "", 0 } },
 	[DXP_ERROR] = { { NULL, 0 }, { "whH", sizeof(struct dxp_error) } },
@@ -237,8 +237,12 @@ static const char *check_values(const struct dxp_msg *m)
 			return "FILE_RECALL: no recall id or no layout";
 		break;
 	case DXP_RECALL_RETURN:
-		if (m->u.rret.flags)
+		if (m->u.rret.flags & ~(uint32_t)DXP_RETURN_CLEAN)
 			return "RECALL_RETURN: unknown flags";
+		break;
+	case DXP_LAYOUT_RETURN:
+		if (m->u.lret.flags & ~(uint32_t)DXP_RETURN_CLEAN)
+			return "LAYOUT_RETURN: unknown flags";
 		break;
 	}
 	if (m->hdr.op == DXP_ERROR && (m->u.error.code == 0 || m->u.error.code >= DXP_E_MAX))

@@ -224,6 +224,8 @@ static int persist_step(struct dx_work *w)
 		l->fm->persist(pm, (size_t)n);
 	if (j->kind == DX_JOB_COMMIT)
 		l->c->d->st.bytes_committed += n;
+	else if (j->kind == DX_JOB_COPY_BACK)
+		l->c->d->st.bytes_copied_back += n;
 	j->pos += n;
 	return j->pos < j->len;
 }

@@ -465,10 +465,11 @@ static unsigned int op_layout_return(struct req_ctx *r)
 		return fail(r, DXP_E_STALE_STATEID, "no layout %llu seq %u", (unsigned long long)r->req->u.lret.stateid.id,
 			    r->req->u.lret.stateid.seq);
 	recalled = l->state != LAYOUT_GRANTED;
-	log_info("client %llu: layout %llu returned%s", (unsigned long long)r->c->id, (unsigned long long)l->id,
-		 recalled ? " (recalled)" : "");
+	log_info("client %llu: layout %llu returned%s%s", (unsigned long long)r->c->id, (unsigned long long)l->id,
+		 recalled ? " (recalled)" : "", r->req->u.lret.flags & DXP_RETURN_CLEAN ? ", clean" : "");
 	r->c->d->st.layouts_returned++;
-	ret = dx_layout_return(l, true, job_done, r->req->hdr.tag);
+	/* The client's word that all it wrote is committed spares the copy-back. */
+	ret = dx_layout_return(l, !(r->req->u.lret.flags & DXP_RETURN_CLEAN), job_done, r->req->hdr.tag);
 	if (ret < 0) {
 		dx_conn_fence(r->c, "ibv_dereg_mr failed at LAYOUT_RETURN");
 		return DXP_E_IO;
@@ -533,7 +534,8 @@ static unsigned int op_recall_return(struct req_ctx *r)
 
 		r->c->d->st.layouts_returned++;
 		b->pending++;
-		ret = dx_layout_return(l, true, batch_done, (uint64_t)(uintptr_t)b);
+		ret = dx_layout_return(l, !(r->req->u.rret.flags & DXP_RETURN_CLEAN), batch_done,
+				       (uint64_t)(uintptr_t)b);
 		if (ret < 0) {
 			b->pending--;
 			b->result = -EIO;

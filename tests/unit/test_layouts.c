@@ -662,6 +662,34 @@ static void return__of_bounce_data_copies_back_before_the_lease_goes(void **stat
 	rig_down();
 }
 
+/* The client says all it wrote is committed: no copy-back, the reply goes
+ * at once, and bytes it did not commit never reach the file. */
+static void return__clean_needs_no_copy_back(void **state)
+{
+	struct dx_conn *c;
+	struct dx_file *f;
+	struct dx_layout *l;
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+	char path[128], byte = 1;
+	int fd;
+
+	l = granted_layout(DX_MR_BOUNCE, 4 << 20, DXP_IOMODE_RW, &c);
+	f = l->f;
+	memset(l->staging, 0x5a, 4 << 20);            /* not committed: the client says it wrote nothing */
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	ret.u.lret.flags = DXP_RETURN_CLEAN;
+	assert_int_equal(request(c, &ret), DXP_E_OK);  /* answered now: no job */
+	assert_int_equal(l->state, LAYOUT_RETURNED);
+	assert_true(TAILQ_EMPTY(&l->jobs));
+	loop_until(lease_of(f) == F_UNLCK, 5000);
+	snprintf(path, sizeof(path), "%s/a", R->dir);
+	fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, &byte, 1, (4 << 20) - 1), 1);
+	close(fd);
+	assert_int_equal(byte, 0);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +704,7 @@ int main(void)
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
 		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),
+		cmocka_unit_test(return__clean_needs_no_copy_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

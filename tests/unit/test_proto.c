@@ -101,7 +101,9 @@ static void every_message__round_trips(void **state)
 			if (op == DXP_FILE_RECALL)
 				m.u.frecall.reason = DXP_RECALL_SHUTDOWN;
 			if (op == DXP_RECALL_RETURN && !reply)
-				m.u.rret.flags = 0;
+				m.u.rret.flags = DXP_RETURN_CLEAN;
+			if (op == DXP_LAYOUT_RETURN && !reply)
+				m.u.lret.flags = DXP_RETURN_CLEAN;
 			if (op == DXP_ERROR) {
 				m.u.error.code = DXP_E_BUSY_LOCAL;
 				m.u.error.msg_len = 5;
@@ -300,6 +302,11 @@ static void decode__checks_enum_values(void **state)
 	m.u.rret = (struct dxp_recall_return_req){ .recall_id = 1, .flags = 4 };
 	n = encode_ok(&m);
 	decode_fails(n, "RECALL_RETURN: unknown flags");
+
+	m = msg(DXP_LAYOUT_RETURN, false, 1);
+	m.u.lret = (struct dxp_layout_return_req){ .stateid = { .id = 1, .seq = 1 }, .flags = 2 };
+	n = encode_ok(&m);
+	decode_fails(n, "LAYOUT_RETURN: unknown flags");
 
 	m = msg(DXP_ERROR, true, 1);
 	m.u.error.code = DXP_E_MAX;

@@ -21,6 +21,12 @@ done
 check "pmem layouts are bounce, shm pinned" \
 	bash -c "grep -q 'pmem/data.bin .* bounce rkey' /tmp/daemon.log && grep -q 'shm/data.bin .* pinned rkey' /tmp/daemon.log"
 check "status counts the bytes clients committed" json "d['bytes_committed'] == 2 * 3145851" status
+check "... and copied nothing back: the returns said everything was committed" \
+	json "d['bytes_copied_back'] == 0" status
+check "written, not committed, returned: the return copies it in" \
+	bash -c "DX_NO_COMMIT=1 $DXC $GUEST_IP pmem nocommit.bin write 0 65536 23 | grep -qx OK"
+check "... byte for byte" cmp <(pattern 0 65536 23) /mnt/pmem/export/nocommit.bin
+check "... and status counts the copy" json "d['bytes_copied_back'] == 65536" status
 
 # Refusals, each with its code.
 truncate -s 8192 /mnt/pmem/export/small

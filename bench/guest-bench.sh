@@ -125,7 +125,7 @@ scale_us() { # C K: one truncate's wait in µs
 }
 fenced() { $CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])'; }
 none_us=$(for _ in $(seq $REPS); do truncate_us none; done | median)
-for spec in "1 1" "8 4" "16 16" "1 2048"; do
+for spec in "1 1" "8 4" "16 16" "32 16" "1 2048"; do
 	set -- $spec
 	f0=$(fenced)
 	us=$(for _ in $(seq $REPS); do scale_us $1 $2; done | median)

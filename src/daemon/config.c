@@ -140,7 +140,10 @@ static const struct cfg_key cfg_ctl[] = {
 
 static const struct cfg_key cfg_limits[] = {
 	{ .name = "max_clients", .type = CT_INT, .off = CFG(max_clients), .min = 1, .max = 4096, .idef = 64,
-	  .help = "Connected clients at most; further connection requests are rejected." },
+	  .help = "Connected clients at most; further connection requests are rejected. As many "
+		  "requests may wait to be taken (the rdma_cm listen backlog, which the kernel caps at "
+		  "net.rdma_ucm.max_backlog), so a burst of clients connecting at once is not dropped; "
+		  "a change takes effect when the listener is next created." },
 	{ .name = "max_layouts", .type = CT_INT, .off = CFG(max_layouts), .min = 1, .max = 1 << 20, .idef = 4096,
 	  .help = "Layouts held by all clients together at most." },
 	{ .name = "max_layout_size", .type = CT_INT, .off = CFG(max_layout_size), .min = 4096,

@@ -87,7 +87,12 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_
 			ret == -EADDRNOTAVAIL || ret == -ENODEV ? " (no RDMA device has this address)" : "");
 		goto err_destroy_id;
 	}
-	if (rdma_listen(l->id, 16)) {
+	/* Connection requests the loop has not taken yet: beyond the backlog
+	 * the kernel drops them and the client's CM retries, seconds later (a
+	 * burst of 32 clients lost two to ETIMEDOUT at 16). Up to max_clients
+	 * may wait (the kernel caps it at net.rdma_ucm.max_backlog); the loop
+	 * refuses those over the limits itself. */
+	if (rdma_listen(l->id, (int)cfg->max_clients)) {
 		ret = dx_log_fail("rdma_listen", -errno);
 		goto err_destroy_id;
 	}

@@ -3,7 +3,8 @@
 # libdaxrdma-client(3) says, are never fenced, however many layouts they
 # hold on the file: one client with 2048 (recall_timeout_ms 500, and only
 # 16 recalls at a time: each layout's deadline runs from its own recall),
-# then 16 clients with 16 each (DX_SCALE_CLIENTS sets how many).
+# then 32 clients with 16 each (DX_SCALE_CLIENTS sets how many), all
+# connecting at once.
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
 F=/mnt/pmem/export
@@ -41,7 +42,7 @@ cat /tmp/many.out
 check "... a truncate recalls them all and the client returns them all" grep -q "RETURNED_ALL $N" /tmp/many.out
 check "... and it is not fenced" eventually json "d['clients_fenced'] == 0 and d['layouts'] == 0" status
 
-C=${DX_SCALE_CLIENTS:-16}
+C=${DX_SCALE_CLIENTS:-32}
 K=16
 fenced0=$($CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])')
 truncate -s $((K * 4096)) $F/shared

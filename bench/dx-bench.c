@@ -12,6 +12,10 @@
  *   dx-bench HOST EXPORT PATH write SIZE CHUNK
  *       One RW layout of SIZE bytes; RDMA WRITE it in CHUNK pieces, then one
  *       COMMIT. Prints get_ms, write_MBps, commit_MBps, return_ms.
+ *   dx-bench HOST EXPORT PATH lat SIZE COUNT
+ *       One RW layout of SIZE bytes; COUNT times RDMA WRITE it and COMMIT:
+ *       the latency of a small persistent write. Prints median_us, p99_us.
+ *       $DX_BUSY_POLL_US sets the client's busy_poll_us.
  *   dx-bench HOST EXPORT PATH read SIZE CHUNK
  *       One READ layout; RDMA READ it in CHUNK pieces. Prints get_ms, read_MBps.
  *
@@ -122,9 +126,50 @@ static int bench_data(struct daxrdma_file *f, bool write, uint64_t size, size_t 
 	return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* COUNT times: RDMA WRITE SIZE bytes at 0 and COMMIT them: a small
+ * persistent write's latency, median and 99th percentile. */
+static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count, uint8_t *buf)
+{
+	double *t = calloc(count, sizeof(*t));
+	struct daxrdma_layout *l;
+	int ret;
+
+	if (!t)
+		return fail("calloc", -ENOMEM);
+	ret = daxrdma_layout_get(f, 0, size, DAXRDMA_RW, &l);
+	for (unsigned long i = 0; i < count && !ret; i++) {
+		double t0 = now_s();
+
+		buf[0] = (uint8_t)i;
+		ret = daxrdma_write(l, 0, buf, (size_t)size);
+		if (!ret)
+			ret = daxrdma_commit(l, 0, size);
+		t[i] = (now_s() - t0) * 1e6;
+	}
+	if (!ret)
+		ret = daxrdma_layout_return(&l);
+	if (ret) {
+		free(t);
+		return fail("lat", ret);
+	}
+	qsort(t, count, sizeof(*t), cmp_double);
+	printf("lat size=%llu count=%lu median_us=%.1f p99_us=%.1f\n", (unsigned long long)size, count,
+	       t[count / 2], t[count * 99 / 100]);
+	free(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 30000 };
+	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 30000,
+					 .busy_poll_us = getenv("DX_BUSY_POLL_US") ? (unsigned int)atoi(getenv("DX_BUSY_POLL_US")) : 0 };
 	struct daxrdma_client *c = NULL;
 	struct daxrdma_file *f = NULL;
 	uint64_t size;
@@ -133,7 +178,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc != 7) {
-		fprintf(stderr, "usage: dx-bench HOST EXPORT PATH stat|cycle|write|read SIZE COUNT|CHUNK\n");
+		fprintf(stderr, "usage: dx-bench HOST EXPORT PATH stat|cycle|lat|write|read SIZE COUNT|CHUNK\n");
 		return 2;
 	}
 	size = strtoull(argv[5], NULL, 0);
@@ -157,6 +202,9 @@ int main(int argc, char **argv)
 		ret = bench_stat(f, n);
 	} else if (!strcmp(argv[4], "cycle")) {
 		ret = bench_cycle(f, size, n);
+	} else if (!strcmp(argv[4], "lat")) {
+		buf = calloc(1, size);
+		ret = buf ? bench_lat(f, size, n, buf) : fail("calloc", -ENOMEM);
 	} else if (!strcmp(argv[4], "write") || !strcmp(argv[4], "read")) {
 		buf = calloc(1, n);
 		ret = buf ? bench_data(f, argv[4][0] == 'w', size, n, buf) : fail("calloc", -ENOMEM);

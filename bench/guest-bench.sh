@@ -37,6 +37,39 @@ perftest() { # PROGRAM: BW average [MB/s], client and server on rxe0
 row "ib_write_bw, raw verbs, 1 MiB messages" "$(perftest ib_write_bw)" MB/s
 row "ib_read_bw, raw verbs, 1 MiB messages" "$(perftest ib_read_bw)" MB/s
 
+# Small persistent writes: a 4 KiB RDMA WRITE and its COMMIT (a request and
+# its reply) against perftest's latency of the same two steps, busy-polling
+# and sleeping on events (-e), in the same boot.
+lat() { # PROGRAM SIZE [-e]: perftest's typical latency in µs
+	timeout 120 "$1" -d rxe0 -s $2 -n 1000 $3 > /tmp/pt-server.log 2>&1 &
+	local s=$!
+	sleep 2
+	timeout 120 "$1" -d rxe0 -s $2 -n 1000 $3 $GUEST_IP > /tmp/pt-client.log 2>&1
+	wait $s
+	awk -v s=$2 '$1 == s { print $5 }' /tmp/pt-client.log
+}
+wl=$(lat ib_write_lat 4096)
+sl=$(lat ib_send_lat 64)
+sle=$(lat ib_send_lat 64 -e)
+row "ib_write_lat 4 KiB + ib_send_lat 64 B, raw verbs, polling (typical)" "$wl + $sl" µs
+row "ib_send_lat 64 B, raw verbs, sleeping on events (-e; ib_write_lat has no -e)" "${sle:-n/a}" µs
+daemon_poll() { # US: the daemon's busy_poll_us, by reload
+	sed -i '/^busy_poll_us/d' /tmp/dx.conf
+	echo "busy_poll_us = $1;" >> /tmp/dx.conf
+	$CTL reload > /dev/null || echo "bench: reload failed"
+}
+for poll in 0 1000; do
+	daemon_poll $((poll / 5))
+	r=$(DX_BUSY_POLL_US=$poll $BENCH $GUEST_IP pmem lat.dat lat 4096 1000)
+	echo "bench: $r"
+	base=$([ $poll = 0 ] && echo "$wl $sle" || echo "$wl $sl")
+	what=$([ $poll = 0 ] && echo "sleeping, against perftest's write + send -e" ||
+		echo "polling (client 1000 µs, daemon 200 µs), against perftest's write + send")
+	row "daxrdma 4 KiB RDMA WRITE + COMMIT, $what (median, p99; x perftest)" \
+		"$(field median_us "$r"), $(field p99_us "$r") (x$(awk -v m="$(field median_us "$r")" -v a="${base% *}" -v b="${base#* }" 'BEGIN {printf "%.2f", m / (a + b)}'))" µs
+done
+daemon_poll 0
+
 # The data path: one 64 MiB layout, 1 MiB RDMA ops, one COMMIT.
 for ex in shm pmem; do
 	mode=$([ $ex = shm ] && echo "tmpfs, pinned" || echo "FS-DAX, bounce")

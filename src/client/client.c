@@ -297,15 +297,46 @@ static int arm_cq(struct daxrdma_client *c)
  * CQ armed and the channel's events taken, so daxrdma_client_fd() becomes
  * readable exactly when something new arrives.
  */
+/* Poll the CQ for up to busy_poll_us until DONE: 1 if it came, else 0. */
+static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_client *))
+{
+	struct timespec t0, t;
+	int64_t spent_ns = 0;
+	unsigned int i = 0;
+	int n;
+
+	if (!c->opts.busy_poll_us || !done)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		n = poll_cq(c);
+		if (n < 0)
+			return 0;
+		if (n > 0 && done(c))
+			return 1;
+		if (++i % 32)
+			continue; /* the clock is read now and then, not per poll */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		spent_ns = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+	} while (spent_ns < (int64_t)c->opts.busy_poll_us * 1000);
+	return 0;
+}
+
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))
 {
+	bool cm_event = !done; /* process() looks at everything; a wait only when told */
+
+	if (busy_poll(c, done))
+		return arm_cq(c);
 	for (;;) {
 		struct epoll_event ev[2];
 		int64_t left;
 		int n;
 
 		take_cq_events(c);
-		drain_cm_events(c);
+		if (cm_event)
+			drain_cm_events(c);
+		cm_event = false;
 		if (poll_cq(c) < 0)
 			dxc_break(c, "ibv_poll_cq failed");
 		if (done && done(c))
@@ -326,6 +357,8 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 		n = epoll_wait(c->epfd, ev, 2, (int)left);
 		if (n < 0 && errno != EINTR)
 			return -errno;
+		for (int i = 0; i < n; i++)
+			cm_event = cm_event || ev[i].data.fd == c->ec->fd;
 	}
 }
 
@@ -501,7 +534,7 @@ static int setup_qp(struct daxrdma_client *c)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = DXC_SEND + DXC_STAGE_SLOTS;
+	qa.cap.max_send_wr = dx_msgslots_sq_depth(DXC_SEND) + DXC_STAGE_SLOTS;
 	qa.cap.max_recv_wr = DXC_RECV;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;

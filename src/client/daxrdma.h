@@ -60,6 +60,10 @@ struct daxrdma_client_opts {
 	daxrdma_recall_fn recall;  /* NULL: layouts are returned when recalled */
 	void *recall_arg;
 	unsigned int flags;        /* enum daxrdma_client_flags */
+	/* Before it sleeps for a reply or an RDMA completion, the library
+	 * polls for this long (microseconds): lower latency for a core's
+	 * worth of CPU while it waits. 0: sleep at once. */
+	unsigned int busy_poll_us;
 };
 
 /* The library's version, "MAJOR.MINOR.PATCH". */

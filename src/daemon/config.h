@@ -37,6 +37,7 @@ struct dx_config {
 	char *ctl_group;
 	int64_t recall_timeout_ms;
 	int64_t keepalive_ms; /* 0: off */
+	int64_t busy_poll_us; /* 0: off */
 	int log_level; /* index into the log level names */
 	int64_t max_clients;
 	int64_t max_layouts;

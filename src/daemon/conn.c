@@ -146,18 +146,65 @@ void dx_conn_answer(struct dx_conn *c, uint32_t op, uint64_t tag, unsigned int c
 		dx_conn_close(c, DXP_E_PROTO, false, "cannot send a reply");
 }
 
+/* One work completion of C. */
+static void on_wc(struct dx_conn *c, const struct ibv_wc *wc)
+{
+	if (wc->wr_id & DX_WR_SEND)
+		dx_msgslots_sent(&c->slots, wc->wr_id);
+	if (wc->wr_id & DX_WR_KEEPALIVE)
+		c->probing = false;
+	if (wc->status == IBV_WC_LOC_LEN_ERR && !(wc->wr_id & DX_WR_SEND) && c->state != CONN_CLOSING) {
+		c->d->st.malformed++;
+		log_warn("client %llu (%s): malformed message: larger than %u bytes: closing",
+			 (unsigned long long)c->id, c->peer, DXP_MAX_MSG);
+		dx_conn_close(c, DXP_E_MALFORMED, false, "message larger than a receive buffer");
+		return;
+	}
+	if (wc->status == IBV_WC_RETRY_EXC_ERR && c->state != CONN_CLOSING) {
+		/* The peer's NIC stopped acknowledging: the host is gone. */
+		c->d->st.peers_lost++;
+		log_warn("client %llu (%s): not responding (%s, silent for %lld ms): closing",
+			 (unsigned long long)c->id, c->peer, ibv_wc_status_str(wc->status),
+			 (long long)(dx_now_ms() - c->heard_ms));
+		dx_conn_close(c, DXP_E_IO, false, "peer not responding");
+		return;
+	}
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (c->state != CONN_CLOSING)
+			log_notice("client %llu (%s): work completion %s: closing", (unsigned long long)c->id, c->peer,
+				   ibv_wc_status_str(wc->status));
+		dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc->status));
+		return;
+	}
+	c->heard_ms = dx_now_ms();
+	if (!(wc->wr_id & (DX_WR_SEND | DX_WR_KEEPALIVE)) && c->state != CONN_CLOSING)
+		on_recv(c, (unsigned int)wc->wr_id, wc->byte_len);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * At most DX_CQ_BUDGET completions per call: a client that keeps requests
  * coming gets its next turn after everyone else's (and after lease breaks
  * and deadlines, which run at a higher priority), never a loop of its own.
+ * With busy_poll_us, a completion is followed by that long of polling for
+ * the next one (the client's next request often comes right after our
+ * reply), within the same budget, before the loop sleeps again.
  */
 static void on_cq(evutil_socket_t fd, short what, void *arg)
 {
 	struct dx_conn *c = arg;
 	struct ibv_wc wc[DX_CQ_BUDGET];
 	struct ibv_cq *cq = c->cq;
+	int64_t until = 0, poll_us = c->d->cfg->busy_poll_us;
+	int handled = 0, n;
 	void *ctx;
-	int n;
 
 	if (!c->cq_more) {
 		if (ibv_get_cq_event(c->ch, &cq, &ctx))
@@ -167,47 +214,26 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 			dx_log_fail("ibv_req_notify_cq", -EIO);
 	}
 	c->cq_more = false;
-	n = ibv_poll_cq(cq, DX_CQ_BUDGET, wc);
-	if (n > 0) {
-		for (int i = 0; i < n; i++) {
-			if (wc[i].wr_id & DX_WR_SEND)
-				dx_msgslots_sent(&c->slots, wc[i].wr_id);
-			if (wc[i].wr_id & DX_WR_KEEPALIVE)
-				c->probing = false;
-			if (wc[i].status == IBV_WC_LOC_LEN_ERR && !(wc[i].wr_id & DX_WR_SEND) &&
-			    c->state != CONN_CLOSING) {
-				c->d->st.malformed++;
-				log_warn("client %llu (%s): malformed message: larger than %u bytes: closing",
-					 (unsigned long long)c->id, c->peer, DXP_MAX_MSG);
-				dx_conn_close(c, DXP_E_MALFORMED, false, "message larger than a receive buffer");
-				continue;
-			}
-			if (wc[i].status == IBV_WC_RETRY_EXC_ERR && c->state != CONN_CLOSING) {
-				/* The peer's NIC stopped acknowledging: the host is gone. */
-				c->d->st.peers_lost++;
-				log_warn("client %llu (%s): not responding (%s, silent for %lld ms): closing",
-					 (unsigned long long)c->id, c->peer, ibv_wc_status_str(wc[i].status),
-					 (long long)(dx_now_ms() - c->heard_ms));
-				dx_conn_close(c, DXP_E_IO, false, "peer not responding");
-				continue;
-			}
-			if (wc[i].status != IBV_WC_SUCCESS) {
-				if (c->state != CONN_CLOSING)
-					log_notice("client %llu (%s): work completion %s: closing",
-						   (unsigned long long)c->id, c->peer, ibv_wc_status_str(wc[i].status));
-				dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc[i].status));
-				continue;
-			}
-			c->heard_ms = dx_now_ms();
-			if (!(wc[i].wr_id & (DX_WR_SEND | DX_WR_KEEPALIVE)) && c->state != CONN_CLOSING)
-				on_recv(c, (unsigned int)wc[i].wr_id, wc[i].byte_len);
+	for (;;) {
+		n = ibv_poll_cq(cq, DX_CQ_BUDGET - handled, wc);
+		if (n < 0) {
+			dx_conn_close(c, DXP_E_IO, false, "ibv_poll_cq failed");
+			return;
 		}
-	}
-	if (n < 0) {
-		dx_conn_close(c, DXP_E_IO, false, "ibv_poll_cq failed");
-	} else if (n == DX_CQ_BUDGET) {
-		c->cq_more = true; /* come back after the others */
-		event_active(c->ev_cq, EV_READ, 0);
+		for (int i = 0; i < n; i++)
+			on_wc(c, &wc[i]);
+		handled += n;
+		if (handled == DX_CQ_BUDGET) {
+			c->cq_more = true; /* come back after the others */
+			event_active(c->ev_cq, EV_READ, 0);
+			return;
+		}
+		if (!poll_us || c->state == CONN_CLOSING)
+			return;
+		if (n > 0)
+			until = now_us() + poll_us;
+		else if (now_us() >= until)
+			return;
 	}
 }
 
@@ -246,6 +272,7 @@ static void conn_destroy(struct dx_conn *c)
 	dx_reap_soon(d); /* a retired listener may go with its last client */
 	log_info("client %llu (%s) gone: %s", (unsigned long long)c->id, c->peer, c->close_reason);
 	c->destroyed = true;
+	dx_staging_pool_drain(c); /* staging of layouts still copying back is unmapped with them */
 	dx_conn_layout_freed(c);
 	dxd_notify_status(d);
 }
@@ -543,7 +570,7 @@ static int conn_setup(struct dx_conn *c)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = DX_SRV_SEND + 1; /* + the keepalive */
+	qa.cap.max_send_wr = dx_msgslots_sq_depth(DX_SRV_SEND) + 1; /* + the keepalive */
 	qa.cap.max_recv_wr = DX_SRV_RECV;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;

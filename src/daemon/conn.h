@@ -36,6 +36,8 @@
 #define DX_MAX_MALFORMED 3u       /* then the connection is dropped */
 #define DX_CQ_BUDGET 8            /* completions handled per turn */
 #define DX_WR_KEEPALIVE (1ull << 33) /* wr_id of the keepalive probe */
+#define DX_STAGING_POOL 8u        /* staging buffers kept per connection for reuse */
+#define DX_STAGING_POOL_BYTES (64ull << 20) /* ... holding this much at most */
 
 struct dxd;
 struct dx_file;
@@ -86,6 +88,9 @@ struct dx_conn {
 	unsigned int inflight;           /* requests not answered yet (at most DX_SRV_CREDITS) */
 	unsigned int n_handles, n_layouts; /* limits.max_{files,layouts}_per_client */
 	uint64_t layout_bytes;           /* limits.max_layout_bytes_per_client */
+	struct { void *p; uint64_t len; } pool[DX_STAGING_POOL]; /* faulted-in staging, free for reuse */
+	unsigned int n_pool;
+	uint64_t pool_bytes;
 	bool fenced;
 	bool qp_dead;                    /* moved to the error state */
 	bool destroyed;                  /* verbs objects gone; freed with its last layout */

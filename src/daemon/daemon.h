@@ -45,6 +45,7 @@ struct dxd {
 	TAILQ_HEAD(, dx_file) files;
 	size_t n_conns, n_layouts;
 	uint64_t staging_bytes;     /* of bounce layouts: limits.staging_bytes */
+	uint64_t pooled_bytes;      /* staging kept for reuse: a quarter of limits.staging_bytes at most */
 	uint64_t next_conn_id, next_layout_id;
 	struct dx_lease_watch *leases; /* lease-break notes (seal.c) */
 	bool stopping;              /* SIGTERM: recalling everything, then exit */

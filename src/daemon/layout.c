@@ -122,6 +122,53 @@ static int register_mr(struct dx_layout *l, void *addr, int access)
 	return 0;
 }
 
+/*
+ * Staging buffers are kept per connection when their layout goes, and a
+ * grant of the same size takes one back: no mmap, no page faults while it
+ * is filled, no munmap at the return. A grant fills every byte of it (from
+ * the file, zeros past its end), so nothing of the old contents shows.
+ */
+static void *staging_get(struct dx_conn *c, uint64_t len)
+{
+	void *p;
+
+	for (unsigned int i = 0; i < c->n_pool; i++)
+		if (c->pool[i].len == len) {
+			p = c->pool[i].p;
+			c->pool[i] = c->pool[--c->n_pool];
+			c->pool_bytes -= len;
+			c->d->pooled_bytes -= len;
+			return p;
+		}
+	p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void staging_put(struct dx_conn *c, void *p, uint64_t len)
+{
+	struct dxd *d = c->d;
+
+	if (!c->destroyed && c->n_pool < DX_STAGING_POOL && c->pool_bytes + len <= DX_STAGING_POOL_BYTES &&
+	    d->pooled_bytes + len <= (uint64_t)d->cfg->staging_bytes / 4) {
+		c->pool[c->n_pool].p = p;
+		c->pool[c->n_pool++].len = len;
+		c->pool_bytes += len;
+		d->pooled_bytes += len;
+		return;
+	}
+	munmap(p, (size_t)len);
+}
+
+void dx_staging_pool_drain(struct dx_conn *c)
+{
+	while (c->n_pool) {
+		c->n_pool--;
+		munmap(c->pool[c->n_pool].p, (size_t)c->pool[c->n_pool].len);
+		c->pool_bytes -= c->pool[c->n_pool].len;
+		c->d->pooled_bytes -= c->pool[c->n_pool].len;
+	}
+}
+
 /* The mapping (and the staging buffer) a grant needs. */
 static int grant_map(struct dx_layout *l)
 {
@@ -135,11 +182,9 @@ static int grant_map(struct dx_layout *l)
 			return 0;
 	}
 	/* bounce, or a READ layout over the last partial page (zeros past the end) */
-	l->staging = mmap(NULL, (size_t)l->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (l->staging == MAP_FAILED) {
-		l->staging = NULL;
+	l->staging = staging_get(l->c, l->len);
+	if (!l->staging)
 		return dx_log_fail("mmap (staging)", -errno);
-	}
 	return 0;
 }
 
@@ -152,12 +197,13 @@ static int grant_fill(struct dx_layout_job *j)
 
 	if (l->fm) {
 		memcpy(dst, dx_fmap_at(l->fm, at), (size_t)n);
-	} else if (at < l->size) {
-		size_t want = (size_t)(l->size - at < n ? l->size - at : n);
-		ssize_t got = pread(l->f->fd, dst, want, (off_t)at);
+	} else {
+		size_t want = at < l->size ? (size_t)(l->size - at < n ? l->size - at : n) : 0;
+		ssize_t got = want ? pread(l->f->fd, dst, want, (off_t)at) : 0;
 
 		if (got < 0 || (size_t)got != want)
 			return dx_log_fail("pread (file tail)", got < 0 ? -errno : -EIO);
+		memset(dst + want, 0, (size_t)n - want); /* past the end (a reused buffer is not zero) */
 	}
 	j->pos += n;
 	return 0;
@@ -391,7 +437,7 @@ void dx_layout_free(struct dx_layout *l)
 	TAILQ_REMOVE(&l->f->layouts, l, by_file);
 	TAILQ_REMOVE(&c->layouts, l, by_conn);
 	if (l->staging)
-		munmap(l->staging, (size_t)l->len);
+		staging_put(c, l->staging, l->len);
 	dx_fmap_put(&l->fm);
 	c->d->n_layouts--;
 	c->n_layouts--;

@@ -107,6 +107,8 @@ int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, 
 void dx_layout_fence(struct dx_layout *l);
 /* Unlink and free a dead layout that no job holds (the reaper's). */
 void dx_layout_free(struct dx_layout *l);
+/* Unmap the staging buffers C keeps for reuse (C is going). */
+void dx_staging_pool_drain(struct dx_conn *c);
 
 void dx_layout_set_state(struct dx_layout *l, enum dx_layout_state to);
 bool dx_layout_overlaps(const struct dx_layout *l, uint64_t off, uint64_t len);

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client/client_internal.h"
@@ -66,6 +68,92 @@ static void on_message__recall_right_behind_its_grant__is_kept(void **state)
 	daxrdma_client_delete(&c);
 }
 
+static struct dxp_msg file_recall(uint64_t rid, uint64_t fh, uint64_t max_id)
+{
+	struct dxp_msg m = { .hdr = { .op = DXP_FILE_RECALL } };
+
+	m.u.frecall = (struct dxp_file_recall){
+		.recall_id = rid, .fh = fh, .off = 0, .len = UINT64_MAX, .max_id = max_id,
+		.reason = DXP_RECALL_LOCAL, .timeout_ms = 2000, .count = 2,
+	};
+	return m;
+}
+
+/* A handle with layouts of ids 5, 6 and 9 over pages 0, 1, 2. */
+static struct daxrdma_file *file_with_layouts(struct daxrdma_client *c, uint64_t fh)
+{
+	static const uint64_t ids[] = { 5, 6, 9 };
+	struct daxrdma_file *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->c = c;
+	f->fh = fh;
+	TAILQ_INIT(&f->layouts);
+	TAILQ_INSERT_TAIL(&c->files, f, link);
+	for (unsigned int i = 0; i < 3; i++) {
+		struct daxrdma_layout *l = calloc(1, sizeof(*l));
+
+		assert_non_null(l);
+		l->file = f;
+		l->sid = (struct dxp_stateid){ .id = ids[i], .seq = 1 };
+		l->off = i * DXP_PAGE;
+		l->len = DXP_PAGE;
+		l->state = DXC_LAYOUT_VALID;
+		TAILQ_INSERT_TAIL(&f->layouts, l, link);
+	}
+	return f;
+}
+
+/* A FILE_RECALL covers the layouts of its handle up to its max_id: one
+ * granted after it (id 9 here) and other handles' layouts stay valid. */
+static void on_message__file_recall__marks_its_handles_layouts_up_to_max_id(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct daxrdma_file *f = file_with_layouts(c, 1), *g = file_with_layouts(c, 2);
+	struct daxrdma_layout *l;
+	struct dxp_msg m = file_recall(77, 1, 6);
+	unsigned int recalled = 0;
+
+	feed(c, &m);
+	TAILQ_FOREACH(l, &f->layouts, link) {
+		assert_int_equal(l->state, l->sid.id <= 6 ? DXC_LAYOUT_RECALLED : DXC_LAYOUT_VALID);
+		if (l->state == DXC_LAYOUT_RECALLED) {
+			assert_int_equal(l->recall_id, 77);
+			recalled++;
+		}
+	}
+	assert_int_equal(recalled, 2);
+	TAILQ_FOREACH(l, &g->layouts, link)
+		assert_int_equal(l->state, DXC_LAYOUT_VALID);
+	/* queued together, in order, for one RECALL_RETURN */
+	l = TAILQ_FIRST(&c->recalled);
+	assert_int_equal(l->sid.id, 5);
+	assert_int_equal(TAILQ_NEXT(l, recall_link)->sid.id, 6);
+	assert_null(TAILQ_NEXT(TAILQ_NEXT(l, recall_link), recall_link));
+	daxrdma_client_delete(&c);
+}
+
+/* ... and one that arrives right behind the grant of a layout it covers is
+ * kept for daxrdma_layout_get() to apply. */
+static void on_message__file_recall_right_behind_its_grant__is_kept(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct dxp_msg m = grant(7, 42);
+
+	c->wait_tag = 7;
+	c->lget_fh = 3;
+	feed(c, &m);
+	m = file_recall(78, 3, 42);
+	feed(c, &m);
+	assert_true(c->early_frecall_valid);
+	assert_int_equal(c->early_frecall.recall_id, 78);
+	c->early_frecall_valid = false;
+	m = file_recall(79, 4, 42); /* another handle: not this grant's */
+	feed(c, &m);
+	assert_false(c->early_frecall_valid);
+	daxrdma_client_delete(&c);
+}
+
 static void on_message__recall_of_an_unknown_layout__is_dropped(void **state)
 {
 	struct daxrdma_client *c = new_client();
@@ -118,6 +206,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(on_message__recall_right_behind_its_grant__is_kept),
 		cmocka_unit_test(on_message__recall_of_an_unknown_layout__is_dropped),
+		cmocka_unit_test(on_message__file_recall__marks_its_handles_layouts_up_to_max_id),
+		cmocka_unit_test(on_message__file_recall_right_behind_its_grant__is_kept),
 		cmocka_unit_test(on_message__reply_with_another_tag__is_ignored),
 		cmocka_unit_test(on_message__malformed__is_ignored),
 		cmocka_unit_test(on_message__bye__breaks_the_connection),

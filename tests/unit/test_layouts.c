@@ -101,10 +101,22 @@ struct fake_client {
 	struct dx_conn *c;
 };
 
+static bool sends_pending; /* the next sends do not complete until the test says so */
+static unsigned int n_signaled;
+static uint64_t pending_wr[64];
+static unsigned int n_pending;
+
 static int mock_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad)
 {
 	struct fake_client *fc = qp->qp_context;
 	const char *why;
+
+	if (sends_pending) {
+		n_signaled += (wr->send_flags & IBV_SEND_SIGNALED) != 0;
+		if (wr->send_flags & IBV_SEND_SIGNALED)
+			pending_wr[n_pending++] = wr->wr_id;
+		return 0;
+	}
 
 	if (n_sent < sizeof(sent) / sizeof(sent[0])) {
 		memcpy(sent_buf[n_sent], (void *)(uintptr_t)wr->sg_list->addr, wr->sg_list->length);
@@ -329,6 +341,7 @@ static void rig_down(void)
 		dx_workq_drain(&R->d);
 		dx_reap_now(&R->d);
 		TAILQ_REMOVE(&R->d.conns, c, link);
+		dx_staging_pool_drain(c);
 		dx_msgslots_fini(&c->slots);
 		assert_true(TAILQ_EMPTY(&c->layouts));
 		free(c);
@@ -690,6 +703,69 @@ static void return__clean_needs_no_copy_back(void **state)
 	rig_down();
 }
 
+/* A returned bounce layout's staging is kept, and the next grant of that
+ * size takes it back, filled afresh from the file. */
+static void staging__is_reused_and_filled_again(void **state)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+	struct dx_conn *c;
+	struct dx_layout *l;
+	char path[128];
+	void *first;
+	int fd;
+
+	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
+	first = l->staging;
+	memset(l->staging, 0x5a, 1 << 20);             /* the client's writes, never committed */
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	ret.u.lret.flags = DXP_RETURN_CLEAN;
+	assert_int_equal(request(c, &ret), DXP_E_OK);
+	dx_reap_now(&R->d);
+	assert_int_equal(c->n_pool, 1);
+	assert_int_equal(R->d.pooled_bytes, 1 << 20);
+	snprintf(path, sizeof(path), "%s/a", R->dir);
+	fd = open(path, O_WRONLY);
+	assert_int_equal(pwrite(fd, "file", 4, 4096), 4);
+	close(fd);
+	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
+	l = TAILQ_LAST(&c->layouts, dx_layout_head);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	assert_ptr_equal(l->staging, first);             /* no new mapping */
+	assert_int_equal(c->n_pool, 0);
+	assert_memory_equal((char *)l->staging + 4096, "file", 4);
+	assert_int_equal(((unsigned char *)l->staging)[0], 0); /* not the old 0x5a */
+	rig_down();
+}
+
+/* One SEND in signal_every asks for a completion, and that completion gives
+ * back its slot and those of the unsignalled SENDs before it. */
+static void msgslots__a_completion_frees_the_sends_before_it(void **state)
+{
+	struct dxp_msg m = { .hdr.op = DXP_BYE };
+	struct dx_conn *c;
+	struct dx_msgslots *s;
+	unsigned int every, free0;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	s = &c->slots;
+	every = s->signal_every;
+	free0 = s->n_free;
+	assert_int_equal(free0, DX_SRV_SEND + every); /* the reserve for unreaped sends */
+	sends_pending = true;
+	n_signaled = n_pending = 0;
+	for (unsigned int i = 0; i < 2 * every; i++)
+		assert_int_equal(dx_msgslots_send(s, c->cm->qp, &m), 0);
+	assert_int_equal(n_signaled, 2);                 /* the every-th and the 2 every-th */
+	assert_int_equal(s->n_free, free0 - 2 * every);
+	dx_msgslots_sent(s, pending_wr[0]);             /* the first completion */
+	assert_int_equal(s->n_free, free0 - every);
+	dx_msgslots_sent(s, pending_wr[1]);
+	assert_int_equal(s->n_free, free0);
+	sends_pending = false;
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +781,8 @@ int main(void)
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
 		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),
 		cmocka_unit_test(return__clean_needs_no_copy_back),
+		cmocka_unit_test(msgslots__a_completion_frees_the_sends_before_it),
+		cmocka_unit_test(staging__is_reused_and_filled_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

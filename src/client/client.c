@@ -743,7 +743,6 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 
 	if (!c->connected || len > DXC_STAGE_SLOT)
 		return -EINVAL;
-	dxc_settle_writes(c);
 	if (write)
 		memcpy(c->stage, buf, len);
 	ret = dxc_rdma_chunks(c, write, raddr, rkey, len);
@@ -807,7 +806,6 @@ DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)
 	if (!client || !*client)
 		return;
 	c = *client;
-	dxc_settle_writes(c); /* the staging buffer is about to go */
 	while ((f = TAILQ_FIRST(&c->files)))
 		daxrdma_close(&f);
 	if (c->connected && !c->broken) {

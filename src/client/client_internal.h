@@ -84,8 +84,6 @@ struct daxrdma_client {
 	/* RDMA completions of the data path */
 	unsigned int rdma_outstanding;
 	int rdma_status;                /* first failed wc status, or IBV_WC_SUCCESS */
-	bool writes_unwaited;           /* daxrdma_write() returned before its last WRITEs completed */
-	uint64_t unwaited_off;          /* ... at this file offset (for the log) */
 	bool in_recall;
 	/* A recall of the layout whose grant is the reply in hand (no handle yet). */
 	struct dxp_layout_recall early_recall;
@@ -118,9 +116,6 @@ void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason, uint64_t rec
 bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const struct daxrdma_layout *l);
 /* Run recall callbacks and return recalled layouts (not re-entered). */
 void dxc_handle_recalls(struct daxrdma_client *c);
-/* Wait for the RDMA WRITEs a daxrdma_write() left in flight: 0, or
- * -EREMOTEIO (or the wait's error) if they did not all land. */
-int dxc_settle_writes(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */
 int dxc_layout_send_return(struct daxrdma_layout *l);
 void dxc_break(struct daxrdma_client *c, const char *why);

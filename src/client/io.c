@@ -256,7 +256,6 @@ DX_EXPORT int daxrdma_layout_return(struct daxrdma_layout **layout)
 		return -EINVAL;
 	l = *layout;
 	c = l->file->c;
-	dxc_settle_writes(c); /* a failed WRITE has broken the connection: nothing more to say */
 	ret = c->broken ? 0 : dxc_layout_send_return(l);
 	layout_free(l);
 	*layout = NULL;
@@ -307,22 +306,6 @@ static bool drained(struct daxrdma_client *c)
 	return c->rdma_outstanding == 0;
 }
 
-int dxc_settle_writes(struct daxrdma_client *c)
-{
-	int ret;
-
-	if (!c->writes_unwaited)
-		return 0;
-	c->writes_unwaited = false;
-	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
-	if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
-		ret = -EREMOTEIO;
-	if (ret)
-		dxc_log(c, LOG_ERR, "RDMA WRITE at %llu: %s", (unsigned long long)c->unwaited_off,
-			c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
-	return ret;
-}
-
 static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, size_t len)
 {
 	struct daxrdma_client *c;
@@ -337,8 +320,7 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		return -ERANGE;
 	if (write && l->iomode != DAXRDMA_RW)
 		return -EBADF;
-	/* The staging buffer is free again once the last write's WRITEs are done. */
-	ret = dxc_settle_writes(c);
+	ret = 0;
 	while (len && !ret) {
 		size_t n = len < batch ? len : batch;
 
@@ -358,15 +340,6 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		ret = dxc_rdma_chunks(c, write, l->raddr + (off - l->off), l->rkey, n);
 		if (ret)
 			break;
-		if (write && n == len) {
-			/* The last WRITEs are not waited for: a COMMIT (or a return)
-			 * sent after them on the QP reaches the daemon only once they
-			 * landed, so it can go at once. Whoever needs them done
-			 * waits in dxc_settle_writes(). */
-			c->writes_unwaited = true;
-			c->unwaited_off = off;
-			break;
-		}
 		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
 		if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
 			ret = -EREMOTEIO;
@@ -401,7 +374,7 @@ DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t le
 {
 	struct dxp_msg req = { .hdr.op = DXP_COMMIT };
 	const struct dxp_msg *rep;
-	int ret, w;
+	int ret;
 
 	if (!l || off < l->off || off + len < off || off + len > l->off + l->len)
 		return !l ? -EINVAL : -ERANGE;
@@ -412,10 +385,6 @@ DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t le
 	req.u.commit.off = off;
 	req.u.commit.len = len;
 	ret = dxc_call(l->file->c, &req, &rep, NULL);
-	/* The COMMIT went right behind the writes; they must have landed too. */
-	w = dxc_settle_writes(l->file->c);
-	if (!ret)
-		ret = w;
 	if (ret == 0 && off <= l->dirty_lo && off + len >= l->dirty_hi)
 		l->dirty_lo = l->dirty_hi = 0; /* all it wrote is persistent */
 	dxc_handle_recalls(l->file->c);

@@ -442,9 +442,17 @@ static int write_zeros(int fd, uint64_t off, uint64_t len)
 
 enum { RANGE_CLEAN, RANGE_FIXED, RANGE_NO_FIEMAP };
 
-/* One FIEMAP pass over the range, fixing what is not plain written blocks.
- * RANGE_CLEAN if nothing needed fixing. */
-static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len)
+/* Fix [pos, pos + n) with zeros (FIX), or only say it needs it. */
+static int zero_or_flag(struct dx_file *f, bool fix, uint64_t pos, uint64_t n)
+{
+	int ret = fix ? write_zeros(f->fd, pos, n) : 0;
+
+	return ret < 0 ? ret : RANGE_FIXED;
+}
+
+/* One FIEMAP pass over the range, fixing (FIX) or just finding what is not
+ * plain written blocks. RANGE_CLEAN if nothing needed fixing. */
+static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len, bool fix)
 {
 	size_t sz = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
 	struct fiemap *fm = malloc(sz);
@@ -465,7 +473,7 @@ static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len)
 			break;
 		}
 		if (fm->fm_mapped_extents == 0) { /* a hole to the end */
-			ret = write_zeros(f->fd, pos, end - pos) ?: RANGE_FIXED;
+			ret = zero_or_flag(f, fix, pos, end - pos);
 			break;
 		}
 		for (unsigned int i = 0; i < fm->fm_mapped_extents && ret >= 0; i++) {
@@ -474,26 +482,27 @@ static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len)
 			uint64_t t = e->fe_logical + e->fe_length < end ? e->fe_logical + e->fe_length : end;
 
 			if (e->fe_logical > pos) /* a hole before this extent */
-				ret = write_zeros(f->fd, pos, (e->fe_logical < end ? e->fe_logical : end) - pos)
-					?: RANGE_FIXED;
+				ret = zero_or_flag(f, fix, pos, (e->fe_logical < end ? e->fe_logical : end) - pos);
 			if (ret >= 0 && s < t && (e->fe_flags & FIEMAP_EXTENT_SHARED)) {
-				if (fallocate(f->fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)s,
-					      (off_t)(t - s)))
+				if (!fix)
+					ret = RANGE_FIXED;
+				else if (fallocate(f->fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)s,
+						   (off_t)(t - s)))
 					ret = dx_log_fail("fallocate FALLOC_FL_UNSHARE_RANGE", -errno);
 				else
 					ret = RANGE_FIXED;
 			}
 			if (ret >= 0 && s < t &&
 			    (e->fe_flags & (FIEMAP_EXTENT_UNWRITTEN | FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN)))
-				ret = write_zeros(f->fd, s, t - s) ?: RANGE_FIXED;
+				ret = zero_or_flag(f, fix, s, t - s);
 			pos = e->fe_logical + e->fe_length > pos ? e->fe_logical + e->fe_length : pos;
 			if (e->fe_flags & FIEMAP_EXTENT_LAST) {
 				if (ret >= 0 && pos < end)
-					ret = write_zeros(f->fd, pos, end - pos) ?: RANGE_FIXED;
+					ret = zero_or_flag(f, fix, pos, end - pos);
 				pos = end;
 			}
 		}
-		if (ret < 0)
+		if (ret < 0 || (!fix && ret == RANGE_FIXED))
 			break;
 	}
 	free(fm);
@@ -509,6 +518,15 @@ int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 		return dx_log_fail("fstat", -errno);
 	if (off + len > (uint64_t)st.st_size)
 		return -ERANGE;
+	/* A range that is plain written blocks already (a file written before)
+	 * needs nothing: fallocate would only make XFS unmap every DAX mapping
+	 * of the file (xfs_break_dax_layouts), and each page fault again. */
+	ret = fiemap_pass(f, off, len, false);
+	if (ret == RANGE_CLEAN)
+		return 0;
+	if (ret < 0)
+		return ret;
+	ret = RANGE_FIXED;
 	if (fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len)) {
 		if (errno == ENOSPC)
 			return -ENOSPC;
@@ -516,7 +534,7 @@ int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 			return dx_log_fail("fallocate", -errno);
 	}
 	for (int pass = 0; pass < PREPARE_PASSES && ret == RANGE_FIXED; pass++)
-		ret = fiemap_pass(f, off, len);
+		ret = fiemap_pass(f, off, len, true);
 	if (ret == RANGE_FIXED) {
 		log_err("%s/%s [%llu, +%llu): FIEMAP still shows holes, unwritten or shared extents after %d passes",
 			f->export_name, f->relpath, (unsigned long long)off, (unsigned long long)len, PREPARE_PASSES);

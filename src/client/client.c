@@ -300,26 +300,23 @@ static int arm_cq(struct daxrdma_client *c)
 /* Poll the CQ for up to busy_poll_us until DONE: 1 if it came, else 0. */
 static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_client *))
 {
-	struct timespec t0, t;
-	int64_t spent_ns = 0;
+	int64_t until;
 	unsigned int i = 0;
 	int n;
 
 	if (!c->opts.busy_poll_us || !done)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
+	until = dx_now_us() + c->opts.busy_poll_us;
+	for (;;) {
 		n = poll_cq(c);
 		if (n < 0)
 			return 0;
 		if (n > 0 && done(c))
 			return 1;
-		if (++i % 32)
-			continue; /* the clock is read now and then, not per poll */
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		spent_ns = (t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
-	} while (spent_ns < (int64_t)c->opts.busy_poll_us * 1000);
-	return 0;
+		/* the clock is read now and then, not per poll */
+		if (++i % 32 == 0 && dx_now_us() >= until)
+			return 0;
+	}
 }
 
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))

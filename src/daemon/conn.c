@@ -176,17 +176,8 @@ static void on_wc(struct dx_conn *c, const struct ibv_wc *wc)
 		dx_conn_close(c, DXP_E_IO, false, ibv_wc_status_str(wc->status));
 		return;
 	}
-	c->heard_ms = dx_now_ms();
 	if (!(wc->wr_id & (DX_WR_SEND | DX_WR_KEEPALIVE)) && c->state != CONN_CLOSING)
 		on_recv(c, (unsigned int)wc->wr_id, wc->byte_len);
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /*
@@ -202,7 +193,7 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 	struct dx_conn *c = arg;
 	struct ibv_wc wc[DX_CQ_BUDGET];
 	struct ibv_cq *cq = c->cq;
-	int64_t until = 0, poll_us = c->d->cfg->busy_poll_us;
+	int64_t until = 0, now, poll_us = c->d->cfg->busy_poll_us;
 	int handled = 0, n;
 	void *ctx;
 
@@ -223,6 +214,9 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < n; i++)
 			on_wc(c, &wc[i]);
 		handled += n;
+		now = n > 0 || until ? dx_now_us() : 0;
+		if (n > 0)
+			c->heard_ms = now / 1000; /* a failed completion closes it: no keepalive will ask */
 		if (handled == DX_CQ_BUDGET) {
 			c->cq_more = true; /* come back after the others */
 			event_active(c->ev_cq, EV_READ, 0);
@@ -231,8 +225,8 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 		if (!poll_us || c->state == CONN_CLOSING)
 			return;
 		if (n > 0)
-			until = now_us() + poll_us;
-		else if (now_us() >= until)
+			until = now + poll_us;
+		else if (now >= until)
 			return;
 	}
 }

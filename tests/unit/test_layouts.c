@@ -258,6 +258,30 @@ static unsigned int layout_get(struct dx_conn *c, uint64_t fh, uint64_t off, uin
 	return request(c, &req);
 }
 
+/* LAYOUT_RETURN of L by C, with FLAGS (enum dxp_return_flags). */
+static unsigned int layout_return(struct dx_conn *c, const struct dx_layout *l, uint32_t flags)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
+
+	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
+	ret.u.lret.flags = flags;
+	return request(c, &ret);
+}
+
+/* The byte at OFF of file NAME, as another process reads it. */
+static char byte_at(const char *name, off_t off)
+{
+	char path[128], byte = 1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, off), 1);
+	close(fd);
+	return byte;
+}
+
 /* Turn the loop until COND holds, for up to MS milliseconds. */
 #define loop_until(cond, ms)                                                      \
 	do {                                                                      \
@@ -487,13 +511,6 @@ static struct dx_conn *two_layouts_one_credit(struct dx_layout **l1, struct dx_l
 	return c;
 }
 
-static unsigned int layout_return(struct dx_conn *c, const struct dx_layout *l)
-{
-	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
-
-	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
-	return request(c, &ret);
-}
 
 /* Returns come back one by one while recalls wait for credits: a layout's
  * deadline runs from its own recall, so a client that answers each in time
@@ -507,12 +524,12 @@ static void recall__queued_behind_credits_is_timed_from_its_sending(void **state
 	c = two_layouts_one_credit(&l1, &l2);
 	R->d.lease_break_time_s = 45;
 	loop_until(dx_now_ms() - t0 >= 150, 1000);
-	assert_int_equal(layout_return(c, l1), DXP_E_OK);
+	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);       /* the freed credit sends it */
 	assert_true(last_recall()->u.recall.timeout_ms > 150); /* its full time, from now */
 	loop_until(dx_now_ms() - t0 >= 300, 1000);            /* past 200 ms from the break */
 	assert_int_equal(c->state, CONN_READY);
-	assert_int_equal(layout_return(c, l2), DXP_E_OK);
+	assert_int_equal(layout_return(c, l2, 0), DXP_E_OK);
 	loop_until(lease_released("a"), 5000);
 	assert_true(lease_released("a"));
 	assert_int_equal(R->d.st.fenced, 0);
@@ -531,7 +548,7 @@ static void recall__never_outlasts_the_lease(void **state)
 	c = two_layouts_one_credit(&l1, &l2);
 	R->d.lease_break_time_s = 1;
 	loop_until(dx_now_ms() - t0 >= 150, 1000);
-	assert_int_equal(layout_return(c, l1), DXP_E_OK);
+	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);
 	assert_true(last_recall()->u.recall.timeout_ms <= 60); /* what is left of the bound */
 	loop_until(c->state == CONN_CLOSING, 1000);
@@ -592,13 +609,11 @@ static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 {
 	struct dx_conn *c;
 	struct dx_layout *l;
-	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
 
 	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
-	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
 	n_calls = 0;
 	fail_dereg = 1;
-	request(c, &ret);
+	layout_return(c, l, 0);
 	assert_true(find_call(CALL_QP_ERR, 0) >= 0); /* synchronously, in the request */
 	assert_true(c->fenced);
 	loop_until(!file_served("a"), 5000);
@@ -654,24 +669,16 @@ static void return__of_bounce_data_copies_back_before_the_lease_goes(void **stat
 	struct dx_conn *c;
 	struct dx_file *f;
 	struct dx_layout *l;
-	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
-	char path[128], byte = 0;
-	int fd;
 
 	l = granted_layout(DX_MR_BOUNCE, 4 << 20, DXP_IOMODE_RW, &c);
 	f = l->f;
 	memset(l->staging, 0x5a, 4 << 20);            /* what the client's RDMA WRITEs left */
-	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
-	assert_int_equal(request(c, &ret), DX_SESSION_LATER);
+	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER);
 	assert_int_equal(l->state, LAYOUT_RETURNED);
 	assert_int_equal(lease_of(f), F_WRLCK);        /* held while the copy runs */
 	loop_until(lease_of(f) == F_UNLCK, 5000);
 	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_RETURN);
-	snprintf(path, sizeof(path), "%s/a", R->dir);
-	fd = open(path, O_RDONLY);
-	assert_int_equal(pread(fd, &byte, 1, (4 << 20) - 1), 1);
-	close(fd);
-	assert_int_equal(byte, 0x5a);
+	assert_int_equal(byte_at("a", (4 << 20) - 1), 0x5a);
 	rig_down();
 }
 
@@ -682,24 +689,15 @@ static void return__clean_needs_no_copy_back(void **state)
 	struct dx_conn *c;
 	struct dx_file *f;
 	struct dx_layout *l;
-	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
-	char path[128], byte = 1;
-	int fd;
 
 	l = granted_layout(DX_MR_BOUNCE, 4 << 20, DXP_IOMODE_RW, &c);
 	f = l->f;
 	memset(l->staging, 0x5a, 4 << 20);            /* not committed: the client says it wrote nothing */
-	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
-	ret.u.lret.flags = DXP_RETURN_CLEAN;
-	assert_int_equal(request(c, &ret), DXP_E_OK);  /* answered now: no job */
+	assert_int_equal(layout_return(c, l, DXP_RETURN_CLEAN), DXP_E_OK); /* answered now: no job */
 	assert_int_equal(l->state, LAYOUT_RETURNED);
 	assert_true(TAILQ_EMPTY(&l->jobs));
 	loop_until(lease_of(f) == F_UNLCK, 5000);
-	snprintf(path, sizeof(path), "%s/a", R->dir);
-	fd = open(path, O_RDONLY);
-	assert_int_equal(pread(fd, &byte, 1, (4 << 20) - 1), 1);
-	close(fd);
-	assert_int_equal(byte, 0);
+	assert_int_equal(byte_at("a", (4 << 20) - 1), 0);
 	rig_down();
 }
 
@@ -707,7 +705,6 @@ static void return__clean_needs_no_copy_back(void **state)
  * size takes it back, filled afresh from the file. */
 static void staging__is_reused_and_filled_again(void **state)
 {
-	struct dxp_msg ret = { .hdr.op = DXP_LAYOUT_RETURN };
 	struct dx_conn *c;
 	struct dx_layout *l;
 	char path[128];
@@ -717,9 +714,7 @@ static void staging__is_reused_and_filled_again(void **state)
 	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
 	first = l->staging;
 	memset(l->staging, 0x5a, 1 << 20);             /* the client's writes, never committed */
-	ret.u.lret.stateid = (struct dxp_stateid){ .id = l->id, .seq = l->seq };
-	ret.u.lret.flags = DXP_RETURN_CLEAN;
-	assert_int_equal(request(c, &ret), DXP_E_OK);
+	assert_int_equal(layout_return(c, l, DXP_RETURN_CLEAN), DXP_E_OK);
 	dx_reap_now(&R->d);
 	assert_int_equal(c->n_pool, 1);
 	assert_int_equal(R->d.pooled_bytes, 1 << 20);

@@ -144,26 +144,19 @@ scale_us() { # C K: one truncate's wait in µs
 		pids+=($!)
 		outs+=(/tmp/scale$i.out)
 	done
-	for _ in $(seq 600); do
-		[ "$(cat "${outs[@]}" | grep -c '^GOT')" -eq $1 ] && break
-		sleep 0.1
-	done
+	wait_all 60 '^GOT' "${outs[@]}" || echo "bench: not every client got its layouts" >&2
 	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p'
-	for _ in $(seq 300); do
-		[ "$(cat "${outs[@]}" | grep -c 'RETURNED_ALL\|FENCED')" -eq $1 ] && break
-		sleep 0.1
-	done
+	wait_all 30 'RETURNED_ALL\|FENCED' "${outs[@]}" || echo "bench: not every client answered" >&2
 	kill "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
 }
-fenced() { $CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])'; }
 none_us=$(for _ in $(seq $REPS); do truncate_us none; done | median)
 for spec in "1 1" "8 4" "16 16" "32 16" "1 2048"; do
 	set -- $spec
-	f0=$(fenced)
+	f0=$(status_of clients_fenced)
 	us=$(for _ in $(seq $REPS); do scale_us $1 $2; done | median)
 	row "local truncate(2) wait, $1 client(s) x $2 layouts, all returned (median of $REPS; x the no-layout wait; clients fenced)" \
-		"$(awk -v u=$us -v n=$none_us 'BEGIN {printf "%.1f (x%.0f)", u / 1e3, u / n}'); $(($(fenced) - f0)) fenced" ms
+		"$(awk -v u=$us -v n=$none_us 'BEGIN {printf "%.1f (x%.0f)", u / 1e3, u / n}'); $(($(status_of clients_fenced) - f0)) fenced" ms
 done
 daemon_down
 

@@ -85,10 +85,10 @@ check "a client writes a file with a hostile name" answers OK $GUEST_IP pmem "$E
 $DXC $GUEST_IP pmem "$EVIL" hold 0 4096 1 cooperate read > /tmp/evil.out 2>&1 &
 evil=$!
 check "... and holds a layout on it" wait_line /tmp/evil.out READY
-json "print(d['keepalives_sent']) or True" status > /tmp/ka0
+ka0=$(status_of keepalives_sent)
 sleep 3
 check "a live client silent for 3 s answers its keepalives and stays" \
-	json "d['clients'] == 1 and d['layouts'] == 1 and d['peers_lost'] == 1 and d['keepalives_sent'] >= $(cat /tmp/ka0) + 1" status
+	json "d['clients'] == 1 and d['layouts'] == 1 and d['peers_lost'] == 1 and d['keepalives_sent'] >= ${ka0:-0} + 1" status
 check "no log line starts with the forged text" bash -c "! grep -q '^<0>forged' /tmp/daemon.log"
 check "the log shows the name escaped, on one line" grep -qF 'evil\n<0>forged \x1b[2J \xff' /tmp/daemon.log
 $CTL layouts > /tmp/evil-layouts.txt

@@ -98,6 +98,22 @@ wait_line() {
 	for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
 	return 1
 }
+# wait_all SECONDS PATTERN FILES...: every FILE has a line matching PATTERN.
+wait_all() {
+	local tenths=$(($1 * 10)) pat=$2
+	shift 2
+	for _ in $(seq $tenths); do
+		local n=0
+		for f in "$@"; do grep -q "$pat" "$f" 2>/dev/null && n=$((n + 1)); done
+		[ $n -eq $# ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# status_of KEY: one value of daxrdmactl status --json.
+status_of() {
+	$CTL status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
 # Milliseconds since the epoch.
 now_ms() { date +%s%3N; }
 # Run COMMAND... until it succeeds, for up to 10 s.

@@ -16,24 +16,12 @@ DX_RECALL_MS=$RECALL_MS
 DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 8192; max_layouts_per_client = 4096;"
 check "daxrdmad up (recall_timeout_ms $RECALL_MS)" daemon_up
 
-# wait_all N PATTERN FILES...: every FILE has a line matching PATTERN (120 s at most)
-wait_all() {
-	local pat=$1
-	shift
-	for _ in $(seq 1200); do
-		local n=0
-		for f in "$@"; do grep -q "$pat" "$f" 2>/dev/null && n=$((n + 1)); done
-		[ $n -eq $# ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 N=2048
 truncate -s $((N * 4096)) $F/many
 $DXC $GUEST_IP pmem many many $N 4096 > /tmp/many.out 2>&1 &
 m=$!
-check "one client holds $N layouts on a file" wait_all "GOT $N" /tmp/many.out
+check "one client holds $N layouts on a file" wait_all 120 "GOT $N" /tmp/many.out
 echo "   $(date +%T) truncating"
 $LOP truncate $F/many > /tmp/trunc.out
 cat /tmp/trunc.out
@@ -44,7 +32,7 @@ check "... and it is not fenced" eventually json "d['clients_fenced'] == 0 and d
 
 C=${DX_SCALE_CLIENTS:-32}
 K=16
-fenced0=$($CTL status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients_fenced"])')
+fenced0=$(status_of clients_fenced)
 truncate -s $((K * 4096)) $F/shared
 outs=()
 pids=()
@@ -53,12 +41,12 @@ for i in $(seq $C); do
 	pids+=($!)
 	outs+=(/tmp/shared$i.out)
 done
-check "$C clients hold $K READ layouts each on one file" wait_all "GOT $K" "${outs[@]}"
+check "$C clients hold $K READ layouts each on one file" wait_all 120 "GOT $K" "${outs[@]}"
 echo "   $(date +%T) truncating"
 grep -h "ERR\|dx-client" "${outs[@]}" | sort | uniq -c
 $LOP truncate $F/shared > /tmp/trunc.out
 cat /tmp/trunc.out
-wait_all "RETURNED_ALL\|FENCED" "${outs[@]}"
+wait_all 120 "RETURNED_ALL\|FENCED" "${outs[@]}"
 kill "${pids[@]}" 2>/dev/null
 wait "${pids[@]}"
 check "... a truncate recalls all $((C * K)) and every client returns its own" \

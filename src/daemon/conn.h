@@ -38,6 +38,7 @@
 #define DX_WR_KEEPALIVE (1ull << 33) /* wr_id of the keepalive probe */
 #define DX_STAGING_POOL 8u        /* staging buffers kept per connection for reuse */
 #define DX_STAGING_POOL_BYTES (64ull << 20) /* ... holding this much at most */
+#define DX_LAYOUT_BUCKETS 1024u   /* a connection's layouts hashed by id (calloc makes them empty) */
 
 struct dxd;
 struct dx_file;
@@ -80,6 +81,7 @@ struct dx_conn {
 	bool file_recall;                /* it takes FILE_RECALL (DXP_FEAT_FILE_RECALL) */
 	uint64_t next_recall_id;
 	TAILQ_HEAD(dx_layout_head, dx_layout) layouts;
+	LIST_HEAD(, dx_layout) by_id[DX_LAYOUT_BUCKETS]; /* the same, hashed by id */
 	TAILQ_HEAD(dx_recall_head, dx_recall) recall_queue; /* waiting for a recall credit */
 	TAILQ_HEAD(, dx_recall) recalls_sent;
 	TAILQ_HEAD(, dx_handle) handles;

@@ -17,7 +17,7 @@
 #include "daemon/seal.h"
 #include "daemon/work.h"
 
-enum grant_phase { G_PREPARE, G_MAP, G_FILL, G_REGISTER };
+enum grant_phase { G_PREPARE, G_MAP, G_POPULATE, G_FILL, G_REGISTER };
 
 /* A background job on a layout (work.h); the layout lives while it runs. */
 struct dx_layout_job {
@@ -188,6 +188,27 @@ static int grant_map(struct dx_layout *l)
 	return 0;
 }
 
+/*
+ * One slice of the file's mapping made present and writable in advance, for
+ * an RW bounce layout: the fill reads it and every COMMIT writes it, and a
+ * DAX write fault costs more than the copy of its page. Kernels before 5.14
+ * have no MADV_POPULATE_WRITE: the faults then come at the first copies.
+ */
+static void grant_populate(struct dx_layout_job *j)
+{
+	struct dx_layout *l = j->l;
+	uint64_t n = slice(j);
+
+	j->pos += n;
+	if (madvise(dx_fmap_at(l->fm, l->off + j->pos - n), (size_t)n, MADV_POPULATE_WRITE) == 0)
+		return;
+	if (errno == EINVAL) /* not this kernel */
+		j->pos = j->len;
+	else
+		log_debug("madvise MADV_POPULATE_WRITE on %s/%s: %s", l->f->export_name, l->f->relpath,
+			  strerror(errno));
+}
+
 /* One slice of the staging buffer from the file. */
 static int grant_fill(struct dx_layout_job *j)
 {
@@ -231,7 +252,15 @@ static int grant_step(struct dx_work *w)
 		ret = grant_map(l);
 		if (ret)
 			return ret;
-		j->phase = l->staging ? G_FILL : G_REGISTER;
+		j->phase = l->staging && l->fm && l->iomode == DXP_IOMODE_RW ? G_POPULATE
+			   : l->staging ? G_FILL : G_REGISTER;
+		return 1;
+	case G_POPULATE:
+		grant_populate(j);
+		if (j->pos == j->len) {
+			j->pos = 0;
+			j->phase = G_FILL;
+		}
 		return 1;
 	case G_FILL:
 		ret = grant_fill(j);
@@ -359,7 +388,11 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t
 	if (off + len > size)
 		l->mr_mode = DXP_MR_BOUNCE; /* the tail: served from a staging copy */
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
+	l->by_range.lo = off;
+	l->by_range.hi = off + len;
+	dx_itree_insert(&f->ranges, &l->by_range);
 	TAILQ_INSERT_TAIL(&c->layouts, l, by_conn);
+	LIST_INSERT_HEAD(&c->by_id[l->id % DX_LAYOUT_BUCKETS], l, by_id);
 	c->d->n_layouts++;
 	c->n_layouts++;
 	c->layout_bytes += len;
@@ -429,13 +462,25 @@ void dx_layout_fence(struct dx_layout *l)
 	dx_reap_soon(l->c->d);
 }
 
+struct dx_layout *dx_layout_find(const struct dx_conn *c, uint64_t id)
+{
+	struct dx_layout *l;
+
+	LIST_FOREACH(l, &c->by_id[id % DX_LAYOUT_BUCKETS], by_id)
+		if (l->id == id)
+			return l;
+	return NULL;
+}
+
 void dx_layout_free(struct dx_layout *l)
 {
 	struct dx_conn *c = l->c;
 
 	assert(dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs));
 	TAILQ_REMOVE(&l->f->layouts, l, by_file);
+	dx_itree_remove(&l->f->ranges, &l->by_range);
 	TAILQ_REMOVE(&c->layouts, l, by_conn);
+	LIST_REMOVE(l, by_id);
 	if (l->staging)
 		staging_put(c, l->staging, l->len);
 	dx_fmap_put(&l->fm);

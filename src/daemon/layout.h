@@ -33,10 +33,12 @@
 #include <event2/event.h>
 #include <infiniband/verbs.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "common/queue.h"
+#include "daemon/itree.h"
 #include "daxrdma_proto.h"
 
 struct dx_conn;
@@ -56,6 +58,8 @@ enum dx_layout_state {
 struct dx_layout {
 	TAILQ_ENTRY(dx_layout) by_file;
 	TAILQ_ENTRY(dx_layout) by_conn;
+	LIST_ENTRY(dx_layout) by_id;      /* in c->by_id */
+	struct dx_inode by_range;         /* in f->ranges: [off, off + len) */
 	TAILQ_ENTRY(dx_layout) rc_link;    /* in rc->layouts */
 	struct dx_recall *rc;             /* RECALL_QUEUED or _SENT: the recall it is part of */
 	uint64_t fh;                      /* the handle it was granted on (recalls name it) */
@@ -105,6 +109,13 @@ int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, 
 /* The rkey dies now and nothing more is written: deregister, cancel every
  * job (their DONE gets -ECANCELED), FENCED. For fences and cancelled grants. */
 void dx_layout_fence(struct dx_layout *l);
+/* The layout whose by_range N is. */
+static inline struct dx_layout *dx_layout_of_range(struct dx_inode *n)
+{
+	return (struct dx_layout *)((char *)n - offsetof(struct dx_layout, by_range));
+}
+/* C's layout ID (whatever its state), or NULL. */
+struct dx_layout *dx_layout_find(const struct dx_conn *c, uint64_t id);
 /* Unlink and free a dead layout that no job holds (the reaper's). */
 void dx_layout_free(struct dx_layout *l);
 /* Unmap the staging buffers C keeps for reuse (C is going). */

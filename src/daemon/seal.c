@@ -90,6 +90,8 @@ static void set_lease(struct dx_file *f, enum dx_lease_state to)
 	log_debug("%s/%s: lease %s -> %s", f->export_name, f->relpath, dx_lease_state_name(f->lease),
 		  dx_lease_state_name(to));
 	f->lease = to;
+	if (to != LEASE_LEASED)
+		f->n_prepared = 0; /* others may change the blocks now */
 }
 
 /*
@@ -509,11 +511,56 @@ static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len, bool fix)
 	return ret;
 }
 
-int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
+static bool prepared(const struct dx_file *f, uint64_t off, uint64_t end)
+{
+	for (unsigned int i = 0; i < f->n_prepared && f->prepared[i].lo <= off; i++)
+		if (end <= f->prepared[i].hi)
+			return true;
+	return false;
+}
+
+/* Add [off, end), merged with the ranges it touches. */
+static void remember_prepared(struct dx_file *f, uint64_t off, uint64_t end)
+{
+	unsigned int i = 0, j;
+
+	while (i < f->n_prepared && f->prepared[i].hi < off)
+		i++;
+	for (j = i; j < f->n_prepared && f->prepared[j].lo <= end; j++) {
+		off = f->prepared[j].lo < off ? f->prepared[j].lo : off;
+		end = f->prepared[j].hi > end ? f->prepared[j].hi : end;
+	}
+	/* ranges i..j-1 merge into one at i */
+	if (i == j && f->n_prepared == DX_PREPARED_MAX) {
+		f->n_prepared = 0;
+		i = j = 0;
+	}
+	memmove(&f->prepared[i + 1], &f->prepared[j], (f->n_prepared - j) * sizeof(f->prepared[0]));
+	f->n_prepared = f->n_prepared + 1 - (j - i);
+	f->prepared[i].lo = off;
+	f->prepared[i].hi = end;
+}
+
+void dx_seal_forget_prepared(struct dx_file *f, uint64_t from)
+{
+	while (f->n_prepared && f->prepared[f->n_prepared - 1].hi > from) {
+		struct dx_range *r = &f->prepared[f->n_prepared - 1];
+
+		if (r->lo < from) {
+			r->hi = from;
+			break;
+		}
+		f->n_prepared--;
+	}
+}
+
+static int prepare(struct dx_file *f, uint64_t off, uint64_t len)
 {
 	struct stat st;
 	int ret = RANGE_FIXED;
 
+	if (prepared(f, off, off + len))
+		return 0;
 	if (fstat(f->fd, &st))
 		return dx_log_fail("fstat", -errno);
 	if (off + len > (uint64_t)st.st_size)
@@ -543,4 +590,13 @@ int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 	if (ret == RANGE_NO_FIEMAP)
 		log_debug("%s/%s: no FIEMAP here; fallocate alone prepared the range", f->export_name, f->relpath);
 	return ret < 0 ? ret : 0;
+}
+
+int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
+{
+	int ret = prepare(f, off, len);
+
+	if (ret == 0 && f->lease == LEASE_LEASED)
+		remember_prepared(f, off, off + len);
+	return ret;
 }

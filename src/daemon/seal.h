@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/queue.h"
+#include "daemon/itree.h"
 #include <sys/types.h>
 
 struct dxd;
@@ -21,6 +22,10 @@ struct dx_layout;
 /* After a lease break, new layouts wait this long (BUSY_LOCAL) so that the
  * local process that broke it runs before the lease can be taken again. */
 #define DX_LEASE_HOLDOFF_MS 50
+
+/* How many disjoint prepared ranges a file remembers (a cache: when it is
+ * full, it starts again). */
+#define DX_PREPARED_MAX 32
 
 /*
  * A file's lease (one setter, which logs and checks each move):
@@ -51,7 +56,13 @@ struct dx_file {
 	int64_t break_ms;               /* when the kernel signalled the break (dx_now_ms) */
 	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
 	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
+	/* Ranges dx_seal_prepare made safe, sorted and disjoint: true while the
+	 * lease is held (no one else can change the blocks), forgotten when
+	 * it goes or the daemon shrinks the file. */
+	struct dx_range { uint64_t lo, hi; } prepared[DX_PREPARED_MAX];
+	unsigned int n_prepared;
 	TAILQ_HEAD(, dx_layout) layouts;
+	struct dx_itree ranges;         /* the same, by range (dx_layout.by_range) */
 };
 
 /* Block the lease-break signals in every thread and start the thread that
@@ -89,5 +100,7 @@ int dx_seal_lease(struct dx_file *f);
  * where reflinked; verified with FIEMAP where the file system has it.
  */
 int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len);
+/* Forget what was prepared at or past FROM (the daemon shrank the file). */
+void dx_seal_forget_prepared(struct dx_file *f, uint64_t from);
 
 #endif

@@ -87,13 +87,10 @@ static unsigned int check_writable(struct req_ctx *r, const struct dx_file *f)
 
 static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid *sid)
 {
-	struct dx_layout *l;
+	struct dx_layout *l = dx_layout_find(c, sid->id);
 
 	/* Only layouts the client has been told of and still holds. */
-	TAILQ_FOREACH(l, &c->layouts, by_conn)
-		if (l->id == sid->id)
-			return l->seq == sid->seq && l->state != LAYOUT_GRANTING && !dx_layout_dead(l) ? l : NULL;
-	return NULL;
+	return l && l->seq == sid->seq && l->state != LAYOUT_GRANTING && !dx_layout_dead(l) ? l : NULL;
 }
 
 static const struct dx_export *find_export(struct dxd *d, const char *name)
@@ -298,6 +295,7 @@ static unsigned int set_size(struct req_ctx *r, struct dx_file *f, uint64_t size
 
 	if (dx_recall_file(f, from, UINT64_MAX, DXP_RECALL_CONFLICT))
 		return fail(r, DXP_E_RECALL_PENDING, "layouts beyond the new size are being recalled");
+	dx_seal_forget_prepared(f, from);
 	if (ftruncate(f->fd, (off_t)size))
 		return fail_errno(r, -errno, "ftruncate");
 	return DXP_E_OK;
@@ -338,25 +336,45 @@ static unsigned int op_allocate(struct req_ctx *r)
 
 /* Conflicts (DESIGN.md §2): READ layouts share; an RW layout conflicts with
  * any other client's overlapping layout, which is recalled first. */
+struct conflict_scan {
+	struct req_ctx *r;
+	bool rw;
+	bool recall;          /* other clients' layouts are in the way */
+	unsigned int code;
+};
+
+/* One layout over the range of a GET (dx_itree_fn): 1 stops the scan. */
+static int conflict_with(struct dx_inode *n, void *arg)
+{
+	struct conflict_scan *s = arg;
+	const struct dx_layout *l = dx_layout_of_range(n);
+
+	if (!dx_layout_busy(l))
+		return 0;
+	if (dx_layout_dead(l)) { /* returned, its data still being copied back */
+		s->code = fail(s->r, DXP_E_RECALL_PENDING, "layout %llu over the range is being copied back",
+			       (unsigned long long)l->id);
+		return 1;
+	}
+	if (!s->rw && l->iomode == DXP_IOMODE_READ)
+		return 0;
+	if (l->c == s->r->c) {
+		s->code = fail(s->r, DXP_E_CONFLICT, "you hold layout %llu over [%llu, +%llu): return it first",
+			       (unsigned long long)l->id, (unsigned long long)l->off, (unsigned long long)l->len);
+		return 1;
+	}
+	s->recall = true;
+	return 0;
+}
+
 static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64_t off, uint64_t len, bool rw)
 {
-	struct dx_layout *l;
-	bool recall = false;
+	struct conflict_scan s = { .r = r, .rw = rw };
+	uint64_t end = off + len < off ? UINT64_MAX : off + len;
 
-	TAILQ_FOREACH(l, &f->layouts, by_file) {
-		if (!dx_layout_overlaps(l, off, len) || !dx_layout_busy(l))
-			continue;
-		if (dx_layout_dead(l)) /* returned, its data still being copied back */
-			return fail(r, DXP_E_RECALL_PENDING, "layout %llu over the range is being copied back",
-				    (unsigned long long)l->id);
-		if (!rw && l->iomode == DXP_IOMODE_READ)
-			continue;
-		if (l->c == r->c)
-			return fail(r, DXP_E_CONFLICT, "you hold layout %llu over [%llu, +%llu): return it first",
-				    (unsigned long long)l->id, (unsigned long long)l->off, (unsigned long long)l->len);
-		recall = true;
-	}
-	if (!recall)
+	if (dx_itree_visit(&f->ranges, off, end, conflict_with, &s))
+		return s.code;
+	if (!s.recall)
 		return DXP_E_OK;
 	dx_recall_file(f, off, len, DXP_RECALL_CONFLICT);
 	return fail(r, DXP_E_RECALL_PENDING, "other clients' layouts over the range are being recalled");

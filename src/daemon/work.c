@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daemon/daemon.h"
 
@@ -25,21 +26,26 @@ static void finish(struct dx_workq *q, struct dx_work *w, int result)
 	w->ops->done(w, result);
 }
 
+/* One turn: slices, in turn among the items, for up to DX_WORK_TURN_US;
+ * then the loop looks at everything else before the next turn. */
 static void on_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct dxd *d = arg;
 	struct dx_workq *q = &d->work;
-	struct dx_work *w = pick(q);
+	int64_t until = dx_now_us() + DX_WORK_TURN_US;
+	struct dx_work *w;
 	int ret;
 
-	if (!w)
-		return;
-	ret = w->ops->step(w);
-	if (ret <= 0) {
-		finish(q, w, ret);
-	} else {
-		TAILQ_REMOVE(&q->items, w, link);
-		TAILQ_INSERT_TAIL(&q->items, w, link);
+	while ((w = pick(q))) {
+		ret = w->ops->step(w);
+		if (ret <= 0) {
+			finish(q, w, ret);
+		} else {
+			TAILQ_REMOVE(&q->items, w, link);
+			TAILQ_INSERT_TAIL(&q->items, w, link);
+		}
+		if (dx_now_us() >= until)
+			break;
 	}
 	if (!TAILQ_EMPTY(&q->items))
 		event_active(q->ev, EV_TIMEOUT, 0);

@@ -18,6 +18,10 @@ struct dxd;
 struct dx_work;
 
 #define DX_WORK_SLICE (1u << 20) /* bytes copied, zeroed or prepared per slice */
+/* A turn of background work runs slices for this long (at least one) before
+ * the loop serves everything else again: few turns per large copy, and
+ * no request or lease break waits longer than about this. */
+#define DX_WORK_TURN_US 1000
 
 struct dx_work_ops {
 	const char *name;
@@ -47,7 +51,7 @@ void dx_workq_fini(struct dxd *d);
 void dx_work_queue(struct dxd *d, struct dx_work *w);
 /* A small item (at most one slice of bytes, in a few steps): run it now, in
  * the caller's turn, and queue only what is left after DX_WORK_INLINE_STEPS. */
-#define DX_WORK_INLINE_STEPS 4
+#define DX_WORK_INLINE_STEPS 5
 void dx_work_run_small(struct dxd *d, struct dx_work *w);
 /* At exit, with the loop stopped: run every item to its end. */
 void dx_workq_drain(struct dxd *d);

@@ -701,6 +701,105 @@ static void return__clean_needs_no_copy_back(void **state)
 	rig_down();
 }
 
+/* A range prepared under the lease is not prepared again while the lease
+ * lasts (nothing else can change its blocks); ranges merge; the memory goes
+ * with the lease and with the daemon's own shrinking. */
+static void prepare__is_remembered_while_the_lease_is_held(void **state)
+{
+	const uint64_t mib = 1 << 20;
+	struct dx_conn *c;
+	struct dx_layout *l;
+	struct dx_file *f;
+	struct stat st;
+	blkcnt_t full;
+
+	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
+	f = l->f;
+	assert_int_equal(f->n_prepared, 1);
+	assert_true(f->prepared[0].lo == 0 && f->prepared[0].hi == mib);
+	assert_int_equal(fstat(f->fd, &st), 0);
+	full = st.st_blocks;
+	/* The daemon's own fd punches (nothing else could): the memory says
+	 * the range is prepared, so nothing is done... */
+	assert_int_equal(fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 65536), 0);
+	assert_int_equal(dx_seal_prepare(f, 0, mib), 0);
+	assert_int_equal(fstat(f->fd, &st), 0);
+	assert_true(st.st_blocks < full);
+	/* ...until it is forgotten: then the hole is filled. */
+	dx_seal_forget_prepared(f, 0);
+	assert_int_equal(f->n_prepared, 0);
+	assert_int_equal(dx_seal_prepare(f, 4096, mib - 4096), 0);
+	assert_int_equal(dx_seal_prepare(f, 0, 4096), 0);        /* merges with the one after it */
+	assert_int_equal(f->n_prepared, 1);
+	assert_true(f->prepared[0].lo == 0 && f->prepared[0].hi == mib);
+	assert_int_equal(fstat(f->fd, &st), 0);
+	assert_int_equal(st.st_blocks, full);
+	dx_seal_forget_prepared(f, 65536);                       /* a shrink cuts it */
+	assert_true(f->n_prepared == 1 && f->prepared[0].hi == 65536);
+	/* A lease break: someone else may change the blocks now. */
+	break_lease("a");
+	loop_until(f->lease != LEASE_LEASED, 5000);
+	assert_int_equal(f->n_prepared, 0);
+	rig_down();
+}
+
+/* The interval tree finds exactly what a scan of every range finds, in
+ * order of lo, through random inserts and removals. */
+struct found {
+	const struct dx_inode *v[4096];
+	unsigned int n;
+};
+
+static int collect(struct dx_inode *n, void *arg)
+{
+	struct found *f = arg;
+
+	f->v[f->n++] = n;
+	return 0;
+}
+
+static void itree__finds_what_a_scan_finds(void **state)
+{
+	enum { N = 3000, QUERIES = 2000 };
+	static struct dx_inode nodes[N];
+	static bool in[N];
+	static struct found got;
+	struct dx_itree t = { 0 };
+	uint64_t seed = 12345;
+
+#define RND() (seed = seed * 6364136223846793005ull + 1442695040888963407ull, seed >> 33)
+	for (unsigned int i = 0; i < N; i++) {
+		nodes[i].lo = RND() % 100000;
+		nodes[i].hi = nodes[i].lo + 1 + RND() % (i % 10 ? 50 : 5000);
+		dx_itree_insert(&t, &nodes[i]);
+		in[i] = true;
+	}
+	for (unsigned int q = 0; q < QUERIES; q++) {
+		uint64_t lo = RND() % 101000, hi = lo + 1 + RND() % 3000;
+		unsigned int want = 0, i = (unsigned int)(RND() % N);
+
+		/* one node leaves or comes back each round */
+		if (in[i])
+			dx_itree_remove(&t, &nodes[i]);
+		else
+			dx_itree_insert(&t, &nodes[i]);
+		in[i] = !in[i];
+		got.n = 0;
+		assert_int_equal(dx_itree_visit(&t, lo, hi, collect, &got), 0);
+		for (unsigned int k = 0; k < N; k++)
+			if (in[k] && nodes[k].lo < hi && lo < nodes[k].hi)
+				want++;
+		assert_int_equal(got.n, want);
+		for (unsigned int k = 0; k < got.n; k++) {
+			assert_true(got.v[k]->lo < hi && lo < got.v[k]->hi);
+			assert_true(in[got.v[k] - nodes]);
+			if (k)
+				assert_true(got.v[k - 1]->lo <= got.v[k]->lo);
+		}
+	}
+#undef RND
+}
+
 /* A returned bounce layout's staging is kept, and the next grant of that
  * size takes it back, filled afresh from the file. */
 static void staging__is_reused_and_filled_again(void **state)
@@ -778,6 +877,8 @@ int main(void)
 		cmocka_unit_test(return__clean_needs_no_copy_back),
 		cmocka_unit_test(msgslots__a_completion_frees_the_sends_before_it),
 		cmocka_unit_test(staging__is_reused_and_filled_again),
+		cmocka_unit_test(prepare__is_remembered_while_the_lease_is_held),
+		cmocka_unit_test(itree__finds_what_a_scan_finds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

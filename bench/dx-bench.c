@@ -8,7 +8,9 @@
  *   dx-bench HOST EXPORT PATH cycle SIZE COUNT
  *       COUNT times: LAYOUT_GET (RW) of SIZE bytes, then LAYOUT_RETURN.
  *       Prints us_per_cycle: the grant and return cost (sealing, MR
- *       registration, and in bounce mode the staging copies).
+ *       registration, and in bounce mode the staging copies). With
+ *       $DX_HOLD=N, the client first takes N READ layouts of 4 KiB past SIZE
+ *       and holds them meanwhile: what a grant costs among many layouts.
  *   dx-bench HOST EXPORT PATH write SIZE CHUNK
  *       One RW layout of SIZE bytes; RDMA WRITE it in CHUNK pieces, then one
  *       COMMIT. Prints get_ms, write_MBps, commit_MBps, return_ms.
@@ -54,12 +56,20 @@ static double mbps(uint64_t bytes, double s)
 	return s > 0 ? (double)bytes / s / 1e6 : 0;
 }
 
-static int bench_cycle(struct daxrdma_file *f, uint64_t size, unsigned long count)
+/* COUNT cycles of GET and RETURN of [0, SIZE), timed, while HOLD READ
+ * layouts of 4 KiB past SIZE are held. */
+static int cycles(struct daxrdma_file *f, uint64_t size, unsigned long count, unsigned long hold,
+		  struct daxrdma_layout **held)
 {
 	struct daxrdma_layout *l;
-	double t0 = now_s();
-	int ret;
+	double t0;
+	int ret = 0;
 
+	for (unsigned long i = 0; i < hold && !ret; i++)
+		ret = daxrdma_layout_get(f, size + i * 4096, 4096, DAXRDMA_READ, &held[i]);
+	if (ret)
+		return fail("layout_get (held)", ret);
+	t0 = now_s();
 	for (unsigned long i = 0; i < count; i++) {
 		ret = daxrdma_layout_get(f, 0, size, DAXRDMA_RW, &l);
 		if (ret)
@@ -68,9 +78,24 @@ static int bench_cycle(struct daxrdma_file *f, uint64_t size, unsigned long coun
 		if (ret)
 			return fail("layout_return", ret);
 	}
-	printf("cycle size=%llu count=%lu us_per_cycle=%.0f\n", (unsigned long long)size, count,
+	printf("cycle size=%llu count=%lu held=%lu us_per_cycle=%.0f\n", (unsigned long long)size, count, hold,
 	       (now_s() - t0) / (double)count * 1e6);
 	return 0;
+}
+
+static int bench_cycle(struct daxrdma_file *f, uint64_t size, unsigned long count, unsigned long hold)
+{
+	struct daxrdma_layout **held = calloc(hold + 1, sizeof(struct daxrdma_layout *));
+	int ret;
+
+	if (!held)
+		return fail("calloc", -ENOMEM);
+	ret = cycles(f, size, count, hold, held);
+	for (unsigned long i = 0; i < hold; i++)
+		if (held[i])
+			daxrdma_layout_return(&held[i]);
+	free(held);
+	return ret;
 }
 
 static int bench_stat(struct daxrdma_file *f, unsigned long count)
@@ -168,12 +193,13 @@ static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count,
 
 int main(int argc, char **argv)
 {
+	const char *env = getenv("DX_BUSY_POLL_US");
 	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 30000,
-					 .busy_poll_us = getenv("DX_BUSY_POLL_US") ? (unsigned int)atoi(getenv("DX_BUSY_POLL_US")) : 0 };
+					 .busy_poll_us = env ? (unsigned int)atoi(env) : 0 };
 	struct daxrdma_client *c = NULL;
 	struct daxrdma_file *f = NULL;
 	uint64_t size;
-	unsigned long n;
+	unsigned long n, hold;
 	uint8_t *buf = NULL;
 	int ret;
 
@@ -183,6 +209,8 @@ int main(int argc, char **argv)
 	}
 	size = strtoull(argv[5], NULL, 0);
 	n = strtoul(argv[6], NULL, 0);
+	env = getenv("DX_HOLD");
+	hold = env ? strtoul(env, NULL, 0) : 0;
 	if (!size || !n) {
 		fprintf(stderr, "dx-bench: SIZE and COUNT|CHUNK must be positive\n");
 		return 2;
@@ -193,7 +221,7 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = daxrdma_open(c, argv[2], argv[3], DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
 	if (!ret)
-		ret = daxrdma_allocate(f, 0, size);
+		ret = daxrdma_allocate(f, 0, size + hold * 4096);
 	if (ret) {
 		daxrdma_client_delete(&c);
 		return fail("setup", ret);
@@ -201,7 +229,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[4], "stat")) {
 		ret = bench_stat(f, n);
 	} else if (!strcmp(argv[4], "cycle")) {
-		ret = bench_cycle(f, size, n);
+		ret = bench_cycle(f, size, n, hold);
 	} else if (!strcmp(argv[4], "lat")) {
 		buf = calloc(1, size);
 		ret = buf ? bench_lat(f, size, n, buf) : fail("calloc", -ENOMEM);

@@ -1,32 +1,47 @@
 #!/bin/bash
 # Benchmarks, all in one guest boot (under TCG only ratios within one boot
-# mean anything): raw verbs (perftest) against the daxrdma data path on tmpfs
-# (pinned MRs) and FS-DAX (bounce), the cost of a layout grant, and how long
-# a local truncate waits for a recall. Writes a markdown table to
-# $DXVM_SHARE/results.md. Run by scripts/bench.
+# mean anything): each daxrdma figure next to its baseline, measured the same
+# way in the same boot (perftest for the wire, pmem2_memcpy for the copy, the
+# no-layout truncate for recall), several times. Writes the samples to
+# $DXVM_SHARE/samples.tsv; bench/report.py turns them into the table, the
+# JSON and the plot. Run by scripts/bench. DXBENCH_REPS (default 3) sets the
+# repetitions of the data-path rows.
 . "$DXVM_GUEST/lib.sh"
 BENCH=$DX_BUILD/bench/dx-bench
-TOOL=$DX_BUILD/src/tool/daxrdma
+PMEMCPY=$DX_BUILD/bench/dx-pmemcpy
+ENGINE=$DX_BUILD/src/fio/daxrdma-fio.so
 LOP=$DX_BUILD/tests/vm/dx-localop
-OUT=$DXVM_SHARE/results.md
+OUT=$DXVM_SHARE/samples.tsv
 SIZE=$((64 << 20)) # data path runs move 64 MiB
 CHUNK=$((1 << 20))
-REPS=5             # recall timings: the median of 5
+REPS=${DXBENCH_REPS:-3}
+TRUNC_REPS=5       # truncate waits: 5 each...
+SCALE_RUNS=20      # ...and 20 at 32 x 16, counting the cooperating clients fenced
+HELD=10000         # layouts held while a grant is timed
 
-DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 8192; max_layouts_per_client = 4096;"
+DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 16384; max_layouts_per_client = 16384;"
 rxe_up && rxe_active && pmem_up && daemon_up || { echo "bench: setup failed"; exit 1; }
-rows=()
-row() { # WHAT VALUE UNIT: one table row
-	rows+=("| $1 | $2 | $3 |")
-	echo "bench: $1: $2 $3"
+: > $OUT
+
+# sample KEY WHAT UNIT BETTER BASE GOAL VALUE...: one row's samples. BETTER is
+# hi or lo; BASE the key of the row it is compared with (- for none); GOAL
+# the issue's goal for the ratio, or -.
+sample() {
+	local IFS=$'\t'
+	echo "$1	$2	$3	$4	$5	$6	${*:7}" | tr -s ' ' >> $OUT
+	echo "bench: $2: ${*:7} $3"
 }
 field() { # KEY LINE: the value of KEY=value in LINE
 	sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<< " $2"
 }
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+reps() { # N COMMAND...: COMMAND's output, N times
+	local n=$1
+	shift
+	for _ in $(seq $n); do "$@"; done
+}
 
-# perftest: the same 1 MiB messages as daxrdma's RDMA chunks.
-perftest() { # PROGRAM: BW average [MB/s], client and server on rxe0
+# ---- the wire: perftest, the same sizes as daxrdma's ----
+perftest_bw() { # PROGRAM: BW average [MB/s] of 1 MiB messages
 	timeout 120 "$1" -R -d rxe0 -s $CHUNK -n 200 > /tmp/pt-server.log 2>&1 &
 	local s=$!
 	sleep 2
@@ -34,13 +49,7 @@ perftest() { # PROGRAM: BW average [MB/s], client and server on rxe0
 	wait $s
 	awk -v s=$CHUNK '$1 == s { print $4 }' /tmp/pt-client.log
 }
-row "ib_write_bw, raw verbs, 1 MiB messages" "$(perftest ib_write_bw)" MB/s
-row "ib_read_bw, raw verbs, 1 MiB messages" "$(perftest ib_read_bw)" MB/s
-
-# Small persistent writes: a 4 KiB RDMA WRITE and its COMMIT (a request and
-# its reply) against perftest's latency of the same two steps, busy-polling
-# and sleeping on events (-e), in the same boot.
-lat() { # PROGRAM SIZE [-e]: perftest's typical latency in µs
+perftest_lat() { # PROGRAM SIZE [-e]: typical latency in µs
 	timeout 120 "$1" -d rxe0 -s $2 -n 1000 $3 > /tmp/pt-server.log 2>&1 &
 	local s=$!
 	sleep 2
@@ -48,68 +57,99 @@ lat() { # PROGRAM SIZE [-e]: perftest's typical latency in µs
 	wait $s
 	awk -v s=$2 '$1 == s { print $5 }' /tmp/pt-client.log
 }
-wl=$(lat ib_write_lat 4096)
-sl=$(lat ib_send_lat 64)
-sle=$(lat ib_send_lat 64 -e)
-row "ib_write_lat 4 KiB + ib_send_lat 64 B, raw verbs, polling (typical)" "$wl + $sl" µs
-row "ib_send_lat 64 B, raw verbs, sleeping on events (-e; ib_write_lat has no -e)" "${sle:-n/a}" µs
+sample ib_write_bw "ib_write_bw, 1 MiB messages" MB/s hi - - $(reps $REPS perftest_bw ib_write_bw)
+sample ib_read_bw "ib_read_bw, 1 MiB messages" MB/s hi - - $(reps $REPS perftest_bw ib_read_bw)
+# A small persistent write is an RDMA WRITE and a request/reply: perftest's
+# ib_write_lat 4 KiB + ib_send_lat 64 B, polling; sleeping, ib_send_lat -e
+# (ib_write_lat has no -e).
+poll_sums=() ev_sums=()
+for _ in $(seq $REPS); do
+	w=$(perftest_lat ib_write_lat 4096)
+	s=$(perftest_lat ib_send_lat 64)
+	e=$(perftest_lat ib_send_lat 64 -e)
+	poll_sums+=("$(awk -v a="$w" -v b="$s" 'BEGIN {printf "%.2f", a + b}')")
+	ev_sums+=("$(awk -v a="$w" -v b="$e" 'BEGIN {printf "%.2f", a + b}')")
+	send_lat=$s
+done
+sample pt_lat_poll "ib_write_lat 4 KiB + ib_send_lat 64 B, polling" µs lo - - "${poll_sums[@]}"
+sample pt_lat_event "ib_write_lat 4 KiB + ib_send_lat -e 64 B, sleeping" µs lo - - "${ev_sums[@]}"
+
+# ---- small persistent writes: 4 KiB RDMA WRITE + COMMIT ----
 daemon_poll() { # US: the daemon's busy_poll_us, by reload
 	sed -i '/^busy_poll_us/d' /tmp/dx.conf
 	echo "busy_poll_us = $1;" >> /tmp/dx.conf
 	$CTL reload > /dev/null || echo "bench: reload failed"
 }
-for poll in 0 1000; do
-	daemon_poll $((poll / 5))
-	r=$(DX_BUSY_POLL_US=$poll $BENCH $GUEST_IP pmem lat.dat lat 4096 1000)
-	echo "bench: $r"
-	base=$([ $poll = 0 ] && echo "$wl $sle" || echo "$wl $sl")
-	what=$([ $poll = 0 ] && echo "sleeping, against perftest's write + send -e" ||
-		echo "polling (client 1000 µs, daemon 200 µs), against perftest's write + send")
-	row "daxrdma 4 KiB RDMA WRITE + COMMIT, $what (median, p99; x perftest)" \
-		"$(field median_us "$r"), $(field p99_us "$r") (x$(awk -v m="$(field median_us "$r")" -v a="${base% *}" -v b="${base#* }" 'BEGIN {printf "%.2f", m / (a + b)}'))" µs
-done
+lat_run() { # CLIENT_POLL_US: the median µs of 1000 writes + COMMITs
+	field median_us "$(DX_BUSY_POLL_US=$1 $BENCH $GUEST_IP pmem lat.dat lat 4096 1000)"
+}
+daemon_poll 0
+sample lat_event "daxrdma 4 KiB RDMA WRITE + COMMIT, sleeping (median of 1000)" µs lo pt_lat_event "<= 1.3" \
+	$(reps $REPS lat_run 0)
+daemon_poll 200
+sample lat_poll "daxrdma 4 KiB RDMA WRITE + COMMIT, polling (client 1000 µs, daemon 200 µs)" µs lo pt_lat_poll "<= 1.3" \
+	$(reps $REPS lat_run 1000)
 daemon_poll 0
 
-# The data path: one 64 MiB layout, 1 MiB RDMA ops, one COMMIT.
+# ---- the data path: one 64 MiB layout, 1 MiB RDMA ops, one COMMIT ----
 for ex in shm pmem; do
 	mode=$([ $ex = shm ] && echo "tmpfs, pinned" || echo "FS-DAX, bounce")
-	w=$($BENCH $GUEST_IP $ex bench.dat write $SIZE $CHUNK)
-	r=$($BENCH $GUEST_IP $ex bench.dat read $SIZE $CHUNK)
-	echo "bench: $w"
-	echo "bench: $r"
-	row "daxrdma RDMA WRITE in a layout ($mode)" "$(field write_MBps "$w")" MB/s
-	row "daxrdma RDMA READ in a layout ($mode)" "$(field read_MBps "$r")" MB/s
-	row "daxrdma COMMIT of 64 MiB ($mode)" "$(field commit_MBps "$w")" MB/s
-	row "daxrdma LAYOUT_GET RW of 64 MiB ($mode)" "$(field get_ms "$w")" ms
-	row "daxrdma LAYOUT_RETURN of 64 MiB RW, after its COMMIT ($mode)" "$(field return_ms "$w")" ms
+	w=() r=() c=() g=() t=()
+	for _ in $(seq $REPS); do
+		wl=$($BENCH $GUEST_IP $ex bench.dat write $SIZE $CHUNK)
+		rl=$($BENCH $GUEST_IP $ex bench.dat read $SIZE $CHUNK)
+		w+=("$(field write_MBps "$wl")") r+=("$(field read_MBps "$rl")") c+=("$(field commit_MBps "$wl")")
+		g+=("$(field get_ms "$wl")") t+=("$(field return_ms "$wl")")
+	done
+	sample write_$ex "daxrdma RDMA WRITE in a layout ($mode)" MB/s hi ib_write_bw ">= 0.95" "${w[@]}"
+	sample read_$ex "daxrdma RDMA READ in a layout ($mode)" MB/s hi ib_read_bw ">= 0.95" "${r[@]}"
+	[ $ex = pmem ] && sample commit_$ex "daxrdma COMMIT of 64 MiB ($mode)" MB/s hi pmemcpy_warm ">= 0.9" "${c[@]}"
+	[ $ex = shm ] && sample commit_$ex "daxrdma COMMIT of 64 MiB ($mode)" MB/s hi - - "${c[@]}"
+	sample get_$ex "daxrdma LAYOUT_GET RW of 64 MiB ($mode)" ms lo \
+		"$([ $ex = pmem ] && echo get_shm || echo -)" - "${g[@]}"
+	sample return_$ex "daxrdma LAYOUT_RETURN of 64 MiB RW after its COMMIT ($mode)" ms lo \
+		"$([ $ex = pmem ] && echo return_shm || echo -)" "$([ $ex = pmem ] && echo "<= 1.5" || echo -)" "${t[@]}"
 done
-
-# The user tool end to end: connect, allocate, 16 MiB layouts, commit.
-head -c $SIZE /dev/urandom > /tmp/bench.src
-for ex in shm pmem; do
-	mode=$([ $ex = shm ] && echo "tmpfs, pinned" || echo "FS-DAX, bounce")
-	t0=$(now_ms)
-	$TOOL -q put /tmp/bench.src $GUEST_IP:$ex/put.dat || echo "bench: put failed"
-	t1=$(now_ms)
-	$TOOL -q get $GUEST_IP:$ex/put.dat /tmp/bench.back || echo "bench: get failed"
-	t2=$(now_ms)
-	cmp -s /tmp/bench.src /tmp/bench.back || echo "bench: get returned other bytes"
-	row "daxrdma put, 64 MiB file ($mode)" "$(awk -v b=$SIZE -v ms=$((t1 - t0)) 'BEGIN {printf "%.1f", b / ms / 1e3}')" MB/s
-	row "daxrdma get, 64 MiB file ($mode)" "$(awk -v b=$SIZE -v ms=$((t2 - t1)) 'BEGIN {printf "%.1f", b / ms / 1e3}')" MB/s
+# The copy a bounce COMMIT does, alone: pmem2_memcpy into the same FS-DAX.
+cold=() warm=()
+for _ in $(seq $REPS); do
+	p=$($PMEMCPY /mnt/pmem/pmemcpy.dat $SIZE)
+	cold+=("$(field cold_MBps "$p")") warm+=("$(field warm_MBps "$p")")
+	rm -f /mnt/pmem/pmemcpy.dat
 done
+sample pmemcpy_warm "pmem2_memcpy of 64 MiB into FS-DAX, already faulted (warm)" MB/s hi - - "${warm[@]}"
+sample pmemcpy_cold "pmem2_memcpy of 64 MiB into FS-DAX, first touch (cold)" MB/s hi - - "${cold[@]}"
 
-# A layout's grant and return: sealing, MR registration, staging copies.
+# ---- grants: sealing, MR registration, staging copies; among many layouts ----
+cycle_us() { # EXPORT SIZE COUNT [HELD]
+	field us_per_cycle "$(DX_HOLD=${4:-0} $BENCH $GUEST_IP $1 cycle.dat cycle $2 $3)"
+}
 for ex in shm pmem; do
 	mode=$([ $ex = shm ] && echo "pinned" || echo "bounce")
 	for spec in "4096 200" "$CHUNK 50" "$((16 << 20)) 10"; do
 		set -- $spec
-		c=$($BENCH $GUEST_IP $ex cycle.dat cycle $1 $2)
-		row "LAYOUT_GET + LAYOUT_RETURN, $(($1 >> 10)) KiB RW ($mode)" "$(field us_per_cycle "$c")" µs
+		sample cycle_${ex}_$1 "LAYOUT_GET + LAYOUT_RETURN, $(($1 >> 10)) KiB RW ($mode)" µs lo - - \
+			$(reps $REPS cycle_us $ex $1 $2)
 	done
+	sample cycle_${ex}_held "LAYOUT_GET + LAYOUT_RETURN, 4 KiB RW ($mode), $HELD layouts held" µs lo \
+		cycle_${ex}_4096 "<= 1.2" $(reps $REPS cycle_us $ex 4096 200 $HELD)
 done
 
-# What a local truncate waits: no layout (lease only), a holder that returns
-# its layout when recalled, and one that never answers (fenced at the timeout).
+# ---- fio with the daxrdma engine, next to perftest ----
+fio_run() { # KEY fio-ARGS...: fio's JSON job 0 field KEY (write bw in KiB/s or clat median in ns)
+	local key=$1
+	shift
+	fio --ioengine=external:$ENGINE --hostname=$GUEST_IP --export=pmem --output-format=json \
+		--output=/tmp/fio.json --name=bench --filename=fio.dat "$@" > /dev/null 2>&1 || echo "bench: fio failed" >&2
+	python3 -c "import json; w=json.load(open('/tmp/fio.json'))['jobs'][0]['write']
+print({'bw': lambda: round(w['bw_bytes'] / 1e6, 1), 'clat': lambda: round(w['clat_ns']['percentile']['50.000000'] / 1e3, 1)}['$key']())"
+}
+sample fio_seq "fio, daxrdma engine: sequential 1 MiB writes, commit=batch, fsync=64 (FS-DAX, bounce)" MB/s hi \
+	ib_write_bw ">= 0.9" $(reps $REPS fio_run bw --size=64m --bs=1m --rw=write --commit=batch --fsync=64)
+sample fio_rand "fio, daxrdma engine: random 4 KiB writes, commit=sync, clat median (FS-DAX, bounce)" µs lo \
+	pt_lat_event "<= 1.3" $(reps $REPS fio_run clat --size=64m --bs=4k --rw=randwrite --commit=sync --io_size=16m)
+
+# ---- what a local truncate waits ----
 truncate_us() { # HOLD_MODE (none|cooperate|ignore): one truncate's wait in µs
 	local f=/mnt/pmem/export/trunc.dat
 	rm -f $f
@@ -118,24 +158,18 @@ truncate_us() { # HOLD_MODE (none|cooperate|ignore): one truncate's wait in µs
 		$DXC $GUEST_IP pmem trunc.dat hold 0 65536 1 $1 > /tmp/hold.out 2>&1 &
 		wait_line /tmp/hold.out READY || echo "bench: holder not ready" >&2
 	fi
-	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p'
+	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p' | awk '{printf "%.2f\n", $1 / 1e3}'
 	wait
 }
-for mode in none cooperate ignore; do
-	us=$(for _ in $(seq $REPS); do truncate_us $mode; done | median)
-	case $mode in
-	none) what="no layout" ;;
-	cooperate) what="a holder that returns its layout" ;;
-	ignore) what="a holder that never answers (fenced at recall_timeout 2 s)" ;;
-	esac
-	row "local truncate(2) wait, $what (median of $REPS)" "$(awk -v u=$us 'BEGIN {printf "%.1f", u / 1e3}')" ms
-done
+sample trunc_none "local truncate(2) wait, no layout" ms lo - - $(reps $TRUNC_REPS truncate_us none)
+sample trunc_coop "local truncate(2) wait, a holder that returns its layout" ms lo trunc_none - \
+	$(reps $TRUNC_REPS truncate_us cooperate)
+sample trunc_ignore "local truncate(2) wait, a holder that never answers (fenced at recall_timeout 2 s)" ms lo - - \
+	$(reps 3 truncate_us ignore)
 
 # Recall at scale: C clients hold K READ layouts each on one file, asleep in
 # poll() as libdaxrdma-client(3) says; a local truncate recalls them all.
-# The wait against the no-layout one above, and how many clients (all of
-# them cooperating) were fenced.
-scale_us() { # C K: one truncate's wait in µs
+scale_ms() { # C K: one truncate's wait in ms
 	local f=/mnt/pmem/export/scale.dat outs=() pids=()
 	rm -f $f
 	truncate -s $(($2 * 4096)) $f
@@ -145,24 +179,22 @@ scale_us() { # C K: one truncate's wait in µs
 		outs+=(/tmp/scale$i.out)
 	done
 	wait_all 60 '^GOT' "${outs[@]}" || echo "bench: not every client got its layouts" >&2
-	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p'
+	$LOP truncate $f | sed -n 's/.* us=\([0-9]*\).*/\1/p' | awk '{printf "%.2f\n", $1 / 1e3}'
 	wait_all 30 'RETURNED_ALL\|FENCED' "${outs[@]}" || echo "bench: not every client answered" >&2
 	kill "${pids[@]}" 2>/dev/null
 	wait "${pids[@]}" 2>/dev/null
 }
-none_us=$(for _ in $(seq $REPS); do truncate_us none; done | median)
 for spec in "1 1" "8 4" "16 16" "32 16" "1 2048"; do
 	set -- $spec
+	runs=$([ "$1 $2" = "32 16" ] && echo $SCALE_RUNS || echo $TRUNC_REPS)
 	f0=$(status_of clients_fenced)
-	us=$(for _ in $(seq $REPS); do scale_us $1 $2; done | median)
-	row "local truncate(2) wait, $1 client(s) x $2 layouts, all returned (median of $REPS; x the no-layout wait; clients fenced)" \
-		"$(awk -v u=$us -v n=$none_us 'BEGIN {printf "%.1f (x%.0f)", u / 1e3, u / n}'); $(($(status_of clients_fenced) - f0)) fenced" ms
+	ms=$(reps $runs scale_ms $1 $2)
+	goal=$([ "$1 $2" = "32 16" ] && echo "< 20 ms" || echo -)
+	sample scale_$1x$2 "local truncate(2) wait, $1 client(s) x $2 layouts, all returned" ms lo trunc_none "$goal" $ms
+	sample fenced_$1x$2 "cooperating clients fenced in those $runs truncates, $1 x $2" clients lo - "0" \
+		$(($(status_of clients_fenced) - f0))
 done
+# The moonshot's yardstick: 5 round trips (2 x ib_send_lat, polling) + 1 ms.
+sample rtt "one round trip, 2 x ib_send_lat 64 B polling" µs lo - - "$(awk -v s="$send_lat" 'BEGIN {printf "%.1f", 2 * s}')"
 daemon_down
-
-{
-	echo "| what (one guest boot, QEMU/TCG, Soft-RoCE rxe0, MTU 4096) | result | unit |"
-	echo "|---|---:|---|"
-	printf '%s\n' "${rows[@]}"
-} > $OUT
-cat $OUT
+echo "bench: samples in $OUT"

@@ -6,7 +6,8 @@
 # Env: DX_BUILD (build dir, required), DXVM_TIMEOUT (s, default 300),
 #      DXVM_MEM (default 6G: memmap=1G!4G needs RAM above 4G), DXVM_PMEM (memmap= value, default 1G!4G),
 #      DXVM_KVER (default: the newest kernel in /lib/modules),
-#      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash).
+#      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash);
+#      DXBENCH_* settings pass through to the guest.
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,10 @@ export DX_BUILD=$DX_BUILD
 export DX_SRC=$(realpath "$HERE/../..")
 export DXVM_GUEST=$HERE/guest
 ENV
+# Settings of guest scripts (DXBENCH_*) pass through.
+for v in ${!DXBENCH_@}; do
+	echo "export $v=${!v@Q}" >> "$SHARE/env"
+done
 
 boot() {
 	rm -f "$SHARE/exit-status" "$SHARE/guest.log"

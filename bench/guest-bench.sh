@@ -120,6 +120,31 @@ done
 sample pmemcpy_warm "pmem2_memcpy of 64 MiB into FS-DAX, already faulted (warm)" MB/s hi - - "${warm[@]}"
 sample pmemcpy_cold "pmem2_memcpy of 64 MiB into FS-DAX, first touch (cold)" MB/s hi - - "${cold[@]}"
 
+# ---- the user tool end to end: connect, allocate, 16 MiB layouts, commit ----
+head -c $SIZE /dev/urandom > /tmp/bench.src
+TOOL=$DX_BUILD/src/tool/daxrdma
+tool_MBps() { # put|get EXPORT
+	local t0 t1
+	t0=$(now_ms)
+	if [ $1 = put ]; then
+		$TOOL -q put /tmp/bench.src $GUEST_IP:$2/put.dat || echo "bench: put failed" >&2
+	else
+		$TOOL -q get $GUEST_IP:$2/put.dat /tmp/bench.back || echo "bench: get failed" >&2
+		cmp -s /tmp/bench.src /tmp/bench.back || echo "bench: get returned other bytes" >&2
+	fi
+	t1=$(now_ms)
+	awk -v b=$SIZE -v ms=$((t1 - t0)) 'BEGIN {printf "%.1f\n", b / ms / 1e3}'
+}
+for ex in shm pmem; do
+	mode=$([ $ex = shm ] && echo "tmpfs, pinned" || echo "FS-DAX, bounce")
+	put=() get=()
+	for _ in $(seq $REPS); do
+		put+=("$(tool_MBps put $ex)") get+=("$(tool_MBps get $ex)")
+	done
+	sample tool_put_$ex "daxrdma put, 64 MiB file ($mode)" MB/s hi ib_write_bw - "${put[@]}"
+	sample tool_get_$ex "daxrdma get, 64 MiB file ($mode)" MB/s hi ib_read_bw - "${get[@]}"
+done
+
 # ---- grants: sealing, MR registration, staging copies; among many layouts ----
 cycle_us() { # EXPORT SIZE COUNT [HELD]
 	field us_per_cycle "$(DX_HOLD=${4:-0} $BENCH $GUEST_IP $1 cycle.dat cycle $2 $3)"

@@ -36,6 +36,7 @@ def summarize(rows):
         r["min"] = min(s) if s else None
         r["max"] = max(s) if s else None
         r["best"] = (max(s) if r["better"] == "hi" else min(s)) if s else None
+    for r in rows:  # baselines may come later in the file
         b = by_key.get(r["baseline"]) if r["baseline"] else None
         r["ratio"] = r["ratio_best"] = None
         if b and r["median"] is not None and b["median"]:

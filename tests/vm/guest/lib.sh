@@ -100,7 +100,7 @@ wait_line() {
 }
 # wait_all SECONDS PATTERN FILES...: every FILE has a line matching PATTERN.
 wait_all() {
-	local tenths=$(($1 * 10)) pat=$2
+	local tenths=$(($1 * 10)) pat=$2 f
 	shift 2
 	for _ in $(seq $tenths); do
 		local n=0

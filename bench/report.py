@@ -13,6 +13,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 
 def load(path):
@@ -64,6 +65,8 @@ def goal_met(r):
 def fmt(v):
     if v is None:
         return "n/a"
+    if v == int(v) and abs(v) < 1000:
+        return str(int(v))
     return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
@@ -96,10 +99,10 @@ def plot(rows, outdir):
     if not pts:
         return None
     pts.sort()
-    data = os.path.join(outdir, "truncate.dat")
-    with open(data, "w", encoding="utf-8") as f:
+    with tempfile.NamedTemporaryFile("w", suffix=".dat", delete=False, encoding="utf-8") as f:
         for p in pts:
             f.write("%d %.3f %.3f %.3f %s\n" % p)
+        data = f.name
     png = os.path.join(outdir, "truncate.png")
     script = f"""
 set terminal pngcairo size 900,540 font ",11"
@@ -119,7 +122,10 @@ set yrange [0:*]
         plots.append(f"{none['median']:.3f} with lines dt 2 lw 2 title 'no layout ({none['median']:.1f} ms)'")
     plots.append("20 with lines dt 3 lw 1 title 'goal at 32x16: 20 ms'")
     script += "plot " + ", \\\n     ".join(plots) + "\n"
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    finally:
+        os.unlink(data)
     return png
 
 

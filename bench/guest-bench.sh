@@ -15,6 +15,7 @@ OUT=$DXVM_SHARE/samples.tsv
 SIZE=$((64 << 20)) # data path runs move 64 MiB
 CHUNK=$((1 << 20))
 REPS=${DXBENCH_REPS:-3}
+LAT_REPS=5         # the small-write latencies are bimodal on two vCPUs
 TRUNC_REPS=5       # truncate waits: 5 each...
 SCALE_RUNS=20      # ...and 20 at 32 x 16, counting the cooperating clients fenced
 HELD=10000         # layouts held while a grant is timed
@@ -85,10 +86,10 @@ lat_run() { # CLIENT_POLL_US: the median µs of 1000 writes + COMMITs
 }
 daemon_poll 0
 sample lat_event "daxrdma 4 KiB RDMA WRITE + COMMIT, sleeping (median of 1000)" µs lo pt_lat_event "<= 1.3" \
-	$(reps $REPS lat_run 0)
+	$(reps $LAT_REPS lat_run 0)
 daemon_poll 200
 sample lat_poll "daxrdma 4 KiB RDMA WRITE + COMMIT, polling (client 1000 µs, daemon 200 µs)" µs lo pt_lat_poll "<= 1.3" \
-	$(reps $REPS lat_run 1000)
+	$(reps $LAT_REPS lat_run 1000)
 daemon_poll 0
 
 # ---- the data path: one 64 MiB layout, 1 MiB RDMA ops, one COMMIT ----
@@ -169,10 +170,12 @@ fio_run() { # KEY fio-ARGS...: fio's JSON job 0 field KEY (write bw in KiB/s or 
 	python3 -c "import json; w=json.load(open('/tmp/fio.json'))['jobs'][0]['write']
 print({'bw': lambda: round(w['bw_bytes'] / 1e6, 1), 'clat': lambda: round(w['clat_ns']['percentile']['50.000000'] / 1e3, 1)}['$key']())"
 }
+# Steady state: the first 2 s (the 64 MiB layout's grant) are fio's ramp.
+FIO_TIME="--time_based --ramp_time=2 --runtime=6"
 sample fio_seq "fio, daxrdma engine: sequential 1 MiB writes, commit=batch, fsync=64 (FS-DAX, bounce)" MB/s hi \
-	ib_write_bw ">= 0.9" $(reps $REPS fio_run bw --size=64m --bs=1m --rw=write --commit=batch --fsync=64)
+	ib_write_bw ">= 0.9" $(reps $REPS fio_run bw --size=64m --bs=1m --rw=write --commit=batch --fsync=64 $FIO_TIME)
 sample fio_rand "fio, daxrdma engine: random 4 KiB writes, commit=sync, clat median (FS-DAX, bounce)" µs lo \
-	pt_lat_event "<= 1.3" $(reps $REPS fio_run clat --size=64m --bs=4k --rw=randwrite --commit=sync --io_size=16m)
+	pt_lat_event "<= 1.3" $(reps $REPS fio_run clat --size=64m --bs=4k --rw=randwrite --commit=sync $FIO_TIME)
 
 # ---- what a local truncate waits ----
 truncate_us() { # HOLD_MODE (none|cooperate|ignore): one truncate's wait in µs

@@ -112,14 +112,16 @@ for ex in shm pmem; do
 		"$([ $ex = pmem ] && echo return_shm || echo -)" "$([ $ex = pmem ] && echo "<= 1.5" || echo -)" "${t[@]}"
 done
 # The copy a bounce COMMIT does, alone: pmem2_memcpy into the same FS-DAX.
-cold=() warm=()
+cold=() warm=() pop=()
 for _ in $(seq $REPS); do
 	p=$($PMEMCPY /mnt/pmem/pmemcpy.dat $SIZE)
-	cold+=("$(field cold_MBps "$p")") warm+=("$(field warm_MBps "$p")")
+	cold+=("$(field cold_MBps "$p")") warm+=("$(field warm_MBps "$p")") pop+=("$(field populated_MBps "$p")")
 	rm -f /mnt/pmem/pmemcpy.dat
 done
 sample pmemcpy_warm "pmem2_memcpy of 64 MiB into FS-DAX, already faulted (warm)" MB/s hi - - "${warm[@]}"
 sample pmemcpy_cold "pmem2_memcpy of 64 MiB into FS-DAX, first touch (cold)" MB/s hi - - "${cold[@]}"
+sample pmemcpy_pop "pmem2_memcpy of 64 MiB into FS-DAX populated by MADV_POPULATE_WRITE (as a grant does)" MB/s hi \
+	pmemcpy_warm - "${pop[@]}"
 
 # ---- the user tool end to end: connect, allocate, 16 MiB layouts, commit ----
 head -c $SIZE /dev/urandom > /tmp/bench.src

@@ -29,6 +29,22 @@ def load(path):
     return rows
 
 
+def derive(rows):
+    """Issue 9's moonshot: a truncate at 32 x 16 within 5 round trips + 1 ms
+    of the no-layout one. Adds the yardstick and the 32 x 16 row against it."""
+    by_key = {r["key"]: r for r in rows}
+    need = [by_key.get(k) for k in ("trunc_none", "rtt", "scale_32x16")]
+    if not all(r and r["samples"] for r in need):
+        return rows
+    none, rtt, scale = need
+    target = statistics.median(none["samples"]) + 1 + 5 * statistics.median(rtt["samples"]) / 1000
+    rows.append({"key": "moonshot", "what": "moonshot yardstick: the no-layout wait + 1 ms + 5 round trips",
+                 "unit": "ms", "better": "lo", "baseline": None, "goal": None, "samples": [round(target, 3)]})
+    rows.append(dict(scale, key="scale_32x16_moonshot", baseline="moonshot", goal="<= 1",
+                     what=scale["what"] + ", against the moonshot"))
+    return rows
+
+
 def summarize(rows):
     by_key = {r["key"]: r for r in rows}
     for r in rows:
@@ -132,7 +148,7 @@ set yrange [0:*]
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: report.py SAMPLES.tsv OUTDIR")
-    rows = summarize(load(sys.argv[1]))
+    rows = summarize(derive(load(sys.argv[1])))
     outdir = sys.argv[2]
     with open(os.path.join(outdir, "results.md"), "w", encoding="utf-8") as f:
         f.write(markdown(rows))

@@ -1,9 +1,11 @@
 #!/bin/bash
-# build-initramfs.sh KVER OUT: a tiny initramfs (busybox-static, the modules
-# that mount the host root over 9p with a tmpfs overlay, and init-stage1.sh).
-# Everything else the guest loads later from the host's /lib/modules.
+# build-initramfs.sh KVER OUT [MODBASE]: a tiny initramfs (busybox-static,
+# the modules that mount the host root over 9p with a tmpfs overlay, and
+# init-stage1.sh). Everything else the guest loads later from the host's
+# /lib/modules, or from MODBASE/lib/modules (default /) for a kernel that is
+# not installed (scripts/fetch-guest-kernel).
 set -euo pipefail
-KVER=$1 OUT=$2
+KVER=$1 OUT=$2 MODBASE=${3:-/}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -15,7 +17,7 @@ for a in sh mount mkdir insmod switch_root cat echo sleep; do
 done
 # modprobe resolves the load order; busybox insmod needs plain .ko files.
 i=0
-for f in $(for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe -S "$KVER" --show-depends "$m"; done |
+for f in $(for m in virtio_pci 9pnet_virtio 9p overlay; do modprobe -d "$MODBASE" -S "$KVER" --show-depends "$m"; done |
 	   awk '$1 == "insmod" && !seen[$2]++ { print $2 }'); do
 	n=$(printf '%02d.ko' $i)
 	case "$f" in

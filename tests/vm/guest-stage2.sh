@@ -15,13 +15,19 @@ mount -t configfs configfs /sys/kernel/config 2>/dev/null
 hostname dxguest
 ip link set lo up
 
-TEST= INIT=
+TEST= INIT= MODS=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	dxvm.test=*) TEST=${arg#dxvm.test=} ;;
 	dxvm.init=*) INIT=${arg#dxvm.init=} ;;
+	dxvm.modules=*) MODS=${arg#dxvm.modules=} ;;
 	esac
 done
+# A kernel that is not installed on the host (scripts/fetch-guest-kernel):
+# its modules, where modprobe looks for them.
+if [ -n "$MODS" ] && [ ! -d /lib/modules/$(uname -r) ]; then
+	mkdir -p /lib/modules/$(uname -r) && mount --bind "$MODS" /lib/modules/$(uname -r)
+fi
 SHARE=/dxvm/share
 mkdir -p $SHARE
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none share $SHARE ||

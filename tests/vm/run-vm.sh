@@ -6,6 +6,9 @@
 # Env: DX_BUILD (build dir, required), DXVM_TIMEOUT (s, default 300),
 #      DXVM_MEM (default 6G: memmap=1G!4G needs RAM above 4G), DXVM_PMEM (memmap= value, default 1G!4G),
 #      DXVM_KVER (default: the newest kernel in /lib/modules),
+#      DXVM_KROOT (a kernel fetched by scripts/fetch-guest-kernel, not installed:
+#      the directory holding usr/lib/modules/KVER/vmlinuz; logs then go to
+#      <test name>-KVER/),
 #      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash);
 #      DXBENCH_* settings pass through to the guest.
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
@@ -15,11 +18,21 @@ TEST=$(realpath "$1")
 NAME=$(basename "$TEST" .sh)
 : "${DX_BUILD:?set DX_BUILD to the meson build directory}"
 DX_BUILD=$(realpath "$DX_BUILD")
-KVER=${DXVM_KVER:-$(ls /lib/modules | sort -V | tail -1)}
-KERNEL=/boot/vmlinuz-$KVER
-TIMEOUT=${DXVM_TIMEOUT:-300}
+MODBASE=/
+APPEND_MODS=
 VMDIR=$DX_BUILD/vm
 SHARE=$VMDIR/$NAME
+if [ -n "${DXVM_KROOT:-}" ]; then
+	MODBASE=$(realpath "$DXVM_KROOT")/usr
+	KVER=${DXVM_KVER:-$(ls "$MODBASE/lib/modules" | sort -V | tail -1)}
+	KERNEL=$MODBASE/lib/modules/$KVER/vmlinuz
+	APPEND_MODS="dxvm.modules=$MODBASE/lib/modules/$KVER"
+	SHARE=$VMDIR/$NAME-$KVER
+else
+	KVER=${DXVM_KVER:-$(ls /lib/modules | sort -V | tail -1)}
+	KERNEL=/boot/vmlinuz-$KVER
+fi
+TIMEOUT=${DXVM_TIMEOUT:-300}
 INITRD=$VMDIR/initramfs-$KVER.cpio.gz
 
 if [ ! -r "$KERNEL" ]; then
@@ -28,7 +41,7 @@ if [ ! -r "$KERNEL" ]; then
 fi
 mkdir -p "$SHARE"
 if [ ! -s "$INITRD" ] || [ "$HERE/init-stage1.sh" -nt "$INITRD" ]; then
-	bash "$HERE/build-initramfs.sh" "$KVER" "$INITRD" || exit 125
+	bash "$HERE/build-initramfs.sh" "$KVER" "$INITRD" "$MODBASE" || exit 125
 fi
 cat > "$SHARE/env" <<ENV
 export DX_BUILD=$DX_BUILD
@@ -45,7 +58,7 @@ boot() {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -M pc -cpu max -smp 2 -m "${DXVM_MEM:-6G}" \
 		-kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash}" \
+		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash} $APPEND_MODS" \
 		-display none -monitor none -serial file:"$SHARE/console.log" -no-reboot \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$SHARE",mount_tag=share,security_model=none,multidevs=remap \

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/odptest.h"
 
 #ifndef STATX_ATTR_DAX
 #define STATX_ATTR_DAX 0x00200000
@@ -133,6 +134,7 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
 		     (x->cfg->read_only ? 0 : IBV_ACCESS_REMOTE_WRITE);
 	int pinned = -EOPNOTSUPP, odp = -EOPNOTSUPP;
+	char odp_why[160];
 
 	if (want == DX_MR_BOUNCE) {
 		x->mr_mode = DX_MR_BOUNCE;
@@ -155,6 +157,16 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 	}
 	if (l->odp_rc) {
 		odp = probe_reg(l->pd, addr, len, access | IBV_ACCESS_ON_DEMAND);
+		/* Registration is not enough: the data must land where it is
+		 * aimed. A device that fails the test serves in bounce mode. */
+		if (odp == 0 && x->kind == DX_EXPORT_FSDAX &&
+		    dx_odp_self_test(l->id, l->pd, addr, len, odp_why, sizeof(odp_why))) {
+			log_warn("export \"%s\": %s; serving it in bounce mode", x->cfg->name, odp_why);
+			x->mr_mode = DX_MR_BOUNCE;
+			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: %s",
+				 want == DX_MR_AUTO ? "auto" : "mr_mode odp refused", odp_why);
+			return 0;
+		}
 		if (odp == 0) {
 			x->mr_mode = DX_MR_ODP;
 			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr %s; ODP registration works",

@@ -1,0 +1,31 @@
+#!/bin/bash
+# The ODP self-test (issue 10 §2), on a kernel whose rxe has ODP (7.3): the
+# device registers ODP MRs on FS-DAX, but its ODP data path ignores the
+# offset inside a page (upstream rxe, __rxe_odp_mr_copy). The daemon proves
+# the path before it trusts it, finds the bytes at the wrong offset, and
+# serves the export in bounce mode, saying why; data then lands where it is
+# aimed. On a kernel without ODP the test has nothing to prove and skips.
+. "$DXVM_GUEST/lib.sh"
+F=/mnt/pmem/export
+check "rxe0 up" rxe_up
+check "rxe0 active" rxe_active
+check "FS-DAX mounted" pmem_up
+check "daxrdmad up" daemon_up
+if ! json "d['device_odp']" status; then
+	echo "SKIP: rxe0 on $(uname -r) has no RC ODP"
+	daemon_down
+	exit 77
+fi
+$CTL exports
+check "pmem: ODP failed its self-test, so bounce" \
+	json "[x for x in d['exports'] if x['name'] == 'pmem'][0]['mr_mode'] == 'bounce'" exports
+check "... and daxrdmactl exports says why" \
+	grep -q 'ODP self-test: data landed at the wrong offset' /tmp/ctl.json
+check "the daemon log says it too" grep -q 'ODP self-test: data landed at the wrong offset' /tmp/daemon.log
+# A write at an offset inside a page lands there (it did not under ODP).
+check "a write of 3 MiB + 123 B at 4096+77, committed" answers OK $GUEST_IP pmem off.dat write 4173 3145851 5
+check "... is in the file where it was aimed" \
+	cmp <(pattern 4173 3145851 5) <(tail -c +4174 $F/off.dat | head -c 3145851)
+check "... and the bytes before it are zeros" cmp <(head -c 4173 /dev/zero) <(head -c 4173 $F/off.dat)
+daemon_down
+summary

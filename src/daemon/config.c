@@ -183,6 +183,12 @@ static const struct cfg_key cfg_export[] = {
 		  "[ \"192.168.100.0/24\", \"fd00::/8\" ]. Clients that match none are refused." },
 	{ .name = "read_only", .type = CT_BOOL, .off = EXP(read_only), .idef = false,
 	  .help = "Grant only READ layouts; RW requests are refused." },
+	{ .name = "odp_self_test", .type = CT_BOOL, .off = EXP(odp_self_test), .idef = true,
+	  .help = "Prove the device's ODP path at start before an FS-DAX export uses it (see "
+		  "mr_mode). false skips the test: with mr_mode = \"odp\" the export then uses ODP "
+		  "whatever the device does with it, which on a device that misplaces data (rxe "
+		  "before the fix of __rxe_odp_mr_copy) corrupts files. For tests and for devices "
+		  "known to be right only." },
 	{ .name = "create_mode_mask", .type = CT_STRING, .off = EXP(create_mode_mask), .sdef = "0777",
 	  .check = check_mode_mask,
 	  .help = "Permission bits a client's OPEN with CREATE may set on a new file, in octal; "

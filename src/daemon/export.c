@@ -159,7 +159,9 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		odp = probe_reg(l->pd, addr, len, access | IBV_ACCESS_ON_DEMAND);
 		/* Registration is not enough: the data must land where it is
 		 * aimed. A device that fails the test serves in bounce mode. */
-		if (odp == 0 && x->kind == DX_EXPORT_FSDAX &&
+		if (odp == 0 && x->kind == DX_EXPORT_FSDAX && !x->cfg->odp_self_test)
+			log_warn("export \"%s\": odp_self_test = false: ODP is used unproven", x->cfg->name);
+		else if (odp == 0 && x->kind == DX_EXPORT_FSDAX &&
 		    dx_odp_self_test(l->id, l->pd, addr, len, odp_why, sizeof(odp_why))) {
 			log_warn("export \"%s\": %s; serving it in bounce mode", x->cfg->name, odp_why);
 			x->mr_mode = DX_MR_BOUNCE;
@@ -169,9 +171,12 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		}
 		if (odp == 0) {
 			x->mr_mode = DX_MR_ODP;
-			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr %s; ODP registration works",
+			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr %s; ODP registration works%s",
 				 want == DX_MR_AUTO ? "auto" : "configured",
-				 want == DX_MR_AUTO ? strerror(-pinned) : "not tried");
+				 want == DX_MR_AUTO ? strerror(-pinned) : "not tried",
+				 x->kind != DX_EXPORT_FSDAX ? ""
+				 : x->cfg->odp_self_test ? " and passed its self-test"
+							 : " (odp_self_test = false: unproven)");
 			return 0;
 		}
 	}

@@ -4,7 +4,9 @@
 # offset inside a page (upstream rxe, __rxe_odp_mr_copy). The daemon proves
 # the path before it trusts it, finds the bytes at the wrong offset, and
 # serves the export in bounce mode, saying why; data then lands where it is
-# aimed. On a kernel without ODP the test has nothing to prove and skips.
+# aimed. Forced past the test (mr_mode "odp", odp_self_test = false), the
+# same write lands in the wrong place: what the self-test prevents. On a
+# kernel without ODP the test has nothing to prove and skips.
 . "$DXVM_GUEST/lib.sh"
 F=/mnt/pmem/export
 check "rxe0 up" rxe_up
@@ -27,5 +29,17 @@ check "a write of 3 MiB + 123 B at 4096+77, committed" answers OK $GUEST_IP pmem
 check "... is in the file where it was aimed" \
 	cmp <(pattern 4173 3145851 5) <(tail -c +4174 $F/off.dat | head -c 3145851)
 check "... and the bytes before it are zeros" cmp <(head -c 4173 /dev/zero) <(head -c 4173 $F/off.dat)
+daemon_down
+
+# What the self-test prevents: ODP forced, unproven.
+DX_PMEM_OPTS='mr_mode = "odp"; odp_self_test = false;'
+check "daxrdmad up with mr_mode odp and odp_self_test = false" daemon_up
+check "pmem is odp, and exports says it is unproven" \
+	json "[x for x in d['exports'] if x['name'] == 'pmem'][0]['mr_mode'] == 'odp' and 'unproven' in [x for x in d['exports'] if x['name'] == 'pmem'][0]['mr_mode_reason']" exports
+check "the daemon warns at start" grep -q 'odp_self_test = false: ODP is used unproven' /tmp/daemon.log
+check "the same write of 3 MiB + 123 B at 4096+77 is acknowledged" \
+	answers OK $GUEST_IP pmem forced.dat write 4173 3145851 5
+check "... but the file does not hold it where it was aimed (rxe ODP's offset bug)" \
+	bash -c "! cmp -s <(pattern 4173 3145851 5) <(tail -c +4174 $F/forced.dat | head -c 3145851)"
 daemon_down
 summary

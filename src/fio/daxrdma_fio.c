@@ -380,10 +380,18 @@ static int do_io(struct thread_data *td, struct io_u *io_u)
 			return -ret;
 		n = (off / df->slot_bytes + 1) * df->slot_bytes - off;
 		n = n < left ? n : left;
-		ret = write ? daxrdma_write(s->layout, off, buf, n) : daxrdma_read(s->layout, off, buf, n);
-		if (ret == 0 && write && o->commit == COMMIT_SYNC)
+		for (int tries = 0;; tries++) {
+			ret = write ? daxrdma_write(s->layout, off, buf, n) : daxrdma_read(s->layout, off, buf, n);
+			if (ret || !write || o->commit != COMMIT_SYNC)
+				break;
 			ret = daxrdma_commit(s->layout, off, n);
-		else if (ret == 0 && write) {
+			/* Recalled between the WRITE and its COMMIT, the layout
+			 * went back: write again under the one the library takes
+			 * next (DAXRDMA_RELAYOUT), and commit that. */
+			if (ret != -ESTALE || tries == 3)
+				break;
+		}
+		if (ret == 0 && write && o->commit != COMMIT_SYNC) {
 			s->dirty_lo = s->dirty_hi == 0 || off < s->dirty_lo ? off : s->dirty_lo;
 			s->dirty_hi = off + n > s->dirty_hi ? off + n : s->dirty_hi;
 		}

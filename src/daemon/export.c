@@ -159,15 +159,16 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		odp = probe_reg(l->pd, addr, len, access | IBV_ACCESS_ON_DEMAND);
 		/* Registration is not enough: the data must land where it is
 		 * aimed. A device that fails the test serves in bounce mode. */
-		if (odp == 0 && x->kind == DX_EXPORT_FSDAX && !x->cfg->odp_self_test)
-			log_warn("export \"%s\": odp_self_test = false: ODP is used unproven", x->cfg->name);
-		else if (odp == 0 && x->kind == DX_EXPORT_FSDAX &&
-		    dx_odp_self_test(l->id, l->pd, addr, len, odp_why, sizeof(odp_why))) {
-			log_warn("export \"%s\": %s; serving it in bounce mode", x->cfg->name, odp_why);
-			x->mr_mode = DX_MR_BOUNCE;
-			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: %s",
-				 want == DX_MR_AUTO ? "auto" : "mr_mode odp refused", odp_why);
-			return 0;
+		if (odp == 0 && x->kind == DX_EXPORT_FSDAX) {
+			if (!x->cfg->odp_self_test) {
+				log_warn("export \"%s\": odp_self_test = false: ODP is used unproven", x->cfg->name);
+			} else if (dx_odp_self_test(l->id, l->pd, addr, len, odp_why, sizeof(odp_why))) {
+				log_warn("export \"%s\": %s; serving it in bounce mode", x->cfg->name, odp_why);
+				x->mr_mode = DX_MR_BOUNCE;
+				snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: %s",
+					 want == DX_MR_AUTO ? "auto" : "mr_mode odp refused", odp_why);
+				return 0;
+			}
 		}
 		if (odp == 0) {
 			x->mr_mode = DX_MR_ODP;

@@ -198,9 +198,10 @@ static void grant_populate(struct dx_layout_job *j)
 {
 	struct dx_layout *l = j->l;
 	uint64_t n = slice(j);
+	char *at = dx_fmap_at(l->fm, l->off + j->pos);
 
 	j->pos += n;
-	if (madvise(dx_fmap_at(l->fm, l->off + j->pos - n), (size_t)n, MADV_POPULATE_WRITE) == 0)
+	if (madvise(at, (size_t)n, MADV_POPULATE_WRITE) == 0)
 		return;
 	if (errno == EINVAL) /* not this kernel */
 		j->pos = j->len;

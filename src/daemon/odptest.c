@@ -30,10 +30,11 @@ struct selftest {
 	char *buf;
 };
 
-/* The GID of the listener's address on PORT: ::ffff:a.b.c.d for IPv4. */
-static int find_gid(struct ibv_context *ctx, uint8_t port, const struct sockaddr *sa, int *index, union ibv_gid *gid)
+/* The GID of the listener's address on PORT (PA, its attributes):
+ * ::ffff:a.b.c.d for IPv4. */
+static int find_gid(struct ibv_context *ctx, uint8_t port, const struct ibv_port_attr *pa, const struct sockaddr *sa,
+		    int *index, union ibv_gid *gid)
 {
-	struct ibv_port_attr pa;
 	union ibv_gid want = { 0 };
 
 	if (sa->sa_family == AF_INET) {
@@ -44,9 +45,7 @@ static int find_gid(struct ibv_context *ctx, uint8_t port, const struct sockaddr
 	} else {
 		return -EAFNOSUPPORT;
 	}
-	if (ibv_query_port(ctx, port, &pa))
-		return -errno;
-	for (int i = 0; i < pa.gid_tbl_len; i++) {
+	for (int i = 0; i < pa->gid_tbl_len; i++) {
 		if (ibv_query_gid(ctx, port, i, gid) == 0 && memcmp(gid->raw, want.raw, 16) == 0) {
 			*index = i;
 			return 0;
@@ -55,14 +54,12 @@ static int find_gid(struct ibv_context *ctx, uint8_t port, const struct sockaddr
 	return -ENOENT;
 }
 
-/* Bring the QP to RTS, connected to itself. */
-static int connect_self(struct ibv_qp *qp, uint8_t port, int gid_index, const union ibv_gid *gid)
+/* Bring the QP to RTS on PORT, connected to itself. */
+static int connect_self(struct ibv_qp *qp, uint8_t port, const struct ibv_port_attr *pa, int gid_index,
+			const union ibv_gid *gid)
 {
-	struct ibv_port_attr pa;
 	struct ibv_qp_attr a;
 
-	if (ibv_query_port(qp->context, port, &pa))
-		return -errno;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_INIT;
 	a.port_num = port;
@@ -71,7 +68,7 @@ static int connect_self(struct ibv_qp *qp, uint8_t port, int gid_index, const un
 		return -errno;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = pa.active_mtu;
+	a.path_mtu = pa->active_mtu;
 	a.dest_qp_num = qp->qp_num;
 	a.max_dest_rd_atomic = 1;
 	a.min_rnr_timer = 12;
@@ -146,6 +143,7 @@ int dx_odp_self_test(struct rdma_cm_id *id, struct ibv_pd *pd, void *addr, size_
 				       .qp_type = IBV_QPT_RC, .sq_sig_all = 0 };
 	struct selftest t = { 0 };
 	char *map = addr;
+	struct ibv_port_attr pa;
 	union ibv_gid gid;
 	int gid_index = 0, ret;
 
@@ -153,7 +151,8 @@ int dx_odp_self_test(struct rdma_cm_id *id, struct ibv_pd *pd, void *addr, size_
 		snprintf(why, whylen, "ODP self-test: a probe of %zu bytes is too small", len);
 		return -EINVAL;
 	}
-	ret = find_gid(pd->context, id->port_num, rdma_get_local_addr(id), &gid_index, &gid);
+	ret = ibv_query_port(pd->context, id->port_num, &pa) ? -errno
+	      : find_gid(pd->context, id->port_num, &pa, rdma_get_local_addr(id), &gid_index, &gid);
 	if (ret) {
 		snprintf(why, whylen, "ODP self-test: no GID of the listen address on port %u: %s", id->port_num,
 			 strerror(-ret));
@@ -170,7 +169,7 @@ int dx_odp_self_test(struct rdma_cm_id *id, struct ibv_pd *pd, void *addr, size_
 		snprintf(why, whylen, "ODP self-test: setting up a loopback QP and its MRs: %s", strerror(-ret));
 		goto out;
 	}
-	ret = connect_self(t.qp, id->port_num, gid_index, &gid);
+	ret = connect_self(t.qp, id->port_num, &pa, gid_index, &gid);
 	if (ret) {
 		snprintf(why, whylen, "ODP self-test: connecting a QP to itself: %s", strerror(-ret));
 		goto out;

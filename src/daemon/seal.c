@@ -559,8 +559,6 @@ static int prepare(struct dx_file *f, uint64_t off, uint64_t len)
 	struct stat st;
 	int ret = RANGE_FIXED;
 
-	if (prepared(f, off, off + len))
-		return 0;
 	if (fstat(f->fd, &st))
 		return dx_log_fail("fstat", -errno);
 	if (off + len > (uint64_t)st.st_size)
@@ -594,7 +592,11 @@ static int prepare(struct dx_file *f, uint64_t off, uint64_t len)
 
 int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 {
-	int ret = prepare(f, off, len);
+	int ret;
+
+	if (prepared(f, off, off + len))
+		return 0;
+	ret = prepare(f, off, len);
 
 	if (ret == 0 && f->lease == LEASE_LEASED)
 		remember_prepared(f, off, off + len);

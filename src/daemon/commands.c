@@ -60,6 +60,7 @@ static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **
 	rn_int(root, "peers_lost", (int64_t)d->st.peers_lost);
 	rn_int(root, "bytes_committed", (int64_t)d->st.bytes_committed);
 	rn_int(root, "bytes_copied_back", (int64_t)d->st.bytes_copied_back);
+	rn_int(root, "bytes_copied", (int64_t)d->st.bytes_copied);
 	rn_int(root, "staging_bytes", (int64_t)d->staging_bytes);
 	rn_int(root, "staging_pooled_bytes", (int64_t)d->pooled_bytes);
 	rn_int(root, "reloads", (int64_t)d->reloads);

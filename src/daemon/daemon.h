@@ -26,6 +26,7 @@ struct dx_stats {
 	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
 	uint64_t bytes_committed;
 	uint64_t bytes_copied_back;  /* bounce data copied in at a return that did not say CLEAN */
+	uint64_t bytes_copied;       /* every byte copied between a staging buffer and a file (0: zero copy) */
 	uint64_t keepalives, peers_lost; /* probes sent; connections closed by a failed one */
 };
 

@@ -219,6 +219,7 @@ static int grant_fill(struct dx_layout_job *j)
 
 	if (l->fm) {
 		memcpy(dst, dx_fmap_at(l->fm, at), (size_t)n);
+		l->c->d->st.bytes_copied += n;
 	} else {
 		size_t want = at < l->size ? (size_t)(l->size - at < n ? l->size - at : n) : 0;
 		ssize_t got = want ? pread(l->f->fd, dst, want, (off_t)at) : 0;
@@ -226,6 +227,7 @@ static int grant_fill(struct dx_layout_job *j)
 		if (got < 0 || (size_t)got != want)
 			return dx_log_fail("pread (file tail)", got < 0 ? -errno : -EIO);
 		memset(dst + want, 0, (size_t)n - want); /* past the end (a reused buffer is not zero) */
+		l->c->d->st.bytes_copied += want;
 	}
 	j->pos += n;
 	return 0;
@@ -294,10 +296,12 @@ static int persist_step(struct dx_work *w)
 	uint64_t n = slice(j), at = j->off + j->pos;
 	char *pm = dx_fmap_at(l->fm, at);
 
-	if (l->mr_mode == DXP_MR_BOUNCE)
+	if (l->mr_mode == DXP_MR_BOUNCE) {
 		l->fm->memcpy_persist(pm, (char *)l->staging + (at - l->off), (size_t)n, 0);
-	else
+		l->c->d->st.bytes_copied += n;
+	} else {
 		l->fm->persist(pm, (size_t)n);
+	}
 	if (j->kind == DX_JOB_COMMIT)
 		l->c->d->st.bytes_committed += n;
 	else if (j->kind == DX_JOB_COPY_BACK)

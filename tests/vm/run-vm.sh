@@ -10,7 +10,8 @@
 #      the directory holding usr/lib/modules/KVER/vmlinuz; logs then go to
 #      <test name>-KVER/),
 #      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash);
-#      DXBENCH_* settings pass through to the guest.
+#      DXVM_TAG (a variant of the test: its logs go to <dir>+TAG/);
+#      DXBENCH_* and DXT_* settings pass through to the guest.
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +33,8 @@ else
 	KVER=${DXVM_KVER:-$(ls /lib/modules | sort -V | tail -1)}
 	KERNEL=/boot/vmlinuz-$KVER
 fi
+# A variant of a test (DXVM_TAG, e.g. odp) keeps its own logs.
+[ -n "${DXVM_TAG:-}" ] && SHARE=$SHARE+$DXVM_TAG
 TIMEOUT=${DXVM_TIMEOUT:-300}
 INITRD=$VMDIR/initramfs-$KVER.cpio.gz
 
@@ -48,8 +51,8 @@ export DX_BUILD=$DX_BUILD
 export DX_SRC=$(realpath "$HERE/../..")
 export DXVM_GUEST=$HERE/guest
 ENV
-# Settings of guest scripts (DXBENCH_*) pass through.
-for v in ${!DXBENCH_@}; do
+# Settings of guest scripts (DXBENCH_*, DXT_*) pass through.
+for v in ${!DXBENCH_@} ${!DXT_@}; do
 	echo "export $v=${!v@Q}" >> "$SHARE/env"
 done
 

@@ -29,6 +29,8 @@ check "a write of 3 MiB + 123 B at 4096+77, committed" answers OK $GUEST_IP pmem
 check "... is in the file where it was aimed" \
 	cmp <(pattern 4173 3145851 5) <(tail -c +4174 $F/off.dat | head -c 3145851)
 check "... and the bytes before it are zeros" cmp <(head -c 4173 /dev/zero) <(head -c 4173 $F/off.dat)
+check "bounce copies: bytes_copied counts the grant's fill and the COMMIT" \
+	json "d['bytes_copied'] >= 2 * 3145851" status
 daemon_down
 
 # What the self-test prevents: ODP forced, unproven.
@@ -41,5 +43,12 @@ check "the same write of 3 MiB + 123 B at 4096+77 is acknowledged" \
 	answers OK $GUEST_IP pmem forced.dat write 4173 3145851 5
 check "... but the file does not hold it where it was aimed (rxe ODP's offset bug)" \
 	bash -c "! cmp -s <(pattern 4173 3145851 5) <(tail -c +4174 $F/forced.dat | head -c 3145851)"
+# Zero copy where rxe's ODP is correct: page-aligned, at MTU 4096.
+check "path MTU 4096" bash -c "ibv_devinfo -d rxe0 | grep -q 'active_mtu:.*4096'"
+check "a page-aligned write of 4 MiB at 8192, committed" answers OK $GUEST_IP pmem zc.dat write 8192 4194304 6
+check "... is in the file byte for byte" cmp <(pattern 8192 4194304 6) <(tail -c +8193 $F/zc.dat | head -c 4194304)
+check "... and read back over RDMA" cmp <(pattern 8192 4194304 6) <($DXC $GUEST_IP pmem zc.dat read 8192 4194304)
+check "zero copy: bytes_copied is 0, bytes_committed counts the write" \
+	json "d['bytes_copied'] == 0 and d['bytes_committed'] >= 4194304" status
 daemon_down
 summary

@@ -106,6 +106,8 @@ check "killed: the next client writes and commits" bash -c "$DXC $GUEST_IP pmem 
 check "killed: its data is in the file" cmp <(pattern 0 65536 15) <(head -c 65536 $F/kill.dat)
 check "killed: a local truncate does not wait (no lease left)" bash -c "$LOP truncate $F/kill.dat | grep -q 'rc=0'"
 
+odp_zero_copy
+
 # The daemon killed with SIGKILL: the lease dies with it, a blocked local
 # truncate proceeds at once, the client's connection fails.
 $DXC $GUEST_IP pmem dead.dat write 0 65536 16 > /dev/null

@@ -146,6 +146,12 @@ static struct dx_file *find_file_by_name(struct dxd *d, const char *path)
 	TAILQ_FOREACH(f, &d->files, link) {
 		size_t n = f->x ? strlen(f->x->cfg->path) : 0;
 
+		if (f->device) { /* named by the device's own path */
+			if (n && strcmp(path, f->x->cfg->path) == 0)
+				return f;
+			continue;
+		}
+
 		if (n && strncmp(path, f->x->cfg->path, n) == 0 && path[n] == '/' &&
 		    strcmp(path + n + 1, f->relpath) == 0)
 			return f;

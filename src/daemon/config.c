@@ -181,6 +181,13 @@ static const struct cfg_key cfg_export[] = {
 	  .required = true, .check = check_cidr,
 	  .help = "Client addresses or CIDR prefixes allowed to use the export, e.g. "
 		  "[ \"192.168.100.0/24\", \"fd00::/8\" ]. Clients that match none are refused." },
+	{ .name = "device_file", .type = CT_STRING, .off = EXP(device_file), .sdef = "device", .check = check_name,
+	  .help = "A device-DAX export serves the whole device as one file of fixed size under this "
+		  "name (clients OPEN it; no other name exists, and it cannot be created, truncated "
+		  "or resized). Layouts on it are pinned MRs on a mapping aligned as the device "
+		  "requires. No local process can truncate a device, so its layouts are recalled only "
+		  "by daxrdmactl recall (naming the device's path), a reload that drops or changes "
+		  "the export, and shutdown. Ignored for directories." },
 	{ .name = "read_only", .type = CT_BOOL, .off = EXP(read_only), .idef = false,
 	  .help = "Grant only READ layouts; RW requests are refused." },
 	{ .name = "odp_self_test", .type = CT_BOOL, .off = EXP(odp_self_test), .idef = true,

@@ -22,6 +22,7 @@ struct dx_export_cfg {
 	bool read_only;
 	int mr_mode; /* enum dx_mr_mode */
 	bool odp_self_test; /* prove ODP on FS-DAX before using it (default true) */
+	char *device_file;  /* device-DAX: the name its one file is served under */
 	char *create_mode_mask;   /* octal, as written */
 	unsigned int create_mask; /* create_mode_mask, parsed: never beyond 0777 */
 	char **acl;

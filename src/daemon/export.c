@@ -258,6 +258,28 @@ out_close:
 	return ret;
 }
 
+/* Is DEV usable as an export? 0, or -errno with WHY. */
+static int check_devdax(struct daxctl_dev *dev, uint64_t size, uint64_t align, char *why, size_t whylen)
+{
+	if (!daxctl_dev_is_enabled(dev)) {
+		snprintf(why, whylen, "device-DAX instance is disabled (daxctl enable-device)");
+		return -ENODEV;
+	}
+	if (daxctl_dev_get_memory(dev)) {
+		snprintf(why, whylen, "device-DAX instance is in system-ram mode: the kernel uses it as memory "
+			 "(daxctl reconfigure-device -m devdax)");
+		return -EBUSY;
+	}
+	if (size == 0 || align < 4096 || (align & (align - 1)) || size % align) {
+		snprintf(why, whylen, "device-DAX size %llu and alignment %llu: not a nonzero multiple of a "
+			 "power-of-two alignment of at least 4096", (unsigned long long)size,
+			 (unsigned long long)align);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* libdaxctl's facts about the device-DAX instance at X's path, checked. */
 static int find_devdax(struct dx_export *x, char *why, size_t whylen)
 {
 	const char *base = strrchr(x->cfg->path, '/') + 1;
@@ -271,18 +293,19 @@ static int find_devdax(struct dx_export *x, char *why, size_t whylen)
 		return ret;
 	}
 	ret = -ENODEV;
+	snprintf(why, whylen, "a character device that libdaxctl does not know as a device-DAX instance");
 	daxctl_region_foreach(ctx, region) {
 		daxctl_dev_foreach(region, dev) {
 			if (strcmp(daxctl_dev_get_devname(dev), base) != 0)
 				continue;
 			x->dev_size = daxctl_dev_get_size(dev);
 			x->dev_align = daxctl_dev_get_align(dev);
-			ret = 0;
+			x->dev_region = daxctl_region_get_id(region);
+			x->dev_node = daxctl_dev_get_target_node(dev);
+			ret = check_devdax(dev, x->dev_size, x->dev_align, why, whylen);
 		}
 	}
 	daxctl_unref(ctx);
-	if (ret)
-		snprintf(why, whylen, "a character device that libdaxctl does not know as a device-DAX instance");
 	return ret;
 }
 
@@ -295,15 +318,17 @@ static int open_devdax(struct dx_export *x, const struct dx_listener *l, char *w
 	ret = find_devdax(x, why, whylen);
 	if (ret)
 		return ret;
-	x->fd = open(x->cfg->path, O_RDWR | O_CLOEXEC);
+	x->fd = open(x->cfg->path, (x->cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (x->fd < 0) {
 		ret = -errno;
 		snprintf(why, whylen, "open: %s", strerror(errno));
 		return ret;
 	}
-	ret = probe_map_new(x->fd, x->dev_align ? x->dev_align : PROBE_LEN, &pm, why, whylen);
-	if (ret)
+	ret = dx_pmem_map_new(x->fd, 0, (size_t)x->dev_align, !x->cfg->read_only, &pm.src, &pm.map);
+	if (ret) {
+		snprintf(why, whylen, "libpmem2 cannot map it: %s", pmem2_errormsg());
 		return ret;
+	}
 	x->granularity = pmem2_map_get_store_granularity(pm.map);
 	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map), why, whylen);
 	probe_map_delete(&pm);
@@ -352,6 +377,10 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 		log_info("export \"%s\" (%s): %s, MR mode %s (%s), persistence granularity %s", x->cfg->name,
 			 x->cfg->path, dx_export_kind_name(x->kind), dx_mr_mode_names[x->mr_mode], x->mr_reason,
 			 granularity_name(x->granularity));
+		if (x->kind == DX_EXPORT_DEVDAX)
+			log_info("export \"%s\": one file \"%s\" of %llu bytes; alignment %llu, daxctl region %d, "
+				 "NUMA node %d", x->cfg->name, x->cfg->device_file, (unsigned long long)x->dev_size,
+				 (unsigned long long)x->dev_align, x->dev_region, x->dev_node);
 	}
 	if (first_err) {
 		dx_exports_close(&xs);
@@ -391,8 +420,11 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 		rn_str(o, "mr_mode_reason", x->mr_reason);
 		rn_str(o, "persistence", granularity_name(x->granularity));
 		if (x->kind == DX_EXPORT_DEVDAX) {
+			rn_str(o, "device_file", x->cfg->device_file);
 			rn_int(o, "device_size", (int64_t)x->dev_size);
 			rn_int(o, "device_align", (int64_t)x->dev_align);
+			rn_int(o, "device_region", x->dev_region);
+			rn_int(o, "device_numa_node", x->dev_node);
 		}
 		acl = rn_array(o, "acl");
 		for (size_t j = 0; j < x->cfg->n_acl; j++)

@@ -26,8 +26,11 @@ struct dx_export {
 	const struct dx_export_cfg *cfg;
 	enum dx_export_kind kind;
 	int fd;             /* O_PATH directory, or the O_RDWR device-DAX device */
-	uint64_t dev_size;  /* device-DAX only */
-	uint64_t dev_align; /* device-DAX only */
+	/* device-DAX only, as libdaxctl reports them: */
+	uint64_t dev_size;
+	uint64_t dev_align;  /* mappings start and end on multiples of it */
+	int dev_region;      /* daxctl region id */
+	int dev_node;        /* the memory's NUMA node (target node), -1 if none */
 	int granularity;    /* enum pmem2_granularity of a mapping */
 	enum dx_mr_mode mr_mode;
 	char mr_reason[200];

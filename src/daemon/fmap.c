@@ -19,10 +19,13 @@ static int fmap_new(struct dx_file *f, uint64_t off, uint64_t end, struct dx_fma
 	uint64_t size;
 	int ret;
 
-	if (fstat(f->fd, &st))
-		return dx_log_fail("fstat", errno ? -errno : -EIO);
+	ret = dx_file_stat(f, &st);
+	if (ret)
+		return dx_log_fail("fstat", ret);
 	/* Whole pages only: a layout never reaches into the partial last one
-	 * through the mapping (it is served from a staging copy). */
+	 * through the mapping (it is served from a staging copy). A device-DAX
+	 * device's size is a multiple of its alignment, and so is the window's
+	 * offset: the mapping is aligned as the device requires. */
 	size = (uint64_t)st.st_size & ~(PAGE - 1);
 	if (end > size) {
 		log_err("%s/%s: %llu bytes of whole pages, a layout needs %llu", f->export_name, f->relpath,

@@ -79,8 +79,9 @@ static void on_cm_event(void *arg, struct rdma_cm_event *ev)
 	dx_conn_cm_event(arg, ev);
 }
 
-/* Files keep serving under a reloaded export of the same name and path;
- * under one that went away their layouts are recalled and handles go stale. */
+/* Files keep serving under a reloaded export of the same name and path (and,
+ * for device-DAX, device_file); under one that went away their layouts are
+ * recalled and handles go stale. */
 static void repoint_files(struct dxd *d, struct dx_exports *nx)
 {
 	struct dx_file *f;
@@ -92,7 +93,8 @@ static void repoint_files(struct dxd *d, struct dx_exports *nx)
 			continue;
 		for (size_t i = 0; i < nx->n; i++)
 			if (strcmp(nx->v[i].cfg->name, old->cfg->name) == 0 &&
-			    strcmp(nx->v[i].cfg->path, old->cfg->path) == 0)
+			    strcmp(nx->v[i].cfg->path, old->cfg->path) == 0 &&
+			    (!f->device || strcmp(nx->v[i].cfg->device_file, f->relpath) == 0))
 				nw = &nx->v[i];
 		f->x = nw;
 		if (!nw) {

@@ -47,6 +47,17 @@ struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino)
 	return NULL;
 }
 
+int dx_file_stat(const struct dx_file *f, struct stat *st)
+{
+	if (fstat(f->fd, st))
+		return -errno;
+	if (f->device) {
+		st->st_size = (off_t)f->device_size;
+		st->st_blocks = (blkcnt_t)(f->device_size / 512);
+	}
+	return 0;
+}
+
 static struct dx_file *file_by_fd(struct dxd *d, int fd)
 {
 	struct dx_file *f;
@@ -277,6 +288,40 @@ static int file_new(struct dxd *d, const struct dx_export *x, const char *path, 
 	return 0;
 }
 
+/* A device-DAX export's one file: the device, opened by the daemon once. */
+static int device_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
+		       struct dx_file **out)
+{
+	struct dx_file *f;
+	struct stat st;
+	int fd, ret;
+
+	if (strcmp(path, x->cfg->device_file) != 0)
+		return -ENOENT;
+	if ((flags & (DXP_OPEN_CREATE | DXP_OPEN_EXCL)) == (DXP_OPEN_CREATE | DXP_OPEN_EXCL))
+		return -EEXIST;
+	if (flags & DXP_OPEN_TRUNC)
+		return -EOPNOTSUPP;
+	if (fstat(x->fd, &st))
+		return dx_log_fail("fstat (device-DAX)", -errno);
+	f = dx_file_find(d, st.st_dev, st.st_ino);
+	if (!f) {
+		fd = open(x->cfg->path, (x->cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (fd < 0)
+			return dx_log_fail(x->cfg->path, -errno);
+		ret = file_new(d, x, path, fd, &st, &f);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		f->device = true;
+		f->device_size = x->dev_size;
+	}
+	f->handles++;
+	*out = f;
+	return 0;
+}
+
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out)
 {
@@ -286,7 +331,7 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 	int pfd, fd, ret;
 
 	if (x->kind == DX_EXPORT_DEVDAX)
-		return -EOPNOTSUPP;
+		return device_open(d, x, path, flags, out);
 	if (path[0] == '\0')
 		return -EISDIR;
 	pfd = lookup(x, path, O_PATH, 0);
@@ -398,7 +443,7 @@ void dx_file_settle(struct dx_file *f)
 
 int dx_seal_lease(struct dx_file *f)
 {
-	if (f->lease == LEASE_LEASED)
+	if (f->lease == LEASE_LEASED || f->device)
 		return 0;
 	if (f->lease == LEASE_BREAKING)
 		return -EAGAIN;
@@ -594,6 +639,8 @@ int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 {
 	int ret;
 
+	if (f->device) /* nothing to allocate, zero or unshare on a device */
+		return off + len > f->device_size ? -ERANGE : 0;
 	if (prepared(f, off, off + len))
 		return 0;
 	ret = prepare(f, off, len);

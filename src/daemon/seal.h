@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "common/queue.h"
 #include "daemon/itree.h"
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct dxd;
@@ -50,6 +51,8 @@ struct dx_file {
 	dev_t dev;
 	ino_t ino;
 	int fd;                         /* O_RDWR (O_RDONLY on read_only exports) */
+	bool device;                    /* a device-DAX export's one file: no lease, fixed size */
+	uint64_t device_size;           /* device only */
 	unsigned int handles;           /* clients' OPENs not yet CLOSEd */
 	enum dx_lease_state lease;
 	uint64_t lease_breaks;
@@ -78,6 +81,8 @@ void dx_seal_fini(struct dxd *d);
  * A new file gets MODE & the export's create_mode_mask (never beyond 0777),
  * and the daemon's umask on top.
  * -errno on failure; -EISDIR/-EINVAL for what is not a regular file.
+ * A device-DAX export serves one file, its device_file: any other PATH is
+ * -ENOENT, and TRUNC is -EOPNOTSUPP (a device has a fixed size).
  */
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out);
@@ -89,9 +94,12 @@ void dx_file_put(struct dx_file *f);
 void dx_file_settle(struct dx_file *f);
 const char *dx_lease_state_name(enum dx_lease_state s);
 struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
+/* fstat(2) of F's fd, with a device-DAX file's size in st_size. 0 or -errno. */
+int dx_file_stat(const struct dx_file *f, struct stat *st);
 
 /* Take the write lease: 0, or -EAGAIN while a local process has the file open
- * or the lease is being broken (the client hears BUSY_LOCAL). */
+ * or the lease is being broken (the client hears BUSY_LOCAL). A device-DAX
+ * file has no lease (nothing local can truncate a device): always 0. */
 int dx_seal_lease(struct dx_file *f);
 
 /*

@@ -229,7 +229,8 @@ static unsigned int op_open(struct req_ctx *r)
 	h->rw = rw;
 	TAILQ_INSERT_TAIL(&c->handles, h, link);
 	c->n_handles++;
-	fstat(f->fd, &st);
+	if (dx_file_stat(f, &st))
+		st.st_size = 0;
 	r->rep->u.open_rep.fh = h->fh;
 	r->rep->u.open_rep.size = (uint64_t)st.st_size;
 	r->rep->u.open_rep.attrs = file_attrs(f);
@@ -275,11 +276,13 @@ static unsigned int op_stat(struct req_ctx *r)
 	struct dx_handle *h = NULL;
 	unsigned int code = get_handle(r, r->req->u.fh.fh, &h);
 	struct stat st;
+	int ret;
 
 	if (code)
 		return code;
-	if (fstat(h->f->fd, &st))
-		return fail_errno(r, -errno, "fstat");
+	ret = dx_file_stat(h->f, &st);
+	if (ret)
+		return fail_errno(r, ret, "fstat");
 	a->size = (uint64_t)st.st_size;
 	a->blocks = (uint64_t)st.st_blocks;
 	a->blksize = (uint32_t)st.st_blksize;
@@ -298,6 +301,20 @@ static unsigned int set_size(struct req_ctx *r, struct dx_file *f, uint64_t size
 	dx_seal_forget_prepared(f, from);
 	if (ftruncate(f->fd, (off_t)size))
 		return fail_errno(r, -errno, "ftruncate");
+	return DXP_E_OK;
+}
+
+/* A device-DAX file is allocated from end to end and cannot change size. */
+static unsigned int allocate_device(struct req_ctx *r, const struct dx_file *f, const struct dxp_allocate_req *q)
+{
+	if (q->flags & DXP_ALLOC_SETSIZE)
+		return fail(r, DXP_E_NOTSUPP, "a device-DAX file has a fixed size (%llu bytes)",
+			    (unsigned long long)f->device_size);
+	if (q->off + q->len > f->device_size)
+		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) ends beyond the device-DAX file's fixed %llu bytes",
+			    (unsigned long long)q->off, (unsigned long long)q->len,
+			    (unsigned long long)f->device_size);
+	r->rep->u.alloc_rep.size = f->device_size;
 	return DXP_E_OK;
 }
 
@@ -321,6 +338,8 @@ static unsigned int op_allocate(struct req_ctx *r)
 			    (unsigned long long)q->off, (unsigned long long)q->len);
 	if (h->f->lease == LEASE_BREAKING)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
+	if (h->f->device)
+		return allocate_device(r, h->f, q);
 	if (q->len && fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
 		return fail_errno(r, -errno, "fallocate");
 	if (setsize) {
@@ -398,7 +417,7 @@ static unsigned int check_limits(struct req_ctx *r, const struct dx_file *f, uin
 	/* Bounce exports stage every layout; elsewhere only the file's tail.
 	 * (This size is an estimate taken before the lease; op_layout_get
 	 * takes the size that counts again once the lease is held.) */
-	staged = f->x->mr_mode == DX_MR_BOUNCE || fstat(f->fd, &st) != 0 || off + len > (uint64_t)st.st_size;
+	staged = f->x->mr_mode == DX_MR_BOUNCE || dx_file_stat(f, &st) != 0 || off + len > (uint64_t)st.st_size;
 	if (staged && r->c->d->staging_bytes + len > (uint64_t)cfg->staging_bytes)
 		return fail(r, DXP_E_LIMIT, "limits.staging_bytes (%lld) would be passed: %llu bytes staged",
 			    (long long)cfg->staging_bytes, (unsigned long long)r->c->d->staging_bytes);
@@ -448,10 +467,9 @@ static unsigned int op_layout_get(struct req_ctx *r)
 		return fail(r, DXP_E_BUSY_LOCAL, "the file is open by a local process");
 	if (ret)
 		return fail_errno(r, ret, "lease");
-	if (fstat(f->fd, &st)) {
-		ret = -errno;
+	ret = dx_file_stat(f, &st);
+	if (ret)
 		goto err_unseal;
-	}
 	/* RW never reaches past the end (RDMA does not extend files); READ may
 	 * cover the rest of the last page, which reads as zeros. */
 	if (q->off + q->len > (rw ? (uint64_t)st.st_size : ((uint64_t)st.st_size + DXP_PAGE - 1) / DXP_PAGE * DXP_PAGE)) {

@@ -4,7 +4,9 @@
 # that goes nowhere, run GUEST_SCRIPT inside, and exit with its status.
 #   124: QEMU timed out     125: the guest died without reporting a status
 # Env: DX_BUILD (build dir, required), DXVM_TIMEOUT (s, default 300),
-#      DXVM_MEM (default 6G: memmap=1G!4G needs RAM above 4G), DXVM_PMEM (memmap= value, default 1G!4G),
+#      DXVM_MEM (default 6G: the memmap= regions need RAM above 4G),
+#      DXVM_PMEM (memmap= of /dev/pmem0, FS-DAX; default 1G!4G),
+#      DXVM_PMEM2 (memmap= of /dev/pmem1, made device-DAX by devdax_up; default 512M!6G),
 #      DXVM_KVER (default: the newest kernel in /lib/modules),
 #      DXVM_KROOT (a kernel fetched by scripts/fetch-guest-kernel, not installed:
 #      the directory holding usr/lib/modules/KVER/vmlinuz; logs then go to
@@ -61,7 +63,7 @@ boot() {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -M pc -cpu max -smp 2 -m "${DXVM_MEM:-6G}" \
 		-kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash} $APPEND_MODS" \
+		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} memmap=${DXVM_PMEM2:-512M!6G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash} $APPEND_MODS" \
 		-display none -monitor none -serial file:"$SHARE/console.log" -no-reboot \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$SHARE",mount_tag=share,security_model=none,multidevs=remap \

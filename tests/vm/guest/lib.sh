@@ -52,6 +52,21 @@ pmem_up() {
 		mount -o dax /dev/pmem0 /mnt/pmem
 }
 
+# /dev/pmem1 (the second memmap= region) as device-DAX with 2 MiB alignment
+# (ndctl create-namespace -m devdax): DAXDEV is its character device.
+DAXDEV=
+devdax_up() {
+	modprobe -a nd_e820 nd_pmem dax_pmem device_dax || return 1
+	for _ in $(seq 50); do [ -b /dev/pmem1 ] && break; sleep 0.1; done
+	local ns
+	ns=$(ndctl list -N | python3 -c "import json,sys; print([n['dev'] for n in json.load(sys.stdin) if n.get('blockdev') == 'pmem1'][0])") ||
+		return 1
+	ndctl create-namespace -f -e "$ns" -m devdax -a 2M > /tmp/ndctl.json || return 1
+	DAXDEV=/dev/$(python3 -c "import json; print(json.load(open('/tmp/ndctl.json'))['daxregion']['devices'][0]['chardev'])")
+	for _ in $(seq 50); do [ -c "$DAXDEV" ] && return 0; sleep 0.1; done
+	return 1
+}
+
 # DXT_MR_MODE=odp (vm-odp's "+odp" runs of the recall tests): the FS-DAX
 # exports are served in ODP mode, past the self-test (odp_self_test = false).
 # rxe's ODP data path ignores the offset inside a page (upstream
@@ -69,7 +84,7 @@ odp_mode_ok() {
 # daxrdmad with the standard test exports (DX_RECALL_MS, default 2000; DX_LIMITS,
 # more settings of the limits group; DX_PMEM_OPTS, more settings of "pmem";
 # DX_TOP, more top-level settings; DX_FSDAX_OPTS, more settings of every FS-DAX
-# exports):
+# export; DX_MORE_EXPORTS, more exports, each ending in a comma):
 #   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
 #   ro    FS-DAX, read_only            denied  acl admits nobody here
 D=$DX_BUILD/src/daemon/daxrdmad
@@ -84,6 +99,7 @@ recall_timeout_ms = ${DX_RECALL_MS:-2000};
 ${DX_TOP:-}
 limits = { max_layout_size = 67108864; ${DX_LIMITS:-} };
 exports = (
+	${DX_MORE_EXPORTS:-}
 	{ name = "pmem"; ${DX_FSDAX_OPTS} ${DX_PMEM_OPTS:-} path = "/mnt/pmem/export"; acl = [ "192.168.100.0/24" ]; },
 	{ name = "shm"; path = "/dev/shm/export"; acl = [ "192.168.100.1" ]; },
 	{ name = "ro"; ${DX_FSDAX_OPTS} path = "/mnt/pmem/ro"; acl = [ "192.168.100.0/24" ]; read_only = true; },

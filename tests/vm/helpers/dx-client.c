@@ -144,7 +144,7 @@ static int do_read(struct daxrdma_client *c, const char *ex, const char *path, u
 	return daxrdma_close(&f) ? 1 : 0;
 }
 
-/* try rw|ro|create OFF LEN rw|read: what the daemon answers, as a word. */
+/* try rw|ro|create|trunc OFF LEN rw|read: what the daemon answers, as a word. */
 static int do_try(struct daxrdma_client *c, const char *ex, const char *path, const char *omode, uint64_t off,
 		  uint64_t len, const char *iomode)
 {
@@ -155,6 +155,8 @@ static int do_try(struct daxrdma_client *c, const char *ex, const char *path, co
 
 	if (strcmp(omode, "create") == 0)
 		flags |= DAXRDMA_O_CREAT;
+	if (strcmp(omode, "trunc") == 0)
+		flags |= DAXRDMA_O_TRUNC;
 	ret = daxrdma_open(c, ex, path, flags, 0644, &f);
 	if (ret)
 		return fail("open", ret) - 1;

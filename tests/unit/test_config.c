@@ -75,6 +75,7 @@ static void load__minimal_file__gets_defaults(void **state)
 	assert_int_equal(cfg->n_exports, 1);
 	assert_string_equal(cfg->exports[0].path, exportdir);
 	assert_int_equal(cfg->exports[0].mr_mode, DX_MR_AUTO);
+	assert_string_equal(cfg->exports[0].device_file, "device");
 	assert_false(cfg->exports[0].read_only);
 	assert_int_equal(cfg->exports[0].n_acl, 1);
 	assert_int_equal(cfg->exports[0].acl_cidr[0].prefix, 8);
@@ -140,6 +141,8 @@ static void load__bad_values__are_reported(void **state)
 		     "1: listen.address: \"rdma.example\" is not a numeric IPv4 or IPv6 address");
 	expect_error("exports = ( { name = \"a b\"; path = \"%s\"; acl = [\"1.2.3.4\"]; } );\n",
 		     "1: exports[0].name: \"a b\" is not a valid name (1 to 64 of A-Z a-z 0-9 . _ -)");
+	expect_error("exports = ( { name = \"a\"; path = \"%s\"; acl = [\"1.2.3.4\"];\n device_file = \"../pool\"; } );\n",
+		     "2: exports[0].device_file: \"../pool\" is not a valid name (1 to 64 of A-Z a-z 0-9 . _ -)");
 	expect_error("exports = ( { name = \"a\"; path = \"%s\";\n acl = [\"1.2.3.4\", \"10.0.0.0/40\"]; } );\n",
 		     "2: exports[0].acl[1]: \"10.0.0.0/40\" is not an address or CIDR prefix (like 192.168.100.0/24)");
 	expect_error("exports = ( { name = \"a\"; path = \"%s\"; acl = [\"1.2.3.4\"]; },\n"

@@ -22,7 +22,10 @@
  * History:
  *   1  first version; FILE_RECALL and RECALL_RETURN added behind the
  *      DXP_FEAT_FILE_RECALL feature bit of HELLO (a client that does not ask
- *      gets one LAYOUT_RECALL per layout, as before).
+ *      gets one LAYOUT_RECALL per layout, as before). One-sided persistence
+ *      behind DXP_FEAT_REMOTE_PERSIST: OPEN replies mark the files whose
+ *      export declares it (DXP_ATTR_REMOTE_PERSIST); COMMIT stays valid
+ *      everywhere.
  */
 #ifndef DAXRDMA_PROTO_H
 #define DAXRDMA_PROTO_H
@@ -99,10 +102,15 @@ enum dxp_open_flags {
 enum dxp_attrs {
 	DXP_ATTR_DAX = 1u << 0,       /* the file is on persistent memory */
 	DXP_ATTR_READ_ONLY = 1u << 1, /* the export is read_only */
+	/* Persist one-sided (DXP_FEAT_REMOTE_PERSIST): NIC writes to this file's
+	 * layouts are persistent once placed, and RW layouts address the file
+	 * itself, so an RDMA READ after the writes on the same QP (or an RDMA
+	 * FLUSH) persists them with no COMMIT. */
+	DXP_ATTR_REMOTE_PERSIST = 1u << 2,
 };
 
 enum dxp_features {
-	DXP_FEAT_RDMA_FLUSH = 1u << 0, /* layouts may be persisted by ibv_wr_flush */
+	DXP_FEAT_REMOTE_PERSIST = 1u << 0, /* OPEN says which files may be persisted one-sided */
 	DXP_FEAT_FILE_RECALL = 1u << 1, /* recalls come as FILE_RECALL, one per handle and range */
 };
 

@@ -574,7 +574,8 @@ static int hello(struct daxrdma_client *c)
 	req.u.hello.version = DXP_VERSION;
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
-	req.u.hello.features = DXP_FEAT_FILE_RECALL;
+	req.u.hello.features = DXP_FEAT_FILE_RECALL |
+				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
 	ret = dxc_call(c, &req, &rep, NULL);
 	if (ret)
 		return ret;
@@ -584,6 +585,7 @@ static int hello(struct daxrdma_client *c)
 	c->recall_timeout_ms = rep->u.hello.recall_timeout_ms;
 	c->max_layout_size = rep->u.hello.max_layout_size;
 	c->file_recall = rep->u.hello.features & DXP_FEAT_FILE_RECALL;
+	c->remote_persist = rep->u.hello.features & DXP_FEAT_REMOTE_PERSIST;
 	return 0;
 }
 

@@ -55,6 +55,7 @@ struct daxrdma_file {
 	struct daxrdma_client *c;
 	uint64_t fh;
 	bool rw;
+	bool remote_persist;      /* OPEN said DXP_ATTR_REMOTE_PERSIST */
 	TAILQ_HEAD(, daxrdma_layout) layouts;
 };
 
@@ -93,6 +94,7 @@ struct daxrdma_client {
 	bool early_frecall_valid;
 	uint64_t lget_fh;               /* the handle of the LAYOUT_GET in flight */
 	bool file_recall;               /* the daemon sends FILE_RECALL */
+	bool remote_persist;            /* the daemon marks files for one-sided persistence */
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;
 };

@@ -49,6 +49,9 @@ enum daxrdma_client_flags {
 	/* A read or write on a recalled layout gets the range again (waiting
 	 * while a local process uses the file) instead of failing with -ESTALE. */
 	DAXRDMA_RELAYOUT = 1u << 0,
+	/* daxrdma_commit always sends COMMIT, even where one-sided persistence
+	 * is on offer (see enum daxrdma_persist). */
+	DAXRDMA_COMMIT_MESSAGE = 1u << 1,
 };
 
 struct daxrdma_client_opts {
@@ -131,6 +134,16 @@ int daxrdma_layout_get(struct daxrdma_file *file, uint64_t off, uint64_t len, in
 /* Return the layout (if the daemon still has it) and free the handle. */
 int daxrdma_layout_return(struct daxrdma_layout **layout);
 
+/* How daxrdma_commit makes writes persistent on a layout. */
+enum daxrdma_persist {
+	/* A COMMIT message: the daemon flushes (in bounce mode, copies in). */
+	DAXRDMA_PERSIST_COMMIT = 1,
+	/* One-sided, where the export declares that NIC writes are persistent
+	 * once placed (daxrdmad.conf(5), persistence): an RDMA READ after the
+	 * writes on the same QP, which completes only once they are placed. */
+	DAXRDMA_PERSIST_READ_AFTER_WRITE = 2,
+};
+
 struct daxrdma_layout_info {
 	uint64_t off, len;   /* file range */
 	uint64_t raddr;      /* remote address of file offset OFF */
@@ -138,14 +151,18 @@ struct daxrdma_layout_info {
 	int iomode;
 	bool bounce;         /* data reaches the file at commit or return */
 	bool recalled;       /* recalled or returned: no more I/O on this stateid */
+	int persist;         /* enum daxrdma_persist: what daxrdma_commit does here */
 };
 int daxrdma_layout_info(const struct daxrdma_layout *layout, struct daxrdma_layout_info *info);
 
 /* RDMA WRITE/READ of LEN bytes at file offset OFF, inside the layout. */
 int daxrdma_write(struct daxrdma_layout *layout, uint64_t off, const void *buf, size_t len);
 int daxrdma_read(struct daxrdma_layout *layout, uint64_t off, void *buf, size_t len);
-/* Make [OFF, OFF+LEN) of what was written durable in the file. */
+/* Make [OFF, OFF+LEN) of what was written durable in the file, by the
+ * layout's method (daxrdma_layout_info's persist). */
 int daxrdma_commit(struct daxrdma_layout *layout, uint64_t off, uint64_t len);
+/* The same, and *METHOD says which enum daxrdma_persist it used. */
+int daxrdma_commit_method(struct daxrdma_layout *layout, uint64_t off, uint64_t len, int *method);
 
 #ifdef __cplusplus
 }

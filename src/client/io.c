@@ -74,6 +74,7 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	f->c = c;
 	f->fh = rep->u.open_rep.fh;
 	f->rw = flags & DAXRDMA_O_RDWR;
+	f->remote_persist = c->remote_persist && (rep->u.open_rep.attrs & DXP_ATTR_REMOTE_PERSIST);
 	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&c->files, f, link);
 	*out = f;
@@ -263,6 +264,14 @@ DX_EXPORT int daxrdma_layout_return(struct daxrdma_layout **layout)
 	return ret;
 }
 
+/* One-sided where the file allows it and the layout addresses the file
+ * itself (a bounce layout's writes are in a staging buffer). */
+static int persist_method(const struct daxrdma_layout *l)
+{
+	return l->file->remote_persist && l->mr_mode != DXP_MR_BOUNCE ? DAXRDMA_PERSIST_READ_AFTER_WRITE
+								       : DAXRDMA_PERSIST_COMMIT;
+}
+
 DX_EXPORT int daxrdma_layout_info(const struct daxrdma_layout *l, struct daxrdma_layout_info *info)
 {
 	if (!l || !info)
@@ -275,6 +284,7 @@ DX_EXPORT int daxrdma_layout_info(const struct daxrdma_layout *l, struct daxrdma
 	info->iomode = l->iomode;
 	info->bounce = l->mr_mode == DXP_MR_BOUNCE;
 	info->recalled = l->state != DXC_LAYOUT_VALID;
+	info->persist = persist_method(l);
 	return 0;
 }
 
@@ -370,21 +380,58 @@ DX_EXPORT int daxrdma_read(struct daxrdma_layout *l, uint64_t off, void *buf, si
 	return io(l, false, off, buf, len);
 }
 
+/*
+ * Read-after-write: an RDMA READ on the QP that carried the writes is
+ * executed only after them, so its completion says they are placed; the
+ * export declared that placed is persistent. The last bytes of the range
+ * are read (RC does not order a zero-length READ on every device).
+ */
+static int read_after_write(struct daxrdma_layout *l, uint64_t off, uint64_t len)
+{
+	struct daxrdma_client *c = l->file->c;
+	uint64_t n = len < 8 ? len : 8;
+	int ret;
+
+	if (c->broken)
+		return -ENOTCONN;
+	ret = dxc_rdma_chunks(c, false, l->raddr + (off + len - n - l->off), l->rkey, (size_t)n);
+	if (!ret)
+		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
+	if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
+		ret = -EREMOTEIO;
+	if (ret)
+		dxc_log(c, LOG_ERR, "read-after-write persistence at %llu: %s", (unsigned long long)off,
+			c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
+	return ret;
+}
+
 DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t len)
+{
+	return daxrdma_commit_method(l, off, len, NULL);
+}
+
+DX_EXPORT int daxrdma_commit_method(struct daxrdma_layout *l, uint64_t off, uint64_t len, int *method)
 {
 	struct dxp_msg req = { .hdr.op = DXP_COMMIT };
 	const struct dxp_msg *rep;
-	int ret;
+	int how, ret;
 
 	if (!l || off < l->off || off + len < off || off + len > l->off + l->len)
 		return !l ? -EINVAL : -ERANGE;
 	/* A recalled layout may still be committed until it is returned. */
 	if (l->state == DXC_LAYOUT_RETURNED)
 		return -ESTALE;
-	req.u.commit.stateid = l->sid;
-	req.u.commit.off = off;
-	req.u.commit.len = len;
-	ret = dxc_call(l->file->c, &req, &rep, NULL);
+	how = persist_method(l);
+	if (method)
+		*method = how;
+	if (how == DAXRDMA_PERSIST_READ_AFTER_WRITE) {
+		ret = len && l->iomode == DAXRDMA_RW ? read_after_write(l, off, len) : 0;
+	} else {
+		req.u.commit.stateid = l->sid;
+		req.u.commit.off = off;
+		req.u.commit.len = len;
+		ret = dxc_call(l->file->c, &req, &rep, NULL);
+	}
 	if (ret == 0 && off <= l->dirty_lo && off + len >= l->dirty_hi)
 		l->dirty_lo = l->dirty_hi = 0; /* all it wrote is persistent */
 	dxc_handle_recalls(l->file->c);

@@ -58,6 +58,7 @@ static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **
 	rn_int(root, "malformed_messages", (int64_t)d->st.malformed);
 	rn_int(root, "keepalives_sent", (int64_t)d->st.keepalives);
 	rn_int(root, "peers_lost", (int64_t)d->st.peers_lost);
+	rn_int(root, "commits", (int64_t)d->st.commits);
 	rn_int(root, "bytes_committed", (int64_t)d->st.bytes_committed);
 	rn_int(root, "bytes_copied_back", (int64_t)d->st.bytes_copied_back);
 	rn_int(root, "bytes_copied", (int64_t)d->st.bytes_copied);

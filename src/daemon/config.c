@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 const char *const dx_mr_mode_names[] = { "auto", "pinned", "odp", "bounce", NULL };
+const char *const dx_persistence_names[] = { "commit", "remote-flush", NULL };
 static const char *const log_level_names[] = { "error", "warning", "notice", "info", "debug", NULL };
 
 enum cfg_type { CT_BOOL, CT_INT, CT_STRING, CT_ENUM, CT_STRLIST, CT_GROUP, CT_GROUPLIST };
@@ -188,6 +189,21 @@ static const struct cfg_key cfg_export[] = {
 		  "requires. No local process can truncate a device, so its layouts are recalled only "
 		  "by daxrdmactl recall (naming the device's path), a reload that drops or changes "
 		  "the export, and shutdown. Ignored for directories." },
+	{ .name = "persistence", .type = CT_ENUM, .off = EXP(persistence), .choices = dx_persistence_names,
+	  .idef = DX_PERSIST_COMMIT,
+	  .help = "How clients make their RDMA writes persistent. commit: the client sends COMMIT and "
+		  "daxrdmad flushes the CPU caches over the range (in bounce mode it copies the data in "
+		  "first); always right. remote-flush: the admin declares that the platform's persistence "
+		  "domain covers what the NIC writes once it is placed in memory: eADR (CPU caches are "
+		  "persistent), or ADR with DDIO turned off for the NIC's PCIe root port, so that NIC writes "
+		  "go to the memory controller and not to the last-level cache. Clients then persist "
+		  "one-sided, with no COMMIT and no server CPU: an RDMA FLUSH where their rdma-core has "
+		  "ibv_wr_flush, otherwise an RDMA READ on the same QP after their writes (which returns "
+		  "only once the writes before it are placed). Offered only where layouts address the file "
+		  "itself (pinned, odp, device-DAX); a bounce export offers commit only and daxrdmactl "
+		  "exports says why; on a file system without DAX it is a configuration error. Declaring it "
+		  "on a platform that does not meet these conditions loses data at a power failure. A "
+		  "reload that changes it applies to files opened afterwards." },
 	{ .name = "read_only", .type = CT_BOOL, .off = EXP(read_only), .idef = false,
 	  .help = "Grant only READ layouts; RW requests are refused." },
 	{ .name = "odp_self_test", .type = CT_BOOL, .off = EXP(odp_self_test), .idef = true,

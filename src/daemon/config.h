@@ -15,6 +15,8 @@
 
 enum dx_mr_mode { DX_MR_AUTO, DX_MR_PINNED, DX_MR_ODP, DX_MR_BOUNCE };
 extern const char *const dx_mr_mode_names[]; /* NULL-terminated */
+enum dx_persistence { DX_PERSIST_COMMIT, DX_PERSIST_REMOTE_FLUSH };
+extern const char *const dx_persistence_names[]; /* NULL-terminated */
 
 struct dx_export_cfg {
 	char *name;
@@ -23,6 +25,7 @@ struct dx_export_cfg {
 	int mr_mode; /* enum dx_mr_mode */
 	bool odp_self_test; /* prove ODP on FS-DAX before using it (default true) */
 	char *device_file;  /* device-DAX: the name its one file is served under */
+	int persistence;    /* enum dx_persistence */
 	char *create_mode_mask;   /* octal, as written */
 	unsigned int create_mask; /* create_mode_mask, parsed: never beyond 0777 */
 	char **acl;

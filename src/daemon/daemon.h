@@ -24,6 +24,7 @@ enum dx_prio { DX_PRIO_URGENT, DX_PRIO_NORMAL, DX_PRIO_BACKGROUND, DX_PRIO_N };
 
 struct dx_stats {
 	uint64_t layouts_granted, layouts_returned, recalls, fenced, lease_breaks, malformed;
+	uint64_t commits;            /* COMMIT requests */
 	uint64_t bytes_committed;
 	uint64_t bytes_copied_back;  /* bounce data copied in at a return that did not say CLEAN */
 	uint64_t bytes_copied;       /* every byte copied between a staging buffer and a file (0: zero copy) */

@@ -335,6 +335,33 @@ static int open_devdax(struct dx_export *x, const struct dx_listener *l, char *w
 	return ret;
 }
 
+/* persistence = "remote-flush" holds only where NIC writes reach the file
+ * itself: never through the page cache, and not in bounce mode, where they
+ * land in a staging buffer. */
+static int resolve_persistence(struct dx_export *x, char *why, size_t whylen)
+{
+	x->remote_persist = false;
+	if (x->cfg->persistence == DX_PERSIST_COMMIT) {
+		snprintf(x->persist_reason, sizeof(x->persist_reason), "configured: COMMIT");
+		return 0;
+	}
+	if (x->kind == DX_EXPORT_FS) {
+		snprintf(why, whylen, "persistence = \"remote-flush\" on a file system without DAX: NIC writes "
+			 "reach the page cache, which only msync persists");
+		return -EINVAL;
+	}
+	if (x->mr_mode == DX_MR_BOUNCE) {
+		snprintf(x->persist_reason, sizeof(x->persist_reason), "remote-flush declared, but layouts are "
+			 "bounce (NIC writes land in staging buffers): COMMIT");
+		log_warn("export \"%s\": %s", x->cfg->name, x->persist_reason);
+		return 0;
+	}
+	x->remote_persist = true;
+	snprintf(x->persist_reason, sizeof(x->persist_reason), "remote-flush declared (the persistence domain "
+		 "covers NIC writes) and layouts are %s: one-sided, or COMMIT", dx_mr_mode_names[x->mr_mode]);
+	return 0;
+}
+
 int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 		    struct dx_exports **out, struct dxbuf *errs)
 {
@@ -364,6 +391,8 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 			ret = open_devdax(x, l, why, sizeof(why));
 		else
 			ret = open_directory(x, l, why, sizeof(why));
+		if (!ret)
+			ret = resolve_persistence(x, why, sizeof(why));
 		if (ret) {
 			dxbuf_printf(errs, "%s:%d: export \"%s\" (%s): %s\n", cfg->file, x->cfg->line,
 				      x->cfg->name, x->cfg->path, why);
@@ -419,6 +448,11 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 		rn_str(o, "mr_mode", dx_mr_mode_names[x->mr_mode]);
 		rn_str(o, "mr_mode_reason", x->mr_reason);
 		rn_str(o, "persistence", granularity_name(x->granularity));
+		acl = rn_array(o, "persistence_methods");
+		rn_str(acl, NULL, "commit");
+		if (x->remote_persist)
+			rn_str(acl, NULL, "remote-flush");
+		rn_str(o, "persistence_reason", x->persist_reason);
 		if (x->kind == DX_EXPORT_DEVDAX) {
 			rn_str(o, "device_file", x->cfg->device_file);
 			rn_int(o, "device_size", (int64_t)x->dev_size);

@@ -34,6 +34,8 @@ struct dx_export {
 	int granularity;    /* enum pmem2_granularity of a mapping */
 	enum dx_mr_mode mr_mode;
 	char mr_reason[200];
+	bool remote_persist;  /* clients may persist one-sided (persistence = "remote-flush", zero copy) */
+	char persist_reason[160];
 };
 
 struct dx_exports {

@@ -173,7 +173,9 @@ static unsigned int op_hello(struct req_ctx *r)
 	a->max_msg = DXP_MAX_MSG;
 	/* Recalls of many layouts as one message, for clients that take them. */
 	c->file_recall = q->features & DXP_FEAT_FILE_RECALL;
-	a->features = q->features & DXP_FEAT_FILE_RECALL;
+	/* One-sided persistence, on the files OPEN marks, for clients that know it. */
+	c->remote_persist = q->features & DXP_FEAT_REMOTE_PERSIST;
+	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST);
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
@@ -233,7 +235,8 @@ static unsigned int op_open(struct req_ctx *r)
 		st.st_size = 0;
 	r->rep->u.open_rep.fh = h->fh;
 	r->rep->u.open_rep.size = (uint64_t)st.st_size;
-	r->rep->u.open_rep.attrs = file_attrs(f);
+	r->rep->u.open_rep.attrs = file_attrs(f) |
+				   (c->remote_persist && x->remote_persist ? DXP_ATTR_REMOTE_PERSIST : 0);
 	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
 				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
 	log_debug("client %llu: OPEN %s/%s %s -> fh %llu", (unsigned long long)c->id, name, path,
@@ -606,6 +609,7 @@ static unsigned int op_commit(struct req_ctx *r)
 	if (q->off < l->off || q->off + q->len < q->off || q->off + q->len > l->off + l->len)
 		return fail(r, DXP_E_RANGE, "commit [%llu, +%llu) is outside layout %llu",
 			    (unsigned long long)q->off, (unsigned long long)q->len, (unsigned long long)l->id);
+	r->c->d->st.commits++;
 	if (l->iomode != DXP_IOMODE_RW)
 		return DXP_E_OK; /* READ layouts hold nothing to persist */
 	code = check_writable(r, l->f);

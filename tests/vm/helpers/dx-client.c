@@ -3,7 +3,10 @@
  * internals so it can also misbehave (ignore recalls, RDMA with dead rkeys).
  *
  *   dx-client HOST EXPORT PATH write OFF LEN SEED     create/extend, RW layout, write pattern, commit
- *                                 (not with DX_NO_COMMIT set: the return makes it land)
+ *                                 (not with DX_NO_COMMIT set: the return makes it land;
+ *                                 with DX_SHOW_PERSIST, PERSIST commit|read-after-write says
+ *                                 how the commit persisted; DX_COMMIT_MESSAGE sets the
+ *                                 client flag DAXRDMA_COMMIT_MESSAGE)
  *   dx-client HOST EXPORT PATH read OFF LEN           READ layout, bytes to stdout
  *   dx-client HOST EXPORT PATH try OPEN_MODE OFF LEN IOMODE
  *                                 print OK or the errno name of the first refusal
@@ -109,9 +112,15 @@ static int do_write(struct daxrdma_client *c, const char *ex, const char *path, 
 	ret = daxrdma_write(l, off, p, len);
 	if (ret)
 		return fail("write", ret);
-	ret = getenv("DX_NO_COMMIT") ? 0 : daxrdma_commit(l, off, len);
-	if (ret)
-		return fail("commit", ret);
+	if (!getenv("DX_NO_COMMIT")) {
+		int method = 0;
+
+		ret = daxrdma_commit_method(l, off, len, &method);
+		if (ret)
+			return fail("commit", ret);
+		if (getenv("DX_SHOW_PERSIST"))
+			printf("PERSIST %s\n", method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
+	}
 	ret = daxrdma_layout_return(&l);
 	if (ret)
 		return fail("layout_return", ret);
@@ -475,6 +484,8 @@ int main(int argc, char **argv)
 	act = argv[4];
 	if (strcmp(act, "read") != 0 && strcmp(act, "hold") != 0)
 		o.recall = NULL;
+	if (getenv("DX_COMMIT_MESSAGE"))
+		o.flags |= DAXRDMA_COMMIT_MESSAGE;
 	if (daxrdma_client_new(&o, &c))
 		return 1;
 	ret = daxrdma_connect(c, argv[1], getenv("DX_PORT"));

@@ -17,7 +17,9 @@
  *   dx-bench HOST EXPORT PATH lat SIZE COUNT
  *       One RW layout of SIZE bytes; COUNT times RDMA WRITE it and COMMIT:
  *       the latency of a small persistent write. Prints median_us, p99_us.
- *       $DX_BUSY_POLL_US sets the client's busy_poll_us.
+ *       $DX_BUSY_POLL_US sets the client's busy_poll_us; $DX_COMMIT_MESSAGE
+ *       sends COMMIT even where one-sided persistence is on offer. Prints
+ *       persist=commit|read-after-write too.
  *   dx-bench HOST EXPORT PATH read SIZE CHUNK
  *       One READ layout; RDMA READ it in CHUNK pieces. Prints get_ms, read_MBps.
  *
@@ -164,7 +166,7 @@ static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count,
 {
 	double *t = calloc(count, sizeof(*t));
 	struct daxrdma_layout *l;
-	int ret;
+	int ret, method = 0;
 
 	if (!t)
 		return fail("calloc", -ENOMEM);
@@ -175,7 +177,7 @@ static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count,
 		buf[0] = (uint8_t)i;
 		ret = daxrdma_write(l, 0, buf, (size_t)size);
 		if (!ret)
-			ret = daxrdma_commit(l, 0, size);
+			ret = daxrdma_commit_method(l, 0, size, &method);
 		t[i] = (now_s() - t0) * 1e6;
 	}
 	if (!ret)
@@ -185,8 +187,8 @@ static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count,
 		return fail("lat", ret);
 	}
 	qsort(t, count, sizeof(*t), cmp_double);
-	printf("lat size=%llu count=%lu median_us=%.1f p99_us=%.1f\n", (unsigned long long)size, count,
-	       t[count / 2], t[count * 99 / 100]);
+	printf("lat size=%llu count=%lu median_us=%.1f p99_us=%.1f persist=%s\n", (unsigned long long)size, count,
+	       t[count / 2], t[count * 99 / 100], method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
 	free(t);
 	return 0;
 }
@@ -195,7 +197,8 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("DX_BUSY_POLL_US");
 	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 30000,
-					 .busy_poll_us = env ? (unsigned int)atoi(env) : 0 };
+					 .busy_poll_us = env ? (unsigned int)atoi(env) : 0,
+					 .flags = getenv("DX_COMMIT_MESSAGE") ? DAXRDMA_COMMIT_MESSAGE : 0 };
 	struct daxrdma_client *c = NULL;
 	struct daxrdma_file *f = NULL;
 	uint64_t size;

@@ -7,15 +7,10 @@
 # JSON and the plot. Run by scripts/bench. DXBENCH_REPS (default 3) sets the
 # repetitions of the data-path rows.
 . "$DXVM_GUEST/lib.sh"
-BENCH=$DX_BUILD/bench/dx-bench
+. "$DX_SRC/bench/bench-lib.sh"
 PMEMCPY=$DX_BUILD/bench/dx-pmemcpy
 ENGINE=$DX_BUILD/src/fio/daxrdma-fio.so
 LOP=$DX_BUILD/tests/vm/dx-localop
-OUT=$DXVM_SHARE/samples.tsv
-SIZE=$((64 << 20)) # data path runs move 64 MiB
-CHUNK=$((1 << 20))
-REPS=${DXBENCH_REPS:-3}
-LAT_REPS=5         # the small-write latencies are bimodal on two vCPUs
 TRUNC_REPS=5       # truncate waits: 5 each...
 SCALE_RUNS=20      # ...and 20 at 32 x 16, counting the cooperating clients fenced
 HELD=10000         # layouts held while a grant is timed
@@ -24,40 +19,6 @@ DX_LIMITS="max_clients = 64; max_connections_per_address = 64; max_layouts = 163
 rxe_up && rxe_active && pmem_up && daemon_up || { echo "bench: setup failed"; exit 1; }
 : > $OUT
 
-# sample KEY WHAT UNIT BETTER BASE GOAL VALUE...: one row's samples. BETTER is
-# hi or lo; BASE the key of the row it is compared with (- for none); GOAL
-# the issue's goal for the ratio, or -.
-sample() {
-	local IFS=$'\t'
-	echo "$1	$2	$3	$4	$5	$6	${*:7}" | tr -s ' ' >> $OUT
-	echo "bench: $2: ${*:7} $3"
-}
-field() { # KEY LINE: the value of KEY=value in LINE
-	sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<< " $2"
-}
-reps() { # N COMMAND...: COMMAND's output, N times
-	local n=$1
-	shift
-	for _ in $(seq $n); do "$@"; done
-}
-
-# ---- the wire: perftest, the same sizes as daxrdma's ----
-perftest_bw() { # PROGRAM: BW average [MB/s] of 1 MiB messages
-	timeout 120 "$1" -R -d rxe0 -s $CHUNK -n 200 > /tmp/pt-server.log 2>&1 &
-	local s=$!
-	sleep 2
-	timeout 120 "$1" -R -d rxe0 -s $CHUNK -n 200 $GUEST_IP > /tmp/pt-client.log 2>&1
-	wait $s
-	awk -v s=$CHUNK '$1 == s { print $4 }' /tmp/pt-client.log
-}
-perftest_lat() { # PROGRAM SIZE [-e]: typical latency in µs
-	timeout 120 "$1" -d rxe0 -s $2 -n 1000 $3 > /tmp/pt-server.log 2>&1 &
-	local s=$!
-	sleep 2
-	timeout 120 "$1" -d rxe0 -s $2 -n 1000 $3 $GUEST_IP > /tmp/pt-client.log 2>&1
-	wait $s
-	awk -v s=$2 '$1 == s { print $5 }' /tmp/pt-client.log
-}
 sample ib_write_bw "ib_write_bw, 1 MiB messages" MB/s hi - - $(reps $REPS perftest_bw ib_write_bw)
 sample ib_read_bw "ib_read_bw, 1 MiB messages" MB/s hi - - $(reps $REPS perftest_bw ib_read_bw)
 # A small persistent write is an RDMA WRITE and a request/reply: perftest's
@@ -76,11 +37,6 @@ sample pt_lat_poll "ib_write_lat 4 KiB + ib_send_lat 64 B, polling" µs lo - - "
 sample pt_lat_event "ib_write_lat 4 KiB + ib_send_lat -e 64 B, sleeping" µs lo - - "${ev_sums[@]}"
 
 # ---- small persistent writes: 4 KiB RDMA WRITE + COMMIT ----
-daemon_poll() { # US: the daemon's busy_poll_us, by reload
-	sed -i '/^busy_poll_us/d' /tmp/dx.conf
-	echo "busy_poll_us = $1;" >> /tmp/dx.conf
-	$CTL reload > /dev/null || echo "bench: reload failed"
-}
 lat_run() { # CLIENT_POLL_US: the median µs of 1000 writes + COMMITs
 	field median_us "$(DX_BUSY_POLL_US=$1 $BENCH $GUEST_IP pmem lat.dat lat 4096 1000)"
 }

@@ -166,7 +166,7 @@ static int write_status(struct bench *b, uint64_t raddr, uint32_t rkey, enum ibv
 static int prove(struct bench *b)
 {
 	uint64_t raddr = (uintptr_t)b->buf + 8192;
-	enum ibv_wc_status st;
+	enum ibv_wc_status st = IBV_WC_SUCCESS;
 	uint32_t old;
 	int ret;
 
@@ -287,15 +287,70 @@ static struct ibv_context *open_device(const char *name)
 	return ctx;
 }
 
+/* Set up on CTX, measure every row, prove; 0 or 1. */
+static int run(struct ibv_context *ctx, const struct sockaddr *addr, int rounds, double *g, double *r)
+{
+	struct bench b = { 0 };
+	char why[160];
+	int ret = 1;
+
+	b.pd = ibv_alloc_pd(ctx);
+	b.buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	b.src = malloc(4096);
+	if (!b.pd || b.buf == MAP_FAILED || !b.src) {
+		perror("dx-mwbench: setup");
+		goto out;
+	}
+	if (dx_loopqp_new(b.pd, 1, addr, 2 * BATCH + 4, 2 * BATCH + 4, &b.lq, why, sizeof(why))) {
+		fprintf(stderr, "dx-mwbench: %s\n", why);
+		goto out;
+	}
+	b.bind_mr = ibv_reg_mr(b.pd, b.buf, BUF_SIZE, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+						       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_MW_BIND);
+	b.src_mr = ibv_reg_mr(b.pd, b.src, 4096, IBV_ACCESS_LOCAL_WRITE);
+	if (!b.bind_mr || !b.src_mr) {
+		perror("dx-mwbench: ibv_reg_mr");
+		goto out;
+	}
+	for (int i = 0; i < BATCH; i++) {
+		b.mw[i] = ibv_alloc_mw(b.pd, IBV_MW_TYPE_2);
+		if (!b.mw[i]) {
+			perror("dx-mwbench: ibv_alloc_mw (type 2)");
+			goto out;
+		}
+		b.rkey[i] = b.mw[i]->rkey;
+	}
+	for (size_t len = 4096; len <= BUF_SIZE; len *= 16)
+		if (row_single(&b, len, rounds, g, r))
+			goto out;
+	if (row_single(&b, BUF_SIZE, rounds, g, r) || row_batch(&b, 65536, rounds, g, r))
+		goto out;
+	ret = prove(&b) ? 1 : 0;
+out:
+	for (int i = 0; i < BATCH; i++)
+		if (b.mw[i])
+			ibv_dealloc_mw(b.mw[i]);
+	if (b.bind_mr)
+		ibv_dereg_mr(b.bind_mr);
+	if (b.src_mr)
+		ibv_dereg_mr(b.src_mr);
+	dx_loopqp_free(&b.lq);
+	if (b.buf != MAP_FAILED && b.buf)
+		munmap(b.buf, BUF_SIZE);
+	free(b.src);
+	if (b.pd)
+		ibv_dealloc_pd(b.pd);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	int rounds = argc > 3 ? atoi(argv[3]) : 50;
-	struct ibv_context *ctx;
 	struct ibv_device_attr da;
-	struct bench b = { 0 };
-	char why[160];
+	struct ibv_context *ctx;
 	double *g, *r;
+	int ret;
 
 	if (argc < 3 || inet_pton(AF_INET, argv[2], &sin.sin_addr) != 1 || rounds < 1 || rounds > 100000) {
 		fprintf(stderr, "usage: dx-mwbench DEVICE IPV4-ADDRESS [ROUNDS]\n");
@@ -308,38 +363,11 @@ int main(int argc, char **argv)
 	}
 	printf("device %s: max_mw %d, memory windows type 2%s\n", argv[1], da.max_mw,
 	       da.device_cap_flags & (IBV_DEVICE_MEM_WINDOW_TYPE_2A | IBV_DEVICE_MEM_WINDOW_TYPE_2B) ? "" : ": no");
-	b.pd = ibv_alloc_pd(ctx);
-	b.buf = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	b.src = malloc(4096);
 	g = calloc((size_t)rounds, sizeof(*g));
 	r = calloc((size_t)rounds, sizeof(*r));
-	if (!b.pd || b.buf == MAP_FAILED || !b.src || !g || !r) {
-		perror("dx-mwbench: setup");
-		return 1;
-	}
-	if (dx_loopqp_new(b.pd, 1, (struct sockaddr *)&sin, 2 * BATCH + 4, 2 * BATCH + 4, &b.lq, why, sizeof(why))) {
-		fprintf(stderr, "dx-mwbench: %s\n", why);
-		return 1;
-	}
-	b.bind_mr = ibv_reg_mr(b.pd, b.buf, BUF_SIZE, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-						       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_MW_BIND);
-	b.src_mr = ibv_reg_mr(b.pd, b.src, 4096, IBV_ACCESS_LOCAL_WRITE);
-	if (!b.bind_mr || !b.src_mr) {
-		perror("dx-mwbench: ibv_reg_mr");
-		return 1;
-	}
-	for (int i = 0; i < BATCH; i++) {
-		b.mw[i] = ibv_alloc_mw(b.pd, IBV_MW_TYPE_2);
-		if (!b.mw[i]) {
-			perror("dx-mwbench: ibv_alloc_mw (type 2)");
-			return 1;
-		}
-		b.rkey[i] = b.mw[i]->rkey;
-	}
-	for (size_t len = 4096; len <= BUF_SIZE; len *= 16)
-		if (row_single(&b, len, rounds, g, r))
-			return 1;
-	if (row_single(&b, BUF_SIZE, rounds, g, r) || row_batch(&b, 65536, rounds, g, r))
-		return 1;
-	return prove(&b) ? 1 : 0;
+	ret = g && r ? run(ctx, (const struct sockaddr *)&sin, rounds, g, r) : 1;
+	free(g);
+	free(r);
+	ibv_close_device(ctx);
+	return ret;
 }

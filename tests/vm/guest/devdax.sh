@@ -120,8 +120,6 @@ check "shutdown: the committed bytes are unchanged" intact 15
 
 # A character device that is not device-DAX.
 DX_MORE_EXPORTS='{ name = "null"; path = "/dev/null"; acl = [ "192.168.100.0/24" ]; },'
-daemon_up > /dev/null
-up=$?
-check "a character device that is not device-DAX stops the start" test $up -ne 0
+check "a character device that is not device-DAX stops the start" daemon_refuses
 check "... with a clear error" grep -q 'export "null" (/dev/null): a character device that libdaxctl does not know as a device-DAX instance' /tmp/daemon.log
 summary

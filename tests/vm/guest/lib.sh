@@ -129,6 +129,14 @@ odp_zero_copy() {
 		check "odp: the daemon copied no byte (bytes_copied 0)" json "d['bytes_copied'] == 0" status
 	return 0
 }
+# daemon_up fails (the configuration is refused); a daemon that started anyway is stopped.
+daemon_refuses() {
+	if daemon_up > /dev/null; then
+		daemon_down
+		return 1
+	fi
+	return 0
+}
 daemon_down() {
 	odp_zero_copy
 	kill -TERM $DPID 2>/dev/null

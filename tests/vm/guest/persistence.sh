@@ -70,8 +70,6 @@ check "the committed bytes survived" cmp <(pattern 0 1048576 3) $F/c.dat
 # remote-flush on a file system without DAX is a configuration error.
 mkdir -p /dev/shm/rfs
 DX_MORE_EXPORTS='{ name = "rfs"; path = "/dev/shm/rfs"; persistence = "remote-flush"; acl = [ "192.168.100.0/24" ]; },'
-daemon_up > /dev/null
-up=$?
-check "remote-flush on a non-DAX file system stops the start" test $up -ne 0
+check "remote-flush on a non-DAX file system stops the start" daemon_refuses
 check "... with a clear error" grep -q 'export "rfs" (/dev/shm/rfs): persistence = "remote-flush" on a file system without DAX' /tmp/daemon.log
 summary

@@ -9,7 +9,7 @@ void dx_log_init(const char *ident, int max_prio);
 void dx_log_set_level(int max_prio);
 int dx_log_level_from_name(const char *name); /* -EINVAL if unknown */
 void dx_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void dx_vlog(int prio, const char *fmt, va_list ap);
+void dx_vlog(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_err(...) dx_log(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) dx_log(LOG_WARNING, __VA_ARGS__)

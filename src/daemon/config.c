@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *const dx_mr_mode_names[] = { "auto", "pinned", "odp", "bounce", NULL };
 const char *const dx_persistence_names[] = { "commit", "remote-flush", NULL };
@@ -600,24 +602,98 @@ void dx_config_free(struct dx_config **cfgp)
 	*cfgp = NULL;
 }
 
+/* Checks the text gets before libconfig sees it: no NUL byte (libconfig
+ * cuts the text there and reports a confusing syntax error, leaking the
+ * string it was scanning: found by fuzz_config) and no @include, which
+ * would read any file, /dev/zero included, forever. */
+static int check_text(const char *file, const char *text, size_t len, struct dxbuf *errs)
+{
+	int line = 1;
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\0') {
+			dxbuf_printf(errs, "%s:%d: a NUL byte: not a text file\n", file, line);
+			return -EINVAL;
+		}
+		if (text[i] == '\n') {
+			line++;
+		} else if ((i == 0 || text[i - 1] == '\n' || text[i - 1] == ' ' || text[i - 1] == '\t') &&
+			   strncmp(text + i, "@include", 8) == 0) {
+			dxbuf_printf(errs, "%s:%d: @include is not supported: keep the configuration in one file\n",
+				     file, line);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* FILE's text, NUL-terminated, at most DX_CONFIG_MAX_BYTES. */
+static int read_text(const char *file, char **out, struct dxbuf *errs)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY), ret = 0;
+	struct stat st;
+	size_t len = 0;
+	char *text;
+
+	*out = NULL;
+	if (fd < 0 || fstat(fd, &st)) {
+		ret = -EINVAL;
+		dxbuf_printf(errs, "%s: cannot read: %s\n", file, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > DX_CONFIG_MAX_BYTES) {
+		dxbuf_printf(errs, "%s: cannot read: %s\n", file, S_ISREG(st.st_mode) ? "larger than 1 MiB"
+								: "not a regular file");
+		ret = -EINVAL;
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* it shrank: take what there is */
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	ret = check_text(file, text, len, errs);
+	if (ret)
+		free(text);
+	else
+		*out = text;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int dx_config_load(const char *file, struct dx_config **out, struct dxbuf *errs)
 {
 	struct cfg_ctx x = { .file = file, .errs = errs };
 	struct dx_config *cfg;
+	char *text;
 	config_t lc;
 	int ret = 0;
 
 	*out = NULL;
+	ret = read_text(file, &text, errs);
+	if (ret)
+		return ret;
 	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg)
+	if (!cfg) {
+		free(text);
 		return -ENOMEM;
+	}
 	config_init(&lc);
-	if (config_read_file(&lc, file) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			dxbuf_printf(errs, "%s: cannot read: %s\n", file, strerror(errno));
-		else
-			dxbuf_printf(errs, "%s:%d: %s\n", config_error_file(&lc) ? config_error_file(&lc) : file,
-				      config_error_line(&lc), config_error_text(&lc));
+	if (config_read_string(&lc, text) != CONFIG_TRUE) {
+		dxbuf_printf(errs, "%s:%d: %s\n", config_error_file(&lc) ? config_error_file(&lc) : file,
+			      config_error_line(&lc), config_error_text(&lc));
 		ret = -EINVAL;
 		goto out_free;
 	}
@@ -632,6 +708,7 @@ int dx_config_load(const char *file, struct dx_config **out, struct dxbuf *errs)
 		ret = -ENOMEM;
 out_free:
 	config_destroy(&lc);
+	free(text);
 	if (ret)
 		dx_config_free(&cfg);
 	*out = cfg;

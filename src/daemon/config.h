@@ -56,6 +56,9 @@ struct dx_config {
 	size_t n_exports;
 };
 
+/* A configuration file larger than this is refused. */
+#define DX_CONFIG_MAX_BYTES (1 << 20)
+
 /*
  * Read and validate FILE. On success *OUT is a new config. On failure every
  * problem found is appended to ERRS as "file:line: message\n" lines and

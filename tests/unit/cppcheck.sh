@@ -11,4 +11,4 @@ exec cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	--enable=warning,style,performance,portability \
 	--suppress=missingIncludeSystem --suppress=variableScope \
 	${queue:+--include=$queue} -I "$build" -I proto -I src \
-	src bench tests/vm/helpers tests/unit
+	src bench tests/vm/helpers tests/unit tests/fuzz

@@ -167,6 +167,31 @@ static void load__missing_file__says_so(void **state)
 	dxbuf_release(&errs);
 }
 
+/* Found by fuzz_config: libconfig 1.5 leaked its string buffer on a NUL
+ * byte inside a string; the text is refused before libconfig sees it. */
+static void load__nul_byte__is_refused_with_its_line(void **state)
+{
+	static const char text[] = "recall_timeout_ms = 2000;\nlog_level = \"in\0fo\";\n";
+	char path[] = "/tmp/dxcfg.XXXXXX";
+	struct dxbuf errs = DXBUF_INIT;
+	struct dx_config *cfg;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(dx_config_load(path, &cfg, &errs), -EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(dxbuf_str(&errs), ":2: a NUL byte: not a text file"));
+	unlink(path);
+	dxbuf_release(&errs);
+}
+
+static void load__include__is_refused(void **state)
+{
+	expect_error("@include \"/dev/zero\"\n" EXPORT, "1: @include is not supported: keep the configuration in one file");
+}
+
 static void load__many_errors__are_all_reported(void **state)
 {
 	struct dx_config *cfg;
@@ -243,6 +268,8 @@ int main(void)
 		cmocka_unit_test(load__bad_export_path__is_reported),
 		cmocka_unit_test(load__bad_values__are_reported),
 		cmocka_unit_test(load__syntax_error__has_its_line),
+		cmocka_unit_test(load__nul_byte__is_refused_with_its_line),
+		cmocka_unit_test(load__include__is_refused),
 		cmocka_unit_test(load__missing_file__says_so),
 		cmocka_unit_test(load__many_errors__are_all_reported),
 		cmocka_unit_test(dump__reloads_to_the_same_config),

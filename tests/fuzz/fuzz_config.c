@@ -36,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[64], path2[64];
 	int fd, fd2, ret;
 
+	/* @include reads any file of the host (/dev/zero for ever): not the
+	 * parser's input, so not fuzzed. */
+	if (memmem(data, size, "@include", 8))
+		return 0;
 	fd = as_file(data, size, path, sizeof(path));
 	ret = dx_config_load(path, &cfg, &errs);
 	if (ret) {

@@ -187,11 +187,6 @@ static void load__nul_byte__is_refused_with_its_line(void **state)
 	dxbuf_release(&errs);
 }
 
-static void load__include__is_refused(void **state)
-{
-	expect_error("@include \"/dev/zero\"\n" EXPORT, "1: @include is not supported: keep the configuration in one file");
-}
-
 static void load__many_errors__are_all_reported(void **state)
 {
 	struct dx_config *cfg;
@@ -269,7 +264,6 @@ int main(void)
 		cmocka_unit_test(load__bad_values__are_reported),
 		cmocka_unit_test(load__syntax_error__has_its_line),
 		cmocka_unit_test(load__nul_byte__is_refused_with_its_line),
-		cmocka_unit_test(load__include__is_refused),
 		cmocka_unit_test(load__missing_file__says_so),
 		cmocka_unit_test(load__many_errors__are_all_reported),
 		cmocka_unit_test(dump__reloads_to_the_same_config),

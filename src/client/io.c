@@ -95,15 +95,15 @@ DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 {
 	struct dxp_msg req = { .hdr.op = DXP_CLOSE };
 	const struct dxp_msg *rep;
+	struct daxrdma_layout *l, *next;
 	struct daxrdma_file *f;
-	struct daxrdma_layout *l;
 	int ret = 0;
 
 	if (!file || !*file)
 		return -EINVAL;
 	f = *file;
 	/* CLOSE returns the layouts on the daemon's side too. */
-	while ((l = TAILQ_FIRST(&f->layouts)))
+	TAILQ_FOREACH_SAFE(l, &f->layouts, link, next)
 		layout_free(l);
 	if (f->c->connected && !f->c->broken) {
 		req.u.fh.fh = f->fh;

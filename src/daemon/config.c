@@ -638,7 +638,7 @@ static int read_text(const char *file, char **out, struct dxbuf *errs)
 		ret = -EINVAL;
 		goto out;
 	}
-	text = malloc((size_t)st.st_size + 1);
+	text = calloc(1, (size_t)st.st_size + 1);
 	if (!text) {
 		ret = -ENOMEM;
 		goto out;
@@ -691,12 +691,10 @@ int dx_config_load(const char *file, struct dx_config **out, struct dxbuf *errs)
 	cfg->file = xstrdup(&x, file);
 	parse_group(&x, config_root_setting(&lc), cfg_top, (char *)cfg, "");
 	check_exports(&x, cfg);
-	if (x.oom)
-		ret = -ENOMEM;
+	if (x.oom || dxbuf_error(errs))
+		ret = -ENOMEM; /* errors may be missing from ERRS */
 	else if (x.nerr)
 		ret = -EINVAL;
-	else if (dxbuf_error(errs))
-		ret = -ENOMEM;
 out_free:
 	config_destroy(&lc);
 	free(text);

@@ -531,10 +531,8 @@ static int fiemap_pass(struct dx_file *f, uint64_t off, uint64_t len, bool fix)
 			if (e->fe_logical > pos) /* a hole before this extent */
 				ret = zero_or_flag(f, fix, pos, (e->fe_logical < end ? e->fe_logical : end) - pos);
 			if (ret >= 0 && s < t && (e->fe_flags & FIEMAP_EXTENT_SHARED)) {
-				if (!fix)
-					ret = RANGE_FIXED;
-				else if (fallocate(f->fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)s,
-						   (off_t)(t - s)))
+				if (fix && fallocate(f->fd, FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)s,
+						     (off_t)(t - s)))
 					ret = dx_log_fail("fallocate FALLOC_FL_UNSHARE_RANGE", -errno);
 				else
 					ret = RANGE_FIXED;

@@ -57,17 +57,21 @@ static struct dx_handle *find_handle(struct dx_conn *c, uint64_t fh)
 	return NULL;
 }
 
-/* The open, unrevoked handle FH: DXP_E_OK, BADHANDLE or ACCESS. */
-static unsigned int get_handle(struct req_ctx *r, uint64_t fh, struct dx_handle **out)
+/* The open, unrevoked handle FH, or NULL with *CODE set (BADHANDLE or
+ * ACCESS) and the reason in the reply. */
+static struct dx_handle *get_handle(struct req_ctx *r, uint64_t fh, unsigned int *code)
 {
 	struct dx_handle *h = find_handle(r->c, fh);
 
-	if (!h)
-		return fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)fh);
-	if (h->revoked)
-		return fail(r, DXP_E_ACCESS, "%s", h->revoked);
-	*out = h;
-	return DXP_E_OK;
+	if (!h) {
+		*code = fail(r, DXP_E_BADHANDLE, "no open file %llu", (unsigned long long)fh);
+		return NULL;
+	}
+	if (h->revoked) {
+		*code = fail(r, DXP_E_ACCESS, "%s", h->revoked);
+		return NULL;
+	}
+	return h;
 }
 
 /* May this client still change F? Checked again at every LAYOUT_GET RW,
@@ -276,12 +280,12 @@ static unsigned int op_close(struct req_ctx *r)
 static unsigned int op_stat(struct req_ctx *r)
 {
 	struct dxp_stat_rep *a = &r->rep->u.stat_rep;
-	struct dx_handle *h = NULL;
-	unsigned int code = get_handle(r, r->req->u.fh.fh, &h);
+	unsigned int code = DXP_E_OK;
+	struct dx_handle *h = get_handle(r, r->req->u.fh.fh, &code);
 	struct stat st;
 	int ret;
 
-	if (code)
+	if (!h)
 		return code;
 	ret = dx_file_stat(h->f, &st);
 	if (ret)
@@ -324,12 +328,12 @@ static unsigned int allocate_device(struct req_ctx *r, const struct dx_file *f, 
 static unsigned int op_allocate(struct req_ctx *r)
 {
 	const struct dxp_allocate_req *q = &r->req->u.alloc;
-	struct dx_handle *h = NULL;
 	bool setsize = q->flags & DXP_ALLOC_SETSIZE;
-	unsigned int code = get_handle(r, q->fh, &h);
+	unsigned int code = DXP_E_OK;
+	struct dx_handle *h = get_handle(r, q->fh, &code);
 	struct stat st;
 
-	if (code)
+	if (!h)
 		return code;
 	code = check_writable(r, h->f);
 	if (code)
@@ -432,14 +436,14 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	const struct dxp_layout_get_req *q = &r->req->u.lget;
 	bool rw = q->iomode == DXP_IOMODE_RW;
 	const struct dx_config *cfg = r->c->d->cfg;
-	struct dx_handle *h = NULL;
+	unsigned int code = DXP_E_OK;
+	struct dx_handle *h = get_handle(r, q->fh, &code);
 	struct dx_layout *l;
 	struct dx_file *f;
-	unsigned int code = get_handle(r, q->fh, &h);
 	struct stat st;
 	int ret;
 
-	if (code)
+	if (!h)
 		return code;
 	f = h->f;
 	if (!f->x)

@@ -73,8 +73,7 @@ void dx_log(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-int dx_log_fail(const char *call, int err)
+void dx_log_failure(const char *call, int err)
 {
 	dx_log(LOG_ERR, "%s: %s", call, strerror(-err));
-	return err;
 }

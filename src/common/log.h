@@ -18,6 +18,11 @@ void dx_vlog(int prio, const char *fmt, va_list ap) __attribute__((format(printf
 #define log_debug(...) dx_log(LOG_DEBUG, __VA_ARGS__)
 
 /* Log that CALL failed with the negative errno ERR and return ERR. */
-int dx_log_fail(const char *call, int err);
+void dx_log_failure(const char *call, int err);
+static inline int dx_log_fail(const char *call, int err)
+{
+	dx_log_failure(call, err);
+	return err; /* inline, so that analyzers see it is ERR */
+}
 
 #endif

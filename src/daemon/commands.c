@@ -160,31 +160,29 @@ static struct dx_file *find_file_by_name(struct dxd *d, const char *path)
 	return NULL;
 }
 
-/* FILE as daxrdmactl users name it: a local path of a served file. Only
- * privileged callers have it looked up with stat(2). */
-static int find_file(struct dxd *d, const struct ucred *peer, const char *path, struct dx_file **out,
-		     struct dxbuf *msg)
+/* FILE as daxrdmactl users name it: a local path of a served file, or NULL
+ * with *ERR and a message. Only privileged callers have it looked up with
+ * stat(2). */
+static struct dx_file *find_file(struct dxd *d, const struct ucred *peer, const char *path, int *err,
+				 struct dxbuf *msg)
 {
+	struct dx_file *f;
 	struct stat st;
 
 	if (!is_privileged(peer)) {
-		*out = find_file_by_name(d, path);
-		if (!*out) {
-			dxbuf_printf(msg, "%s: no client has this file open\n", path);
-			return -ENOENT;
-		}
-		return 0;
-	}
-	if (stat(path, &st)) {
+		f = find_file_by_name(d, path);
+	} else if (stat(path, &st)) {
+		*err = -errno;
 		dxbuf_printf(msg, "%s: %s\n", path, strerror(errno));
-		return -errno;
+		return NULL;
+	} else {
+		f = dx_file_find(d, st.st_dev, st.st_ino);
 	}
-	*out = dx_file_find(d, st.st_dev, st.st_ino);
-	if (!*out) {
+	if (!f) {
+		*err = -ENOENT;
 		dxbuf_printf(msg, "%s: no client has this file open\n", path);
-		return -ENOENT;
 	}
-	return 0;
+	return f;
 }
 
 static void report_layout(struct rnode *arr, const struct dx_layout *l)
@@ -216,8 +214,8 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 	int ret;
 
 	if (argc > 1) {
-		ret = find_file(d, peer, argv[1], &only, msg);
-		if (ret)
+		only = find_file(d, peer, argv[1], &ret, msg);
+		if (!only)
 			return ret == -ENOENT ? 0 : ret; /* no client has it: no layouts */
 	}
 	TAILQ_FOREACH(f, &d->files, link)
@@ -255,6 +253,8 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 	struct dx_layout *l;
 	bool poll = false;
 	unsigned int n = 0;
+	dev_t dev;
+	ino_t ino;
 	int ret;
 
 	for (int i = 2; i < argc; i++) {
@@ -276,15 +276,15 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 		dxbuf_printf(msg, "recall: --length must not be 0\n");
 		return -EINVAL;
 	}
-	ret = find_file(d, peer, argv[1], &f, msg);
-	if (ret == -ENOENT && poll)
-		return 0;
-	if (ret)
-		return ret;
+	f = find_file(d, peer, argv[1], &ret, msg);
+	if (!f)
+		return ret == -ENOENT && poll ? 0 : ret;
+	dev = f->dev;
+	ino = f->ino;
 	if (!poll)
 		dx_recall_file(f, off, len, DXP_RECALL_ADMIN);
 	/* The file may be gone once the last layout and handle went. */
-	if (dx_file_find(d, f->dev, f->ino) != f)
+	if (dx_file_find(d, dev, ino) != f)
 		f = NULL;
 	arr = rn_array(root, "layouts");
 	if (f)

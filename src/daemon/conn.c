@@ -292,7 +292,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void arm_timer(struct dx_conn *c, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 
 	event_add(c->ev_timer, &tv);
 }

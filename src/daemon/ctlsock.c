@@ -294,8 +294,10 @@ void dx_ctlsock_free(struct dx_ctlsock **cp)
 
 	if (!cs)
 		return;
-	while (cs->conns)
-		ctl_conn_free(cs->conns);
+	for (struct ctl_conn *c = cs->conns, *next; c; c = next) {
+		next = c->next;
+		ctl_conn_free(c);
+	}
 	evconnlistener_free(cs->lev);
 	unlink(cs->path);
 	free(cs->path);

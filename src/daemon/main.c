@@ -137,9 +137,9 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 		dxbuf_printf(errs, "%s: recall_timeout_ms is not below fs.lease-break-time\n", d->config_file);
 		goto out_free_config;
 	}
-	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) || strcmp(nc->ctl_group, d->cfg->ctl_group))
+	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) != 0 || strcmp(nc->ctl_group, d->cfg->ctl_group) != 0)
 		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
-	if (strcmp(nc->listen_address, d->cfg->listen_address) || nc->listen_port != d->cfg->listen_port) {
+	if (strcmp(nc->listen_address, d->cfg->listen_address) != 0 || nc->listen_port != d->cfg->listen_port) {
 		ret = dx_listener_new(d->base, nc, on_cm_event, d, &nl);
 		if (ret) {
 			dxbuf_printf(errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,

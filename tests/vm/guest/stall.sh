@@ -24,7 +24,14 @@ DX_FLOOD_S=40 $HOSTILE $GUEST_IP pmem flood flood > /tmp/flood.out 2>&1 &
 flood=$!
 check "a flooding client: 18 COMMITs of 64 MiB at once" wait_line /tmp/flood.out BURST
 cat /tmp/flood.out
-check "... 16 (its credits) are answered OK, 2 are refused" grep -q 'BURST ok=16 refused=2$' /tmp/flood.out
+if [ "${DXT_MR_MODE:-}" = odp ]; then
+	# ODP: a COMMIT only flushes, so one can be answered before the burst
+	# ends and free its credit for a 17th: credits bound what is in flight.
+	check "... at least 16 (its credits) are answered OK, the rest refused" \
+		python3 -c "import re,sys; m=re.search(r'BURST ok=(\d+) refused=(\d+)$', open('/tmp/flood.out').read(), re.M); sys.exit(0 if m and int(m[1]) >= 16 and int(m[1]) + int(m[2]) == 18 else 1)"
+else
+	check "... 16 (its credits) are answered OK, 2 are refused" grep -q 'BURST ok=16 refused=2$' /tmp/flood.out
+fi
 check "... and the daemon says why" grep -q 'more than 16 requests in flight' /tmp/daemon.log
 
 worst_status=0

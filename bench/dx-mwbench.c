@@ -197,52 +197,22 @@ static int prove(struct bench *b)
 	return 0;
 }
 
-static int row_single(struct bench *b, size_t len, int rounds, double *g, double *r)
-{
-	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
-
-	for (int i = 0; i < rounds; i++) {
-		double t0 = now_us(), t1, t2;
-		struct ibv_mr *mr = ibv_reg_mr(b->pd, b->buf, len, access);
-
-		t1 = now_us();
-		if (!mr) {
-			perror("dx-mwbench: ibv_reg_mr");
-			return -1;
-		}
-		ibv_dereg_mr(mr);
-		t2 = now_us();
-		g[i] = t1 - t0;
-		r[i] = t2 - t1;
-	}
-	printf("row=%zu mode=mr grant_us=%.1f", len, median(g, rounds));
-	printf(" recall_us=%.1f\n", median(r, rounds));
-	for (int i = 0; i < rounds; i++) {
-		double t0 = now_us(), t1, t2;
-
-		if (bind_windows(b, 1, 0, len))
-			return -1;
-		t1 = now_us();
-		if (invalidate(b, 1))
-			return -1;
-		t2 = now_us();
-		g[i] = t1 - t0;
-		r[i] = t2 - t1;
-	}
-	printf("row=%zu mode=mw grant_us=%.1f", len, median(g, rounds));
-	printf(" recall_us=%.1f\n", median(r, rounds));
-	return 0;
-}
-
-static int row_batch(struct bench *b, size_t len, int rounds, double *g, double *r)
+/* One row: N layouts of LEN at once (N = 1: a single layout of LEN), their
+ * rkeys made at grant and killed at recall, ROUNDS times each way. */
+static int row(struct bench *b, int n, size_t len, int rounds, double *g, double *r)
 {
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
 	struct ibv_mr *mr[BATCH];
+	char name[32];
 
+	if (n == 1)
+		snprintf(name, sizeof(name), "%zu", len);
+	else
+		snprintf(name, sizeof(name), "%dx%zu", n, len);
 	for (int i = 0; i < rounds; i++) {
 		double t0 = now_us(), t1, t2;
 
-		for (int k = 0; k < BATCH; k++) {
+		for (int k = 0; k < n; k++) {
 			mr[k] = ibv_reg_mr(b->pd, b->buf + (size_t)k * len, len, access);
 			if (!mr[k]) {
 				perror("dx-mwbench: ibv_reg_mr");
@@ -250,27 +220,27 @@ static int row_batch(struct bench *b, size_t len, int rounds, double *g, double 
 			}
 		}
 		t1 = now_us();
-		for (int k = 0; k < BATCH; k++)
+		for (int k = 0; k < n; k++)
 			ibv_dereg_mr(mr[k]);
 		t2 = now_us();
 		g[i] = t1 - t0;
 		r[i] = t2 - t1;
 	}
-	printf("row=%dx%zu mode=mr grant_us=%.1f", BATCH, len, median(g, rounds));
+	printf("row=%s mode=mr grant_us=%.1f", name, median(g, rounds));
 	printf(" recall_us=%.1f\n", median(r, rounds));
 	for (int i = 0; i < rounds; i++) {
 		double t0 = now_us(), t1, t2;
 
-		if (bind_windows(b, BATCH, 0, len))
+		if (bind_windows(b, n, 0, len))
 			return -1;
 		t1 = now_us();
-		if (invalidate(b, BATCH))
+		if (invalidate(b, n))
 			return -1;
 		t2 = now_us();
 		g[i] = t1 - t0;
 		r[i] = t2 - t1;
 	}
-	printf("row=%dx%zu mode=mw grant_us=%.1f", BATCH, len, median(g, rounds));
+	printf("row=%s mode=mw grant_us=%.1f", name, median(g, rounds));
 	printf(" recall_us=%.1f\n", median(r, rounds));
 	return 0;
 }
@@ -321,9 +291,9 @@ static int run(struct ibv_context *ctx, const struct sockaddr *addr, int rounds,
 		b.rkey[i] = b.mw[i]->rkey;
 	}
 	for (size_t len = 4096; len <= BUF_SIZE; len *= 16)
-		if (row_single(&b, len, rounds, g, r))
+		if (row(&b, 1, len, rounds, g, r))
 			goto out;
-	if (row_single(&b, BUF_SIZE, rounds, g, r) || row_batch(&b, 65536, rounds, g, r))
+	if (row(&b, 1, BUF_SIZE, rounds, g, r) || row(&b, BATCH, 65536, rounds, g, r))
 		goto out;
 	ret = prove(&b) ? 1 : 0;
 out:

@@ -390,19 +390,17 @@ static int read_after_write(struct daxrdma_layout *l, uint64_t off, uint64_t len
 {
 	struct daxrdma_client *c = l->file->c;
 	uint64_t n = len < 8 ? len : 8;
-	int ret;
+	uint8_t last[8];
+	int st;
 
 	if (c->broken)
 		return -ENOTCONN;
-	ret = dxc_rdma_chunks(c, false, l->raddr + (off + len - n - l->off), l->rkey, (size_t)n);
-	if (!ret)
-		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
-	if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
-		ret = -EREMOTEIO;
-	if (ret)
-		dxc_log(c, LOG_ERR, "read-after-write persistence at %llu: %s", (unsigned long long)off,
-			c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
-	return ret;
+	st = dxc_rdma_raw(c, false, l->raddr + (off + len - n - l->off), l->rkey, last, (size_t)n);
+	if (st == IBV_WC_SUCCESS)
+		return 0;
+	dxc_log(c, LOG_ERR, "read-after-write persistence at %llu: %s", (unsigned long long)off,
+		st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : strerror(-st));
+	return st > 0 ? -EREMOTEIO : st;
 }
 
 DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t len)

@@ -438,7 +438,7 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 	for (size_t i = 0; i < xs->n; i++) {
 		const struct dx_export *x = &xs->v[i];
 		struct rnode *o = rn_object(array, NULL);
-		struct rnode *acl;
+		struct rnode *acl, *methods;
 
 		rn_str(o, "name", x->cfg->name);
 		rn_str(o, "path", x->cfg->path);
@@ -448,10 +448,10 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 		rn_str(o, "mr_mode", dx_mr_mode_names[x->mr_mode]);
 		rn_str(o, "mr_mode_reason", x->mr_reason);
 		rn_str(o, "persistence", granularity_name(x->granularity));
-		acl = rn_array(o, "persistence_methods");
-		rn_str(acl, NULL, "commit");
+		methods = rn_array(o, "persistence_methods");
+		rn_str(methods, NULL, "commit");
 		if (x->remote_persist)
-			rn_str(acl, NULL, "remote-flush");
+			rn_str(methods, NULL, "remote-flush");
 		rn_str(o, "persistence_reason", x->persist_reason);
 		if (x->kind == DX_EXPORT_DEVDAX) {
 			rn_str(o, "device_file", x->cfg->device_file);

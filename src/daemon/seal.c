@@ -288,7 +288,8 @@ static int file_new(struct dxd *d, const struct dx_export *x, const char *path, 
 	return 0;
 }
 
-/* A device-DAX export's one file: the device, opened by the daemon once. */
+/* A device-DAX export's one file: the export's own fd on the device,
+ * duplicated (the file may outlive the export across a reload). */
 static int device_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		       struct dx_file **out)
 {
@@ -306,9 +307,9 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 		return dx_log_fail("fstat (device-DAX)", -errno);
 	f = dx_file_find(d, st.st_dev, st.st_ino);
 	if (!f) {
-		fd = open(x->cfg->path, (x->cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
-			return dx_log_fail(x->cfg->path, -errno);
+			return dx_log_fail("fcntl F_DUPFD_CLOEXEC (device-DAX)", -errno);
 		ret = file_new(d, x, path, fd, &st, &f);
 		if (ret) {
 			close(fd);

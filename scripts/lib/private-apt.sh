@@ -37,3 +37,21 @@ private_apt_init() { # TYPE SUITE...
 private_apt() { # apt-get arguments
 	apt-get "${_papt_opts[@]}" "$@"
 }
+
+# private_apt_unpack DIR PACKAGE...: download PACKAGEs (from the suites given
+# to private_apt_init) and unpack them with dpkg-deb -x, never installing,
+# into DIR, which appears whole or not at all. The caller checks what it got
+# and then marks DIR complete with DIR/.daxrdma-fetched.
+private_apt_unpack() {
+	local dir=$1 work d
+	shift
+	work=$(mktemp -d "$DX_CACHE/unpack.XXXXXX")
+	mkdir -p "$work/debs" "$work/root"
+	(cd "$work/debs" && private_apt download -q "$@" >&2) || { rm -rf "$work"; return 1; }
+	for d in "$work"/debs/*.deb; do
+		dpkg-deb -x "$d" "$work/root" || { rm -rf "$work"; return 1; }
+	done
+	rm -rf "$dir"
+	mv "$work/root" "$dir"
+	rm -rf "$work"
+}

@@ -84,7 +84,9 @@ odp_mode_ok() {
 # daxrdmad with the standard test exports (DX_RECALL_MS, default 2000; DX_LIMITS,
 # more settings of the limits group; DX_PMEM_OPTS, more settings of "pmem";
 # DX_TOP, more top-level settings; DX_FSDAX_OPTS, more settings of every FS-DAX
-# export; DX_MORE_EXPORTS, more exports, each ending in a comma):
+# export; DX_MORE_EXPORTS, more exports, each ending in a comma; DX_WRAP, a
+# command the daemon runs under, such as valgrind; DX_UP_S, how long it may
+# take to listen, default 10 s):
 #   pmem  FS-DAX (bounce on 6.1 rxe)   shm  tmpfs (pinned)
 #   ro    FS-DAX, read_only            denied  acl admits nobody here
 D=$DX_BUILD/src/daemon/daxrdmad
@@ -106,9 +108,9 @@ exports = (
 	{ name = "denied"; ${DX_FSDAX_OPTS} path = "/mnt/pmem/denied"; acl = [ "10.9.9.0/24" ]; }
 );
 CONF
-	DAXRDMA_LOG_TIME=1 $D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
+	DAXRDMA_LOG_TIME=1 ${DX_WRAP:-} $D -c /tmp/dx.conf > /tmp/daemon.log 2>&1 &
 	DPID=$!
-	for _ in $(seq 100); do
+	for _ in $(seq $((${DX_UP_S:-10} * 10))); do
 		kill -0 $DPID 2>/dev/null || break
 		if [ -S /run/daxrdmad/ctl.sock ]; then
 			[ "${DXT_MR_MODE:-}" != odp ] && return 0

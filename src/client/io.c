@@ -15,7 +15,9 @@
  * uses the file; RECALL_PENDING: layouts are being recalled first), retry
  * with exponential backoff until the client's timeout, then -EAGAIN. Recalls
  * of our own layouts are handled while waiting: they may be what the daemon
- * waits for.
+ * waits for. The final reply (*REP) lives in the client's one reply buffer,
+ * which answering a recall overwrites: the caller reads it first, then calls
+ * dxc_handle_recalls().
  */
 static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep)
 {
@@ -26,9 +28,9 @@ static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const s
 
 	for (;;) {
 		ret = dxc_call(c, req, rep, &code);
-		dxc_handle_recalls(c);
 		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
 			return ret;
+		dxc_handle_recalls(c);
 		if (dxc_now_ms() + backoff > deadline) {
 			dxc_log(c, LOG_WARNING, "%s: still %s after %d ms", dxp_op_name(req->hdr.op), dxp_err_name(code),
 				c->opts.timeout_ms);
@@ -69,6 +71,7 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	ret = call_patiently(c, &req, &rep);
 	if (ret) {
 		free(f);
+		dxc_handle_recalls(c);
 		return ret;
 	}
 	f->c = c;
@@ -78,6 +81,7 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&c->files, f, link);
 	*out = f;
+	dxc_handle_recalls(c);
 	return 0;
 }
 
@@ -143,12 +147,15 @@ static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t
 {
 	struct dxp_msg req = { .hdr.op = DXP_ALLOCATE };
 	const struct dxp_msg *rep;
+	int ret;
 
 	req.u.alloc.fh = f->fh;
 	req.u.alloc.off = off;
 	req.u.alloc.len = len;
 	req.u.alloc.flags = flags;
-	return call_patiently(f->c, &req, &rep);
+	ret = call_patiently(f->c, &req, &rep);
+	dxc_handle_recalls(f->c);
+	return ret;
 }
 
 DX_EXPORT int daxrdma_allocate(struct daxrdma_file *f, uint64_t off, uint64_t len)
@@ -217,6 +224,7 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	ret = layout_get(f, off, len, iomode, l);
 	if (ret) {
 		free(l);
+		dxc_handle_recalls(f->c);
 		return ret;
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);

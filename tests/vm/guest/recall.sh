@@ -92,6 +92,25 @@ check "evict: its layout is gone" json "d['layouts'] == []" layouts
 check "evict: an unknown client is an error" bash -c "! $CTL evict 9999"
 wait $hpid
 
+# A recall already waiting when the application next calls the library: the
+# library answers it while that call (an OPEN here) has its reply in hand,
+# and the reply must survive the answer (it was overwritten by the
+# RECALL_RETURN's reply, and the file opened was handle 0: seen in the soak).
+rm -f /tmp/go
+fenced0=$(status_of clients_fenced)
+DX_GO=/tmp/go $DXC $GUEST_IP pmem late1.dat late 0 65536 21 late2.dat > /tmp/late.out 2>&1 &
+lpid=$!
+check "late: the client has its first layout" wait_line /tmp/late.out READY
+$CTL recall $F/late1.dat > /dev/null
+sleep 0.3
+touch /tmp/go
+wait $lpid
+cat /tmp/late.out
+check "late: the next OPEN, layout and write succeed" grep -qx OK /tmp/late.out
+check "late: the data is in the second file" cmp <(pattern 0 65536 21) $F/late2.dat
+check "late: the first layout was returned on the way" grep -qx "FIRST recalled" /tmp/late.out
+check "late: not fenced, no layout left" json "d['clients_fenced'] == $fenced0 and d['layouts'] == 0" status
+
 # A client killed mid-write: its layouts and MRs go, the next client is served.
 $DXC $GUEST_IP pmem kill.dat write 0 1048576 14 > /dev/null
 $DXC $GUEST_IP pmem kill.dat hold 0 1048576 14 loop > /tmp/hold.out 2>&1 &

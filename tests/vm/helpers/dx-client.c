@@ -39,6 +39,11 @@
  *   dx-client HOST EXPORT PATH busy LEN SECONDS    keep the daemon busy: get two RW
  *        layouts of LEN bytes, COMMIT each whole, return them, again, for
  *        SECONDS; prints BUSY, then OPS N (layouts granted and committed)
+ *   dx-client HOST EXPORT PATH late OFF LEN SEED PATH2   an RW layout on PATH, READY;
+ *        then, without calling the library, wait for $DX_GO (30 s at most), so
+ *        whatever the daemon sent meanwhile (a recall) waits in the queue; then
+ *        write the pattern of SEED to PATH2 as "write" does (OK), and print
+ *        FIRST recalled|valid for the layout on PATH
  *   dx-client HOST EXPORT PATH steal write|read RADDR RKEY LEN
  *        on this client's own connection, RDMA with another client's
  *        raddr and rkey: STEAL_WRITE|STEAL_READ status=...
@@ -465,6 +470,31 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	return st == IBV_WC_SUCCESS ? 3 : 0;
 }
 
+static int do_late(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
+		   unsigned int seed, const char *path2)
+{
+	uint64_t lo = off / 4096 * 4096, hi = (off + len + 4095) / 4096 * 4096;
+	struct daxrdma_layout_info info;
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+	if (ret == 0)
+		ret = daxrdma_allocate(f, lo, hi - lo);
+	if (ret == 0)
+		ret = daxrdma_layout_get(f, lo, hi - lo, DAXRDMA_RW, &l);
+	if (ret)
+		return fail("first layout", ret);
+	printf("READY\n");
+	for (int i = 0; i < 3000 && access(getenv("DX_GO") ? getenv("DX_GO") : "/nonexistent", F_OK); i++)
+		usleep(10000);
+	ret = do_write(c, ex, path2, off, len, seed);
+	if (daxrdma_layout_info(l, &info) == 0)
+		printf("FIRST %s\n", info.recalled ? "recalled" : "valid");
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct daxrdma_client_opts o = {
@@ -510,6 +540,8 @@ int main(int argc, char **argv)
 		ret = do_many(c, argv[2], argv[3], (unsigned int)num(argv[5]), num(argv[6]));
 	else if (strcmp(act, "openmany") == 0 && argc == 6)
 		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
+	else if (strcmp(act, "late") == 0 && argc == 9)
+		ret = do_late(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]), argv[8]);
 	else if (strcmp(act, "steal") == 0 && argc == 9)
 		ret = do_steal(c, argv[5], num(argv[6]), (uint32_t)num(argv[7]), (size_t)num(argv[8]));
 	else {

@@ -404,7 +404,10 @@ int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg
 
 bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const struct daxrdma_layout *l)
 {
-	return fh == r->fh && l->sid.id <= r->max_id && l->off < r->off + r->len && r->off < l->off + l->len;
+	/* [off, +UINT64_MAX) means "to the end": its end does not fit. */
+	uint64_t end = r->off + r->len < r->off ? UINT64_MAX : r->off + r->len;
+
+	return fh == r->fh && l->sid.id <= r->max_id && l->off < end && r->off < l->off + l->len;
 }
 
 /* Give back every layout of FILE_RECALL RID at once (CLEAN: none holds

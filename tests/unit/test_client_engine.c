@@ -133,6 +133,24 @@ static void on_message__file_recall__marks_its_handles_layouts_up_to_max_id(void
 	daxrdma_client_delete(&c);
 }
 
+/* A set-size that shrinks the file recalls from the new size to the end:
+ * [off, +UINT64_MAX), whose end does not fit in 64 bits. Every layout past
+ * OFF is covered, not only those below the wrapped end (seen in the soak:
+ * the holders of layouts past a new size were fenced). */
+static void on_message__file_recall_from_an_offset_to_the_end__covers_what_is_past_it(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct daxrdma_file *f = file_with_layouts(c, 1);
+	struct daxrdma_layout *l;
+	struct dxp_msg m = file_recall(78, 1, 9);
+
+	m.u.frecall.off = DXP_PAGE + 100; /* inside page 1 */
+	feed(c, &m);
+	TAILQ_FOREACH(l, &f->layouts, link)
+		assert_int_equal(l->state, l->off + l->len > DXP_PAGE + 100 ? DXC_LAYOUT_RECALLED : DXC_LAYOUT_VALID);
+	daxrdma_client_delete(&c);
+}
+
 /* ... and one that arrives right behind the grant of a layout it covers is
  * kept for daxrdma_layout_get() to apply. */
 static void on_message__file_recall_right_behind_its_grant__is_kept(void **state)
@@ -207,6 +225,7 @@ int main(void)
 		cmocka_unit_test(on_message__recall_right_behind_its_grant__is_kept),
 		cmocka_unit_test(on_message__recall_of_an_unknown_layout__is_dropped),
 		cmocka_unit_test(on_message__file_recall__marks_its_handles_layouts_up_to_max_id),
+		cmocka_unit_test(on_message__file_recall_from_an_offset_to_the_end__covers_what_is_past_it),
 		cmocka_unit_test(on_message__file_recall_right_behind_its_grant__is_kept),
 		cmocka_unit_test(on_message__reply_with_another_tag__is_ignored),
 		cmocka_unit_test(on_message__malformed__is_ignored),

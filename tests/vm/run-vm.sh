@@ -13,7 +13,7 @@
 #      <test name>-KVER/),
 #      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash);
 #      DXVM_TAG (a variant of the test: its logs go to <dir>+TAG/);
-#      DXBENCH_* and DXT_* settings pass through to the guest.
+#      DXBENCH_*, DXSOAK_* and DXT_* settings pass through to the guest.
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +37,8 @@ else
 fi
 # A variant of a test (DXVM_TAG, e.g. odp) keeps its own logs.
 [ -n "${DXVM_TAG:-}" ] && SHARE=$SHARE+$DXVM_TAG
-TIMEOUT=${DXVM_TIMEOUT:-300}
+# A long soak (DXSOAK_S) gets its own seconds on top.
+TIMEOUT=${DXVM_TIMEOUT:-$((300 + ${DXSOAK_S:-0}))}
 INITRD=$VMDIR/initramfs-$KVER.cpio.gz
 
 if [ ! -r "$KERNEL" ]; then
@@ -53,8 +54,8 @@ export DX_BUILD=$DX_BUILD
 export DX_SRC=$(realpath "$HERE/../..")
 export DXVM_GUEST=$HERE/guest
 ENV
-# Settings of guest scripts (DXBENCH_*, DXT_*) pass through.
-for v in ${!DXBENCH_@} ${!DXT_@}; do
+# Settings of guest scripts (DXBENCH_*, DXSOAK_*, DXT_*) pass through.
+for v in ${!DXBENCH_@} ${!DXSOAK_@} ${!DXT_@}; do
 	echo "export $v=${!v@Q}" >> "$SHARE/env"
 done
 

@@ -634,6 +634,15 @@ static int prepare(struct dx_file *f, uint64_t off, uint64_t len)
 	return ret < 0 ? ret : 0;
 }
 
+bool dx_seal_allocated(struct dx_file *f, uint64_t off, uint64_t len)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st) || off + len > (uint64_t)st.st_size)
+		return false;
+	return prepared(f, off, off + len) || fiemap_pass(f, off, len, false) == RANGE_CLEAN;
+}
+
 int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len)
 {
 	int ret;

@@ -108,6 +108,10 @@ int dx_seal_lease(struct dx_file *f);
  * where reflinked; verified with FIEMAP where the file system has it.
  */
 int dx_seal_prepare(struct dx_file *f, uint64_t off, uint64_t len);
+/* [OFF, OFF+LEN) is inside the file and plain written blocks already (by
+ * FIEMAP): allocating it again changes nothing. fallocate would still need
+ * a transaction (ENOSPC on a full XFS) and unmap the file's DAX mappings. */
+bool dx_seal_allocated(struct dx_file *f, uint64_t off, uint64_t len);
 /* Forget what was prepared at or past FROM (the daemon shrank the file). */
 void dx_seal_forget_prepared(struct dx_file *f, uint64_t from);
 

@@ -347,7 +347,8 @@ static unsigned int op_allocate(struct req_ctx *r)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
 	if (h->f->device)
 		return allocate_device(r, h->f, q);
-	if (q->len && fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
+	if (q->len && !dx_seal_allocated(h->f, q->off, q->len) &&
+	    fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
 		return fail_errno(r, -errno, "fallocate");
 	if (setsize) {
 		code = set_size(r, h->f, q->off + q->len);

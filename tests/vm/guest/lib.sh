@@ -112,7 +112,8 @@ CONF
 	DPID=$!
 	for _ in $(seq $((${DX_UP_S:-10} * 10))); do
 		kill -0 $DPID 2>/dev/null || break
-		if [ -S /run/daxrdmad/ctl.sock ]; then
+		# A daemon killed before left its socket: ready is when it answers.
+		if [ -S /run/daxrdmad/ctl.sock ] && $CTL status > /dev/null 2>&1; then
 			[ "${DXT_MR_MODE:-}" != odp ] && return 0
 			odp_mode_ok && return 0
 			echo "DXT_MR_MODE=odp: the FS-DAX exports are not in ODP mode at MTU 4096"

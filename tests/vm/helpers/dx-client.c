@@ -6,7 +6,8 @@
  *                                 (not with DX_NO_COMMIT set: the return makes it land;
  *                                 with DX_SHOW_PERSIST, PERSIST commit|read-after-write says
  *                                 how the commit persisted; DX_COMMIT_MESSAGE sets the
- *                                 client flag DAXRDMA_COMMIT_MESSAGE)
+ *                                 client flag DAXRDMA_COMMIT_MESSAGE; with DX_SAY_COMMIT,
+ *                                 COMMITTING just before the commit)
  *   dx-client HOST EXPORT PATH read OFF LEN           READ layout, bytes to stdout
  *   dx-client HOST EXPORT PATH try OPEN_MODE OFF LEN IOMODE
  *                                 print OK or the errno name of the first refusal
@@ -120,6 +121,8 @@ static int do_write(struct daxrdma_client *c, const char *ex, const char *path, 
 	if (!getenv("DX_NO_COMMIT")) {
 		int method = 0;
 
+		if (getenv("DX_SAY_COMMIT"))
+			printf("COMMITTING\n");
 		ret = daxrdma_commit_method(l, off, len, &method);
 		if (ret)
 			return fail("commit", ret);

@@ -555,7 +555,8 @@ static int setup_qp(struct daxrdma_client *c)
 	if (fcntl(c->ch->fd, F_SETFL, fcntl(c->ch->fd, F_GETFL) | O_NONBLOCK) ||
 	    fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
-	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->epfd < 0)
 		return -errno;
 	ev.data.fd = c->ch->fd;
@@ -592,10 +593,14 @@ static int hello(struct daxrdma_client *c)
 	return 0;
 }
 
-static void teardown(struct daxrdma_client *c)
+/* Free the connection's resources. KEEP_FD: the epoll fd the application
+ * polls stays (a reconnect fills it again; closed fds leave it by themselves). */
+static void teardown(struct daxrdma_client *c, bool keep_fd)
 {
-	if (c->epfd >= 0)
+	if (c->epfd >= 0 && !keep_fd) {
 		close(c->epfd);
+		c->epfd = -1;
+	}
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
 	if (c->cq)
@@ -612,7 +617,6 @@ static void teardown(struct daxrdma_client *c)
 	if (c->ec)
 		rdma_destroy_event_channel(c->ec);
 	free(c->stage);
-	c->epfd = -1;
 	c->id = NULL;
 	c->ec = NULL;
 	c->pd = NULL;
@@ -623,7 +627,7 @@ static void teardown(struct daxrdma_client *c)
 	c->connected = false;
 }
 
-DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const char *port)
+static int connect_to(struct daxrdma_client *c, const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	struct rdma_conn_param param = { 0 };
@@ -631,10 +635,6 @@ DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const 
 	int64_t deadline;
 	int ret;
 
-	if (!c || !host)
-		return -EINVAL;
-	if (c->connected || c->ec)
-		return -EISCONN;
 	deadline = dxc_now_ms() + c->opts.timeout_ms;
 	ret = getaddrinfo(host, port ? port : DXC_DEFAULT_PORT, &hints, &ai);
 	if (ret) {
@@ -698,9 +698,65 @@ DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const 
 
 err:
 	freeaddrinfo(ai);
-	teardown(c);
+	teardown(c, true);
 	c->broken = false;
 	return ret;
+}
+
+DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const char *port)
+{
+	char *h, *p = NULL;
+
+	if (!c || !host)
+		return -EINVAL;
+	if (c->connected || c->ec)
+		return -EISCONN;
+	h = strdup(host);
+	if (!h || (port && !(p = strdup(port)))) {
+		free(h);
+		return -ENOMEM;
+	}
+	free(c->host);
+	free(c->port);
+	c->host = h;
+	c->port = p;
+	return connect_to(c, c->host, c->port);
+}
+
+DX_EXPORT int daxrdma_reconnect(struct daxrdma_client *c)
+{
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	int ret;
+
+	if (!c)
+		return -EINVAL;
+	if (!c->host)
+		return -ENOTCONN; /* never connected: nothing to go back to */
+	if (c->connected && !c->broken)
+		return -EISCONN;
+	/* Every layout of the old connection is dead (dxc_break made them
+	 * RETURNED); nothing recalled is owed to a connection that is gone. */
+	dxc_break(c, "reconnecting");
+	while ((l = TAILQ_FIRST(&c->recalled))) {
+		TAILQ_REMOVE(&c->recalled, l, recall_link);
+		l->recall_queued = false;
+	}
+	if (c->connected)
+		rdma_disconnect(c->id);
+	teardown(c, true);
+	c->broken = false;
+	c->have_reply = false;
+	c->rdma_outstanding = 0;
+	c->early_recall_valid = c->early_frecall_valid = false;
+	ret = connect_to(c, c->host, c->port);
+	if (ret)
+		return ret;
+	dxc_log(c, LOG_NOTICE, "reconnected to daxrdmad at %s", c->host);
+	TAILQ_FOREACH(f, &c->files, link)
+		dxc_file_reopen(f);
+	dxc_handle_recalls(c);
+	return 0;
 }
 
 int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len)
@@ -818,7 +874,9 @@ DX_EXPORT void daxrdma_client_delete(struct daxrdma_client **client)
 			dxc_progress(c, dxc_now_ms() + 100, NULL);
 		rdma_disconnect(c->id);
 	}
-	teardown(c);
+	teardown(c, false);
+	free(c->host);
+	free(c->port);
 	free(c);
 	*client = NULL;
 }

@@ -54,6 +54,8 @@ struct daxrdma_file {
 	TAILQ_ENTRY(daxrdma_file) link;
 	struct daxrdma_client *c;
 	uint64_t fh;
+	char *export_name, *path; /* what daxrdma_reconnect() opens again */
+	bool stale;               /* not open again after a reconnect: -ESTALE */
 	bool rw;
 	bool remote_persist;      /* OPEN said DXP_ATTR_REMOTE_PERSIST */
 	TAILQ_HEAD(, daxrdma_layout) layouts;
@@ -61,6 +63,7 @@ struct daxrdma_file {
 
 struct daxrdma_client {
 	struct daxrdma_client_opts opts;
+	char *host, *port;              /* of the last daxrdma_connect(), for daxrdma_reconnect() */
 	struct rdma_event_channel *ec;
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
@@ -120,6 +123,9 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 void dxc_handle_recalls(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */
 int dxc_layout_send_return(struct daxrdma_layout *l);
+/* OPEN F again on a new connection (its path, read-only or RDWR, never
+ * creating or truncating); on failure F is stale. */
+int dxc_file_reopen(struct daxrdma_file *f);
 void dxc_break(struct daxrdma_client *c, const char *why);
 
 /*

@@ -80,6 +80,13 @@ int daxrdma_client_timeout_ms(const struct daxrdma_client *client);
 /* Connect to daxrdmad at HOST (a name or address of its RDMA interface) and
  * PORT (NULL: 20049), then exchange HELLO. */
 int daxrdma_connect(struct daxrdma_client *client, const char *host, const char *port);
+/* After -ENOTCONN (the daemon restarted, fenced this client, or the link
+ * failed): connect again to the same daemon and OPEN every file still open
+ * here again. Layouts do not survive: I/O on them fails with -ESTALE (or
+ * gets them again, with DAXRDMA_RELAYOUT); a file that cannot be opened
+ * again fails its calls with -ESTALE. The client's fd stays the same.
+ * -EISCONN while connected. */
+int daxrdma_reconnect(struct daxrdma_client *client);
 /* An fd that becomes readable when the daemon sent something (a recall):
  * poll it and call daxrdma_client_process(). */
 int daxrdma_client_fd(const struct daxrdma_client *client);

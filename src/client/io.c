@@ -42,11 +42,38 @@ static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const s
 	}
 }
 
-DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, const char *path,
-			   unsigned int flags, unsigned int mode, struct daxrdma_file **out)
+/* One OPEN of F's export and path with FLAGS: F gets its handle. */
+static int open_file(struct daxrdma_file *f, unsigned int flags, unsigned int mode)
 {
 	struct dxp_msg req = { .hdr.op = DXP_OPEN };
 	const struct dxp_msg *rep;
+	int ret;
+
+	req.u.open.flags = flags;
+	req.u.open.export_len = (uint16_t)strlen(f->export_name);
+	req.u.open.path_len = (uint16_t)strlen(f->path);
+	req.u.open.mode = mode;
+	req.s1 = f->export_name;
+	req.s2 = f->path;
+	/* O_TRUNC of a file with layouts: the daemon recalls them first. */
+	ret = call_patiently(f->c, &req, &rep);
+	if (ret == 0) {
+		f->fh = rep->u.open_rep.fh;
+		f->remote_persist = f->c->remote_persist && (rep->u.open_rep.attrs & DXP_ATTR_REMOTE_PERSIST);
+	}
+	return ret;
+}
+
+static void file_free(struct daxrdma_file *f)
+{
+	free(f->export_name);
+	free(f->path);
+	free(f);
+}
+
+DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, const char *path,
+			   unsigned int flags, unsigned int mode, struct daxrdma_file **out)
+{
 	struct daxrdma_file *f;
 	size_t el, pl;
 	int ret;
@@ -59,30 +86,35 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	if (el == 0 || el > DXP_MAX_NAME || pl > DXP_MAX_PATH)
 		return -ENAMETOOLONG;
 	f = calloc(1, sizeof(*f));
-	if (!f)
+	if (!f || !(f->export_name = strdup(export_name)) || !(f->path = strdup(path))) {
+		if (f)
+			file_free(f);
 		return -ENOMEM;
-	req.u.open.flags = flags;
-	req.u.open.export_len = (uint16_t)el;
-	req.u.open.path_len = (uint16_t)pl;
-	req.u.open.mode = mode;
-	req.s1 = export_name;
-	req.s2 = path;
-	/* O_TRUNC of a file with layouts: the daemon recalls them first. */
-	ret = call_patiently(c, &req, &rep);
+	}
+	f->c = c;
+	f->rw = flags & DAXRDMA_O_RDWR;
+	TAILQ_INIT(&f->layouts);
+	ret = open_file(f, flags, mode);
 	if (ret) {
-		free(f);
+		file_free(f);
 		dxc_handle_recalls(c);
 		return ret;
 	}
-	f->c = c;
-	f->fh = rep->u.open_rep.fh;
-	f->rw = flags & DAXRDMA_O_RDWR;
-	f->remote_persist = c->remote_persist && (rep->u.open_rep.attrs & DXP_ATTR_REMOTE_PERSIST);
-	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&c->files, f, link);
 	*out = f;
 	dxc_handle_recalls(c);
 	return 0;
+}
+
+int dxc_file_reopen(struct daxrdma_file *f)
+{
+	int ret = open_file(f, f->rw ? DAXRDMA_O_RDWR : 0, 0);
+
+	f->stale = ret != 0;
+	if (ret)
+		dxc_log(f->c, LOG_WARNING, "%s/%s: not open again after the reconnect: %s", f->export_name, f->path,
+			strerror(-ret));
+	return ret;
 }
 
 static void layout_free(struct daxrdma_layout *l)
@@ -109,13 +141,13 @@ DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 	/* CLOSE returns the layouts on the daemon's side too. */
 	TAILQ_FOREACH_SAFE(l, &f->layouts, link, next)
 		layout_free(l);
-	if (f->c->connected && !f->c->broken) {
+	if (f->c->connected && !f->c->broken && !f->stale) {
 		req.u.fh.fh = f->fh;
 		ret = dxc_call(f->c, &req, &rep, NULL);
 	}
 	TAILQ_REMOVE(&f->c->files, f, link);
 	dxc_handle_recalls(f->c);
-	free(f);
+	file_free(f);
 	*file = NULL;
 	return ret;
 }
@@ -128,6 +160,8 @@ DX_EXPORT int daxrdma_stat(struct daxrdma_file *f, struct daxrdma_stat *st)
 
 	if (!f || !st)
 		return -EINVAL;
+	if (f->stale)
+		return -ESTALE;
 	req.u.fh.fh = f->fh;
 	ret = dxc_call(f->c, &req, &rep, NULL);
 	if (ret == 0) {
@@ -149,6 +183,8 @@ static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t
 	const struct dxp_msg *rep;
 	int ret;
 
+	if (f->stale)
+		return -ESTALE;
 	req.u.alloc.fh = f->fh;
 	req.u.alloc.off = off;
 	req.u.alloc.len = len;
@@ -180,6 +216,8 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 	const struct dxp_msg *rep;
 	int ret;
 
+	if (f->stale)
+		return -ESTALE;
 	req.u.lget.fh = f->fh;
 	req.u.lget.off = off;
 	req.u.lget.len = len;

@@ -33,6 +33,16 @@ static void client_new__bad_opts__are_refused(void **state)
 	assert_int_equal(daxrdma_client_timeout_ms(NULL), -EINVAL);
 }
 
+static void reconnect__before_any_connect__is_refused(void **state)
+{
+	struct daxrdma_client *c = NULL;
+
+	assert_int_equal(daxrdma_reconnect(NULL), -EINVAL);
+	assert_int_equal(daxrdma_client_new(NULL, &c), 0);
+	assert_int_equal(daxrdma_reconnect(c), -ENOTCONN);
+	daxrdma_client_delete(&c);
+}
+
 static int logged;
 static void on_log(void *arg, int prio, const char *msg)
 {
@@ -65,6 +75,7 @@ int main(void)
 		cmocka_unit_test(client_new__null_opts__uses_defaults),
 		cmocka_unit_test(client_new__bad_opts__are_refused),
 		cmocka_unit_test(client_new__log_callback__gets_messages_up_to_its_level),
+		cmocka_unit_test(reconnect__before_any_connect__is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

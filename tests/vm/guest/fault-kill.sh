@@ -5,6 +5,8 @@
 # is left blocking a local process. Committed data is intact across every
 # kill. A COMMIT cut off mid-copy is reported to the client as failed, never
 # as a success: when the client says OK, every byte of it is in the file.
+# A client whose daemon restarted reconnects when it asks (daxrdma_reconnect)
+# and its file and layout handles carry on.
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
 F=/mnt/pmem/export
@@ -44,6 +46,25 @@ check "recall: restarted" restart
 check "recall: the restarted daemon serves a new client" answers OK $GUEST_IP pmem rec.dat write 0 65536 3
 check "recall: with its data" cmp <(pattern 0 65536 3) $F/rec.dat
 check "recall: keep.dat intact" cmp /tmp/keep.ref $F/keep.dat
+
+# A client across a restart: its write fails, then daxrdma_reconnect()
+# connects again and opens its file again, and the same file and layout
+# handles carry on (DAXRDMA_RELAYOUT gets the layout again).
+rm -f /tmp/go
+DX_GO=/tmp/go $DXC $GUEST_IP pmem surv.dat survive 1048576 30 > /tmp/surv.out 2>&1 &
+spid=$!
+check "reconnect: the client has written and committed" wait_line /tmp/surv.out READY
+kill -KILL $DPID
+check "reconnect: restarted" restart
+touch /tmp/go
+wait $spid
+cat /tmp/surv.out
+check "reconnect: the client saw its connection gone" grep -q '^LOST ENOTCONN' /tmp/surv.out
+check "reconnect: daxrdma_reconnect() connected again" grep -qx RECONNECTED /tmp/surv.out
+check "reconnect: the same handles wrote and committed again" grep -qx WORKS /tmp/surv.out
+check "reconnect: the file holds the new data" cmp <(pattern 0 1048576 31) $F/surv.dat
+check "reconnect: one client, its layout returned, its file closed" \
+	eventually json "d['clients'] == 0 and d['layouts'] == 0" status
 
 # 2. Killed during COMMIT's copy of 64 MiB (bounce mode): a random moment
 # after the client sends it. Each round writes a new seed over the last.

@@ -45,6 +45,12 @@
  *        whatever the daemon sent meanwhile (a recall) waits in the queue; then
  *        write the pattern of SEED to PATH2 as "write" does (OK), and print
  *        FIRST recalled|valid for the layout on PATH
+ *   dx-client HOST EXPORT PATH survive LEN SEED   with DAXRDMA_RELAYOUT: an RW layout over
+ *        [0, LEN), the pattern of SEED written and committed, READY; wait for $DX_GO
+ *        (60 s at most; meanwhile the daemon restarts); write SEED + 1 through the
+ *        same layout handle: LOST (the error) when the connection is gone; then
+ *        daxrdma_reconnect() every 200 ms for up to 20 s: RECONNECTED; the same
+ *        write again through the same file and layout handles, committed: WORKS
  *   dx-client HOST EXPORT PATH steal write|read RADDR RKEY LEN
  *        on this client's own connection, RDMA with another client's
  *        raddr and rkey: STEAL_WRITE|STEAL_READ status=...
@@ -473,6 +479,55 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	return st == IBV_WC_SUCCESS ? 3 : 0;
 }
 
+static int do_survive(struct daxrdma_client *c, const char *ex, const char *path, uint64_t len,
+		      unsigned int seed)
+{
+	unsigned char *p = pattern(0, len, seed), *q = pattern(0, len, seed + 1);
+	struct daxrdma_layout *l;
+	struct daxrdma_file *f;
+	int ret;
+
+	ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+	if (ret == 0)
+		ret = daxrdma_allocate(f, 0, len);
+	if (ret == 0)
+		ret = daxrdma_layout_get(f, 0, len, DAXRDMA_RW, &l);
+	if (ret == 0)
+		ret = daxrdma_write(l, 0, p, len);
+	if (ret == 0)
+		ret = daxrdma_commit(l, 0, len);
+	if (ret)
+		return fail("before", ret);
+	printf("READY\n");
+	for (int i = 0; i < 6000 && access(getenv("DX_GO") ? getenv("DX_GO") : "/nonexistent", F_OK); i++)
+		usleep(10000);
+	ret = daxrdma_write(l, 0, q, len);
+	if (ret == 0)
+		ret = daxrdma_commit(l, 0, len);
+	if (ret == 0)
+		return fail("the daemon restarted, and the write", 0);
+	printf("LOST %s\n", strerrorname_np(-ret) ? strerrorname_np(-ret) : "?");
+	for (int i = 0; i < 100; i++) {
+		ret = daxrdma_reconnect(c);
+		if (ret != -ECONNREFUSED && ret != -ETIMEDOUT && ret != -ENODEV)
+			break;
+		usleep(200000);
+	}
+	if (ret)
+		return fail("reconnect", ret);
+	printf("RECONNECTED\n");
+	ret = daxrdma_write(l, 0, q, len);
+	if (ret == 0)
+		ret = daxrdma_commit(l, 0, len);
+	if (ret)
+		return fail("after", ret);
+	printf("WORKS\n");
+	daxrdma_layout_return(&l);
+	free(p);
+	free(q);
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
 static int do_late(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
 		   unsigned int seed, const char *path2)
 {
@@ -519,6 +574,8 @@ int main(int argc, char **argv)
 		o.recall = NULL;
 	if (getenv("DX_COMMIT_MESSAGE"))
 		o.flags |= DAXRDMA_COMMIT_MESSAGE;
+	if (strcmp(act, "survive") == 0)
+		o.flags |= DAXRDMA_RELAYOUT;
 	if (daxrdma_client_new(&o, &c))
 		return 1;
 	ret = daxrdma_connect(c, argv[1], getenv("DX_PORT"));
@@ -543,6 +600,8 @@ int main(int argc, char **argv)
 		ret = do_many(c, argv[2], argv[3], (unsigned int)num(argv[5]), num(argv[6]));
 	else if (strcmp(act, "openmany") == 0 && argc == 6)
 		ret = do_openmany(c, argv[2], argv[3], (unsigned int)num(argv[5]));
+	else if (strcmp(act, "survive") == 0 && argc == 7)
+		ret = do_survive(c, argv[2], argv[3], num(argv[5]), (unsigned int)num(argv[6]));
 	else if (strcmp(act, "late") == 0 && argc == 9)
 		ret = do_late(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]), argv[8]);
 	else if (strcmp(act, "steal") == 0 && argc == 9)

@@ -12,6 +12,7 @@
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/fmap.h"
+#include "daemon/mediaerr.h"
 #include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
@@ -210,6 +211,14 @@ static void grant_populate(struct dx_layout_job *j)
 			  strerror(errno));
 }
 
+/* A copy or flush of L's file at file offset AT met a media error. */
+static int media_error(const struct dx_layout *l, uint64_t at, const char *what)
+{
+	log_err("%s/%s: media error (a bad block) at file offset %llu; %s", l->f->export_name, l->f->relpath,
+		(unsigned long long)at, what);
+	return -EIO;
+}
+
 /* One slice of the staging buffer from the file. */
 static int grant_fill(struct dx_layout_job *j)
 {
@@ -218,7 +227,11 @@ static int grant_fill(struct dx_layout_job *j)
 	char *dst = (char *)l->staging + j->pos;
 
 	if (l->fm) {
-		memcpy(dst, dx_fmap_at(l->fm, at), (size_t)n);
+		const char *src = dx_fmap_at(l->fm, at);
+		const void *bad;
+
+		if (dx_dax_copy(dst, src, (size_t)n, NULL, &bad))
+			return media_error(l, at + (uint64_t)((const char *)bad - src), "the layout is refused");
 		l->c->d->st.bytes_copied += n;
 	} else {
 		size_t want = at < l->size ? (size_t)(l->size - at < n ? l->size - at : n) : 0;
@@ -295,13 +308,18 @@ static int persist_step(struct dx_work *w)
 	struct dx_layout *l = j->l;
 	uint64_t n = slice(j), at = j->off + j->pos;
 	char *pm = dx_fmap_at(l->fm, at);
+	const void *bad;
+	int ret;
 
 	if (l->mr_mode == DXP_MR_BOUNCE) {
-		l->fm->memcpy_persist(pm, (char *)l->staging + (at - l->off), (size_t)n, 0);
-		l->c->d->st.bytes_copied += n;
+		ret = dx_dax_copy(pm, (char *)l->staging + (at - l->off), (size_t)n, l->fm->memcpy_persist, &bad);
+		if (ret == 0)
+			l->c->d->st.bytes_copied += n;
 	} else {
-		l->fm->persist(pm, (size_t)n);
+		ret = dx_dax_persist(l->fm->persist, pm, (size_t)n, &bad);
 	}
+	if (ret)
+		return media_error(l, at + (uint64_t)((const char *)bad - pm), "the range is not persistent");
 	if (j->kind == DX_JOB_COMMIT)
 		l->c->d->st.bytes_committed += n;
 	else if (j->kind == DX_JOB_COPY_BACK)

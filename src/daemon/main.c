@@ -13,6 +13,7 @@
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/loop.h"
+#include "daemon/mediaerr.h"
 #include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
@@ -325,6 +326,10 @@ static int dxd_run(struct dxd *d)
 	/* A daxrdmactl that hangs up before its reply must not kill us. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return dx_log_fail("signal SIGPIPE", -errno);
+	/* Nor a client's layout over a bad block of persistent memory. */
+	ret = dx_mediaerr_init();
+	if (ret)
+		return dx_log_fail("sigaction SIGBUS", ret);
 	ret = dx_loop_new(&d->base);
 	if (ret)
 		return ret;

@@ -260,6 +260,9 @@ static void drain_cm_events(struct daxrdma_client *c)
 			if (c->id->qp)
 				ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE);
 			dxc_break(c, rdma_event_str(t));
+			/* The kernel removes the device only once every user has
+			 * let go of it (rdma link delete waits for us). */
+			c->device_lost = c->device_lost || t == RDMA_CM_EVENT_DEVICE_REMOVAL;
 		}
 	}
 }
@@ -319,9 +322,25 @@ static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_clien
 	}
 }
 
+static void teardown(struct daxrdma_client *c, bool keep_fd);
+
+/* librdmacm closes a removed device's context, which the kernel waits for,
+ * only when it next reads the device list (and only if another device is
+ * left: rdma-core 44). */
+static void forget_removed_devices(void)
+{
+	struct ibv_context **list = rdma_get_devices(NULL);
+
+	if (list)
+		rdma_free_devices(list);
+}
+
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))
 {
 	bool cm_event = !done; /* process() looks at everything; a wait only when told */
+
+	if (!c->cq)
+		return -ENOTCONN; /* torn down: the device went away */
 
 	if (busy_poll(c, done))
 		return arm_cq(c);
@@ -334,6 +353,14 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 		if (cm_event)
 			drain_cm_events(c);
 		cm_event = false;
+		if (c->device_lost) {
+			/* Nothing of ours may keep the removed device: the QP,
+			 * CQ, MRs and PD go now (the fd stays, and stays quiet). */
+			c->device_lost = false;
+			teardown(c, true);
+			forget_removed_devices();
+			return -ENOTCONN;
+		}
 		if (poll_cq(c) < 0)
 			dxc_break(c, "ibv_poll_cq failed");
 		if (done && done(c))

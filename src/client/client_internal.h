@@ -74,6 +74,7 @@ struct daxrdma_client {
 	struct ibv_mr *stage_mr;
 	int epfd;                       /* completion channel + rdma_cm channel */
 	bool connected, broken;
+	bool device_lost;               /* DEVICE_REMOVAL: free everything on the device now */
 	bool closing;                   /* in daxrdma_client_delete(): a disconnect is expected */
 	char why_broken[128];
 	uint64_t next_tag;

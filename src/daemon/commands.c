@@ -42,6 +42,7 @@ static int cmd_status(struct dxd *d, const struct ucred *peer, int argc, char **
 	rn_str(root, "config", d->cfg->file);
 	rn_str(root, "listen", d->listener->addr);
 	rn_str(root, "device", dx_listener_devname(d->listener));
+	rn_bool(root, "listening", !d->listener->lost);
 	rn_bool(root, "device_odp", d->listener->odp_rc);
 	rn_int(root, "recall_timeout_ms", d->cfg->recall_timeout_ms);
 	rn_int(root, "lease_break_time_s", d->lease_break_time_s);

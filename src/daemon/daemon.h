@@ -38,6 +38,7 @@ struct dxd {
 	struct dx_exports *exports; /* opened from cfg */
 	struct dx_listener *listener;
 	struct dx_listener *retired;   /* the one before a reload moved the address; its clients drain */
+	struct event *ev_relisten;     /* while the listener's device is gone: try again each second */
 	struct dx_ctlsock *ctl;
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog;
 	struct timespec started;

@@ -1,11 +1,37 @@
 #include "daemon/listener.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "common/net.h"
+
+/* Let go of the removed device: the kernel finishes removing it only when
+ * nothing holds it. Connections' events still come through the channel. */
+static void lose_device(struct dx_listener *l)
+{
+	struct ibv_context **devlist;
+
+	l->lost = true;
+	if (l->pd)
+		ibv_dealloc_pd(l->pd);
+	if (l->id)
+		rdma_destroy_id(l->id);
+	if (l->devlist)
+		rdma_free_devices(l->devlist);
+	l->pd = NULL;
+	l->id = NULL;
+	l->devlist = NULL;
+	l->verbs = NULL;
+	/* librdmacm closes the removed device's context, which the kernel
+	 * waits for, when it next reads the device list (and only if another
+	 * device is left: rdma-core 44's sync_devices_list). */
+	devlist = rdma_get_devices(NULL);
+	if (devlist)
+		rdma_free_devices(devlist);
+}
 
 static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -23,8 +49,13 @@ static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
 	}
 	switch (ev->event) {
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		log_err("RDMA device %s was removed; the listener on %s is gone", dx_listener_devname(l), l->addr);
-		break;
+		log_err("RDMA device %s was removed: not listening on %s until an RDMA device has that address again",
+			l->devname, l->addr);
+		rdma_ack_cm_event(ev);
+		lose_device(l);
+		if (l->on_lost)
+			l->on_lost(l->handler_arg);
+		return;
 	default:
 		log_debug("rdma_cm event %s on the listener", rdma_event_str(ev->event));
 		break;
@@ -48,8 +79,9 @@ static int probe_odp(struct dx_listener *l)
 }
 
 int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_handler handler,
-		    void *handler_arg, struct dx_listener **out)
+		    void *handler_arg, bool quiet, struct dx_listener **out)
 {
+	int prio = quiet ? LOG_DEBUG : LOG_ERR;
 	struct sockaddr_storage ss;
 	struct dx_listener *l;
 	int ndev = 0, ret;
@@ -67,8 +99,8 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_
 
 	l->devlist = rdma_get_devices(&ndev);
 	if (!l->devlist || ndev == 0) {
-		log_err("no RDMA device found: load a driver (for Soft-RoCE: modprobe rdma_rxe; "
-			"rdma link add rxe0 type rxe netdev eth0) and start daxrdmad again");
+		dx_log(prio, "no RDMA device found: load a driver (for Soft-RoCE: modprobe rdma_rxe; "
+		       "rdma link add rxe0 type rxe netdev eth0) and start daxrdmad again");
 		ret = -ENODEV;
 		goto err_free_devs;
 	}
@@ -83,8 +115,8 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_
 	}
 	if (rdma_bind_addr(l->id, (struct sockaddr *)&ss)) {
 		ret = -errno;
-		log_err("rdma_bind_addr %s: %s%s", l->addr, strerror(errno),
-			ret == -EADDRNOTAVAIL || ret == -ENODEV ? " (no RDMA device has this address)" : "");
+		dx_log(prio, "rdma_bind_addr %s: %s%s", l->addr, strerror(errno),
+		       ret == -EADDRNOTAVAIL || ret == -ENODEV ? " (no RDMA device has this address)" : "");
 		goto err_destroy_id;
 	}
 	/* Connection requests the loop has not taken yet: beyond the backlog
@@ -116,7 +148,8 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_
 		ret = dx_log_fail("event_add (rdma_cm channel)", -ENOMEM);
 		goto err_free_event;
 	}
-	log_info("listening on %s, device %s%s", l->addr, dx_listener_devname(l), l->odp_rc ? " (ODP)" : "");
+	snprintf(l->devname, sizeof(l->devname), "%s", ibv_get_device_name(l->verbs->device));
+	log_info("listening on %s, device %s%s", l->addr, l->devname, l->odp_rc ? " (ODP)" : "");
 	*out = l;
 	return 0;
 
@@ -144,15 +177,13 @@ void dx_listener_free(struct dx_listener **lp)
 	if (!l)
 		return;
 	event_free(l->ev);
-	ibv_dealloc_pd(l->pd);
-	rdma_destroy_id(l->id);
+	lose_device(l);
 	rdma_destroy_event_channel(l->ec);
-	rdma_free_devices(l->devlist);
 	free(l);
 	*lp = NULL;
 }
 
 const char *dx_listener_devname(const struct dx_listener *l)
 {
-	return ibv_get_device_name(l->verbs->device);
+	return l->devname;
 }

@@ -13,7 +13,7 @@
 typedef void (*dx_cm_handler)(void *arg, struct rdma_cm_event *ev);
 
 struct dx_listener {
-	struct rdma_event_channel *ec;
+	struct rdma_event_channel *ec; /* also the channel of its connections */
 	struct rdma_cm_id *id;
 	struct event *ev;
 	struct ibv_context **devlist; /* from rdma_get_devices() */
@@ -23,14 +23,20 @@ struct dx_listener {
 	char addr[64];                /* "192.168.100.1:20049" */
 	dx_cm_handler handler;
 	void *handler_arg;
+	/* The device was removed: the id, PD and device list are gone (the
+	 * channel stays for its connections' events) and ON_LOST was called. */
+	bool lost;
+	void (*on_lost)(void *handler_arg);
+	char devname[64];
 	uint64_t conn_requests;
 	uint64_t conn_rejected;
 	unsigned int n_conns;         /* connections that came through it and are not destroyed */
 };
 
-/* Bind and listen on CFG's address; -ENODEV when there is no RDMA device. */
+/* Bind and listen on CFG's address; -ENODEV when there is no RDMA device.
+ * QUIET: failures are logged at debug level (a retry after a device loss). */
 int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_handler handler,
-		    void *handler_arg, struct dx_listener **out);
+		    void *handler_arg, bool quiet, struct dx_listener **out);
 void dx_listener_free(struct dx_listener **lp);
 const char *dx_listener_devname(const struct dx_listener *l);
 

@@ -70,7 +70,8 @@ static int check_recall_timeout(struct dxd *d, const struct dx_config *cfg)
 
 void dxd_notify_status(struct dxd *d)
 {
-	sd_notifyf(0, "STATUS=listening on %s (%s), %zu export%s, %zu client%s, %zu layout%s", d->listener->addr,
+	sd_notifyf(0, "STATUS=%s %s (%s), %zu export%s, %zu client%s, %zu layout%s",
+		   d->listener->lost ? "waiting for an RDMA device with" : "listening on", d->listener->addr,
 		   dx_listener_devname(d->listener), d->exports->n, d->exports->n == 1 ? "" : "s",
 		   d->n_conns, d->n_conns == 1 ? "" : "s", d->n_layouts, d->n_layouts == 1 ? "" : "s");
 }
@@ -121,6 +122,59 @@ static void log_lines(int prio, const char *text)
 	}
 }
 
+/*
+ * The listener's RDMA device was removed (rdma link delete, a driver
+ * unloaded, a NIC gone): its connections close on their own events, and
+ * the daemon tries each second to listen again, as it would at start. When
+ * a device has the address again, the exports are probed on it (as by a
+ * reload) and clients are served again.
+ */
+#define DX_RELISTEN_MS 1000
+
+static void on_listener_lost(void *arg);
+
+static void on_relisten(evutil_socket_t fd, short what, void *arg)
+{
+	struct dxd *d = arg;
+	struct dxbuf errs = DXBUF_INIT;
+	struct dx_listener *nl = NULL;
+	struct dx_exports *nx = NULL;
+
+	if (dx_listener_new(d->base, d->cfg, on_cm_event, d, true, &nl))
+		return; /* not yet: the next turn */
+	if (dx_exports_open(d->cfg, nl, &nx, &errs)) {
+		log_err("listening on %s again, but the exports do not open there:", nl->addr);
+		log_lines(LOG_ERR, dxbuf_str(&errs));
+		dxbuf_release(&errs);
+		dx_listener_free(&nl);
+		return;
+	}
+	dxbuf_release(&errs);
+	nl->on_lost = on_listener_lost;
+	repoint_files(d, nx);
+	dx_exports_close(&d->exports);
+	d->exports = nx;
+	/* What was on the removed device is dead: its connections go now. */
+	dx_conns_destroy_of(d, d->listener);
+	dx_listener_free(&d->listener);
+	d->listener = nl;
+	evtimer_del(d->ev_relisten);
+	log_notice("RDMA device %s has %s: listening again", nl->devname, nl->addr);
+	dxd_notify_status(d);
+}
+
+static void on_listener_lost(void *arg)
+{
+	struct dxd *d = arg;
+	struct timeval tv = { DX_RELISTEN_MS / 1000, (DX_RELISTEN_MS % 1000) * 1000 };
+
+	if (!d->ev_relisten)
+		d->ev_relisten = event_new(d->base, -1, EV_PERSIST, on_relisten, d);
+	if (!d->ev_relisten || evtimer_add(d->ev_relisten, &tv))
+		log_err("event_add (listen again): out of memory; restart daxrdmad once the device is back");
+	dxd_notify_status(d);
+}
+
 int dxd_reload(struct dxd *d, struct dxbuf *errs)
 {
 	struct dx_listener *nl = NULL;
@@ -141,12 +195,18 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) != 0 || strcmp(nc->ctl_group, d->cfg->ctl_group) != 0)
 		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
 	if (strcmp(nc->listen_address, d->cfg->listen_address) != 0 || nc->listen_port != d->cfg->listen_port) {
-		ret = dx_listener_new(d->base, nc, on_cm_event, d, &nl);
+		ret = dx_listener_new(d->base, nc, on_cm_event, d, false, &nl);
 		if (ret) {
 			dxbuf_printf(errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,
 				      nc->listen_address, (long long)nc->listen_port, strerror(-ret));
 			goto out_free_config;
 		}
+	}
+	if (!nl && d->listener->lost) {
+		ret = -ENODEV;
+		dxbuf_printf(errs, "%s: the RDMA device of %s is gone: reload once it is back\n", d->config_file,
+			      d->listener->addr);
+		goto out_free_config;
 	}
 	ret = dx_exports_open(nc, nl ? nl : d->listener, &nx, errs);
 	if (ret)
@@ -155,6 +215,8 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	repoint_files(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
+	if (nl)
+		nl->on_lost = on_listener_lost;
 	if (nl) {
 		/* Connections live on the old listener's device and channel: it
 		 * stays (refusing new ones) until its clients have given their
@@ -282,6 +344,8 @@ static void dxd_fini(struct dxd *d)
 	dx_listener_free(&d->listener);
 	if (d->ev_watchdog)
 		event_free(d->ev_watchdog);
+	if (d->ev_relisten)
+		event_free(d->ev_relisten);
 	if (d->ev_sighup)
 		event_free(d->ev_sighup);
 	if (d->ev_sigterm)
@@ -346,7 +410,9 @@ static int dxd_run(struct dxd *d)
 		ret = dx_reap_init(d);
 	if (ret)
 		return ret;
-	ret = dx_listener_new(d->base, d->cfg, on_cm_event, d, &d->listener);
+	ret = dx_listener_new(d->base, d->cfg, on_cm_event, d, false, &d->listener);
+	if (ret == 0)
+		d->listener->on_lost = on_listener_lost;
 	if (ret)
 		return ret;
 	ret = dx_exports_open(d->cfg, d->listener, &d->exports, &errs);

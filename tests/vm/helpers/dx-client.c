@@ -47,7 +47,8 @@
  *        FIRST recalled|valid for the layout on PATH
  *   dx-client HOST EXPORT PATH survive LEN SEED   with DAXRDMA_RELAYOUT: an RW layout over
  *        [0, LEN), the pattern of SEED written and committed, READY; wait for $DX_GO
- *        (60 s at most; meanwhile the daemon restarts); write SEED + 1 through the
+ *        (60 s at most, handling what arrives on the library's fd; meanwhile the
+ *        daemon restarts or the device goes and comes back); write SEED + 1 through the
  *        same layout handle: LOST (the error) when the connection is gone; then
  *        daxrdma_reconnect() every 200 ms for up to 20 s: RECONNECTED; the same
  *        write again through the same file and layout handles, committed: WORKS
@@ -499,8 +500,14 @@ static int do_survive(struct daxrdma_client *c, const char *ex, const char *path
 	if (ret)
 		return fail("before", ret);
 	printf("READY\n");
-	for (int i = 0; i < 6000 && access(getenv("DX_GO") ? getenv("DX_GO") : "/nonexistent", F_OK); i++)
-		usleep(10000);
+	/* Waiting for $DX_GO, it answers the daemon (and the device's removal)
+	 * as an application in its event loop does. */
+	for (int i = 0; i < 6000 && access(getenv("DX_GO") ? getenv("DX_GO") : "/nonexistent", F_OK); i++) {
+		struct pollfd pfd = { .fd = daxrdma_client_fd(c), .events = POLLIN };
+
+		if (poll(&pfd, 1, 10) > 0)
+			daxrdma_client_process(c);
+	}
 	ret = daxrdma_write(l, 0, q, len);
 	if (ret == 0)
 		ret = daxrdma_commit(l, 0, len);
@@ -509,7 +516,7 @@ static int do_survive(struct daxrdma_client *c, const char *ex, const char *path
 	printf("LOST %s\n", strerrorname_np(-ret) ? strerrorname_np(-ret) : "?");
 	for (int i = 0; i < 100; i++) {
 		ret = daxrdma_reconnect(c);
-		if (ret != -ECONNREFUSED && ret != -ETIMEDOUT && ret != -ENODEV)
+		if (ret != -ECONNREFUSED && ret != -ETIMEDOUT && ret != -ENODEV && ret != -EHOSTUNREACH)
 			break;
 		usleep(200000);
 	}

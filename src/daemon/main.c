@@ -166,7 +166,7 @@ static void on_relisten(evutil_socket_t fd, short what, void *arg)
 static void on_listener_lost(void *arg)
 {
 	struct dxd *d = arg;
-	struct timeval tv = { DX_RELISTEN_MS / 1000, (DX_RELISTEN_MS % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = DX_RELISTEN_MS / 1000, .tv_usec = (suseconds_t)(DX_RELISTEN_MS % 1000) * 1000 };
 
 	if (!d->ev_relisten)
 		d->ev_relisten = event_new(d->base, -1, EV_PERSIST, on_relisten, d);

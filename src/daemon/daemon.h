@@ -38,7 +38,8 @@ struct dxd {
 	struct dx_exports *exports; /* opened from cfg */
 	struct dx_listener *listener;
 	struct dx_listener *retired;   /* the one before a reload moved the address; its clients drain */
-	struct event *ev_relisten;     /* while the listener's device is gone: try again each second */
+	struct event *ev_devices;      /* each second: librdmacm lets removed devices go; relisten if lost */
+	int exit_error;                /* -errno the daemon stops for (the last RDMA device removed) */
 	struct dx_ctlsock *ctl;
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog;
 	struct timespec started;

@@ -128,8 +128,17 @@ int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_
 		ret = dx_log_fail("rdma_listen", -errno);
 		goto err_destroy_id;
 	}
-	/* A wildcard bind has no device; MRs are then probed on the first one. */
-	l->verbs = l->id->verbs ? l->id->verbs : l->devlist[0];
+	/* A wildcard bind has no device; MRs are then probed on the first one,
+	 * which the list keeps open. Otherwise the list goes now: librdmacm
+	 * closes a removed device only when nobody holds the list, and the
+	 * kernel's removal of any device waits for that. */
+	if (l->id->verbs) {
+		l->verbs = l->id->verbs;
+		rdma_free_devices(l->devlist);
+		l->devlist = NULL;
+	} else {
+		l->verbs = l->devlist[0];
+	}
 	l->pd = ibv_alloc_pd(l->verbs);
 	if (!l->pd) {
 		ret = dx_log_fail("ibv_alloc_pd", -errno);

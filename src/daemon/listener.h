@@ -16,7 +16,7 @@ struct dx_listener {
 	struct rdma_event_channel *ec; /* also the channel of its connections */
 	struct rdma_cm_id *id;
 	struct event *ev;
-	struct ibv_context **devlist; /* from rdma_get_devices() */
+	struct ibv_context **devlist; /* from rdma_get_devices(), kept for a wildcard bind only */
 	struct ibv_context *verbs;    /* the device MRs are probed on */
 	struct ibv_pd *pd;            /* for export probes only: every client has its own */
 	bool odp_rc;                  /* RC ODP with READ and WRITE */

@@ -123,19 +123,25 @@ static void log_lines(int prio, const char *text)
 }
 
 /*
- * The listener's RDMA device was removed (rdma link delete, a driver
- * unloaded, a NIC gone): its connections close on their own events, and
- * the daemon tries each second to listen again, as it would at start. When
- * a device has the address again, the exports are probed on it (as by a
- * reload) and clients are served again.
+ * RDMA devices come and go (rdma link delete, a driver unloaded, a NIC
+ * removed). The kernel finishes removing one only when no process holds it,
+ * and librdmacm (rdma-core 44) closes its context of a removed device only
+ * when it next reads the device list, and only while another device is
+ * left. So each second the daemon has it read the list, and:
+ *  - when the listener's device goes, its connections close on their own
+ *    events and the daemon tries each second to listen again, as at start;
+ *    when a device has the address again, the exports are probed on it (as
+ *    by a reload) and clients are served again;
+ *  - when it was the last device, nothing in this process can let it go:
+ *    the daemon exits with an error, the removal completes, and systemd
+ *    (Restart=on-failure) starts it again.
  */
-#define DX_RELISTEN_MS 1000
+#define DX_DEVICES_MS 1000
 
 static void on_listener_lost(void *arg);
 
-static void on_relisten(evutil_socket_t fd, short what, void *arg)
+static void relisten(struct dxd *d)
 {
-	struct dxd *d = arg;
 	struct dxbuf errs = DXBUF_INIT;
 	struct dx_listener *nl = NULL;
 	struct dx_exports *nx = NULL;
@@ -158,20 +164,49 @@ static void on_relisten(evutil_socket_t fd, short what, void *arg)
 	dx_conns_destroy_of(d, d->listener);
 	dx_listener_free(&d->listener);
 	d->listener = nl;
-	evtimer_del(d->ev_relisten);
 	log_notice("RDMA device %s has %s: listening again", nl->devname, nl->addr);
 	dxd_notify_status(d);
+}
+
+static void on_devices(evutil_socket_t fd, short what, void *arg)
+{
+	struct dxd *d = arg;
+	struct ibv_context **list;
+
+	if (d->listener->lost) {
+		relisten(d);
+		return;
+	}
+	list = rdma_get_devices(NULL);
+	if (list)
+		rdma_free_devices(list);
+}
+
+static int watch_devices(struct dxd *d)
+{
+	struct timeval tv = { .tv_sec = DX_DEVICES_MS / 1000, .tv_usec = (suseconds_t)(DX_DEVICES_MS % 1000) * 1000 };
+
+	d->ev_devices = event_new(d->base, -1, EV_PERSIST, on_devices, d);
+	if (!d->ev_devices || evtimer_add(d->ev_devices, &tv))
+		return dx_log_fail("event_add (RDMA device watch)", -ENOMEM);
+	return 0;
 }
 
 static void on_listener_lost(void *arg)
 {
 	struct dxd *d = arg;
-	struct timeval tv = { .tv_sec = DX_RELISTEN_MS / 1000, .tv_usec = (suseconds_t)(DX_RELISTEN_MS % 1000) * 1000 };
+	int n = 0;
+	struct ibv_context **list = rdma_get_devices(&n);
 
-	if (!d->ev_relisten)
-		d->ev_relisten = event_new(d->base, -1, EV_PERSIST, on_relisten, d);
-	if (!d->ev_relisten || evtimer_add(d->ev_relisten, &tv))
-		log_err("event_add (listen again): out of memory; restart daxrdmad once the device is back");
+	if (list)
+		rdma_free_devices(list);
+	if (n == 0) {
+		log_err("RDMA device %s was the last one: librdmacm lets it go only when daxrdmad exits, and its "
+			"removal waits for that; exiting (systemd starts daxrdmad again)", d->listener->devname);
+		d->exit_error = -ENODEV;
+		event_base_loopbreak(d->base);
+		return;
+	}
 	dxd_notify_status(d);
 }
 
@@ -344,8 +379,8 @@ static void dxd_fini(struct dxd *d)
 	dx_listener_free(&d->listener);
 	if (d->ev_watchdog)
 		event_free(d->ev_watchdog);
-	if (d->ev_relisten)
-		event_free(d->ev_relisten);
+	if (d->ev_devices)
+		event_free(d->ev_devices);
 	if (d->ev_sighup)
 		event_free(d->ev_sighup);
 	if (d->ev_sigterm)
@@ -427,13 +462,16 @@ static int dxd_run(struct dxd *d)
 	ret = start_watchdog(d);
 	if (ret)
 		return ret;
+	ret = watch_devices(d);
+	if (ret)
+		return ret;
 	sd_notify(0, "READY=1");
 	dxd_notify_status(d);
 	log_notice("daxrdmad %s ready: %zu export%s, listening on %s", DAXRDMA_VERSION, d->exports->n,
 		   d->exports->n == 1 ? "" : "s", d->listener->addr);
 	if (event_base_dispatch(d->base) < 0)
 		return dx_log_fail("event_base_dispatch", -EIO);
-	return 0;
+	return d->exit_error;
 }
 
 int main(int argc, char **argv)

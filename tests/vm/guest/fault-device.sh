@@ -11,8 +11,8 @@
 #
 # The guest has a second RDMA device (rxe1 on a dummy netdev). librdmacm
 # (rdma-core 44, sync_devices_list) marks a removed device dead, and so
-# closes its context, only while some other device is left: on a host whose
-# only RDMA device is removed, the removal waits until daxrdmad exits.
+# closes its context, only while some other device is left: when the last
+# one goes, the daemon exits with an error so that the removal completes.
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
 F=/mnt/pmem/export
@@ -60,6 +60,17 @@ check "the second client lost its connection" grep -q '^LOST ENOTCONN' /tmp/s.ou
 check "... reconnected" grep -qx RECONNECTED /tmp/s.out
 check "... and wrote and committed through the same handles" grep -qx WORKS /tmp/s.out
 check "... its data is in the file" cmp <(pattern 0 1048576 41) $F/s.dat
-daemon_down
-check "the daemon exits 0" test $? -eq 0
+
+# A device the daemon does not listen on goes: it does not wait for us
+# (librdmacm held its context until the daemon's next look at the list).
+( rdma link delete rxe1; echo "rc=$?" > /tmp/del1 ) &
+check "rdma link delete rxe1 (unused) completes within 10 s" eventually grep -qx 'rc=0' /tmp/del1
+# Now rxe0 is the last device: the daemon exits with an error so that the
+# removal can complete (systemd's Restart=on-failure starts it again).
+( rdma link delete rxe0; echo "rc=$?" > /tmp/del0 ) &
+check "rdma link delete of the last device completes" eventually grep -qx 'rc=0' /tmp/del0
+wait $DPID
+rc=$?
+check "the daemon exits with an error ($rc)" test $rc -eq 1
+check "... and says why" grep -q 'RDMA device rxe0 was the last one: librdmacm lets it go only when daxrdmad exits' /tmp/daemon.log
 summary

@@ -19,8 +19,7 @@ F=/mnt/pmem/export
 check "rxe0 up" rxe_up
 check "rxe0 active" rxe_active
 check "FS-DAX mounted" pmem_up
-check "a second RDMA device: rxe1 on dummy0" bash -c \
-	"modprobe dummy && ip link add dummy0 type dummy && ip link set dummy0 up && rdma link add rxe1 type rxe netdev dummy0"
+check "a second RDMA device: rxe1 on dummy0" rxe1_up
 check "daxrdmad up" daemon_up
 
 $DXC $GUEST_IP pmem x.dat write 0 65536 1 > /dev/null
@@ -55,11 +54,7 @@ check "a new client writes and commits" answers OK $GUEST_IP pmem n.dat write 0 
 check "... and reads it back" cmp <(pattern 0 65536 2) <($DXC $GUEST_IP pmem n.dat read 0 65536)
 touch /tmp/go
 wait $spid
-cat /tmp/s.out
-check "the second client lost its connection" grep -q '^LOST ENOTCONN' /tmp/s.out
-check "... reconnected" grep -qx RECONNECTED /tmp/s.out
-check "... and wrote and committed through the same handles" grep -qx WORKS /tmp/s.out
-check "... its data is in the file" cmp <(pattern 0 1048576 41) $F/s.dat
+survived device /tmp/s.out $F/s.dat 1048576 40
 
 # A device the daemon does not listen on goes: it does not wait for us
 # (librdmacm held its context until the daemon's next look at the list).

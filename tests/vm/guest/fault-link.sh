@@ -21,8 +21,7 @@ RECALL_MS=2000
 check "rxe0 up" rxe_up
 check "rxe0 active" rxe_active
 check "FS-DAX mounted" pmem_up
-check "a second RDMA device: rxe1 on dummy0" bash -c \
-	"modprobe dummy && ip link add dummy0 type dummy && ip link set dummy0 up && rdma link add rxe1 type rxe netdev dummy0"
+check "a second RDMA device: rxe1 on dummy0" rxe1_up
 DX_RECALL_MS=$RECALL_MS
 DX_TOP="keepalive_ms = 1000;"
 check "daxrdmad up (keepalive_ms 1000)" daemon_up
@@ -78,11 +77,7 @@ check "a new client is served" answers OK $GUEST_IP pmem n.dat write 0 65536 4
 check "... its data reads back" cmp <(pattern 0 65536 4) <($DXC $GUEST_IP pmem n.dat read 0 65536)
 touch /tmp/go
 wait $spid
-cat /tmp/s.out
-check "the waiting client lost its connection" grep -q '^LOST ENOTCONN' /tmp/s.out
-check "... reconnected" grep -qx RECONNECTED /tmp/s.out
-check "... and wrote and committed through the same handles" grep -qx WORKS /tmp/s.out
-check "... its data is in the file" cmp <(pattern 0 1048576 51) $F/s.dat
+survived link /tmp/s.out $F/s.dat 1048576 50
 t0=$(now_ms)
 daemon_down
 rc=$?

@@ -52,6 +52,26 @@ pmem_up() {
 		mount -o dax /dev/pmem0 /mnt/pmem
 }
 
+# A second RDMA device, rxe1 on a dummy netdev: librdmacm (rdma-core 44)
+# lets a removed device go only while another one is left.
+rxe1_up() {
+	modprobe dummy && ip link add dummy0 type dummy && ip link set dummy0 up &&
+		rdma link add rxe1 type rxe netdev dummy0
+}
+
+# The checks of a dx-client "survive" run, started as
+#   DX_GO=/tmp/go $DXC $GUEST_IP pmem NAME survive LEN SEED > OUT &
+# once /tmp/go exists and it ended: it lost its connection, reconnected and
+# committed the pattern of SEED + 1 through the same handles into FILE.
+survived() { # WHAT OUT FILE LEN SEED
+	local what=$1 out=$2 file=$3 len=$4 seed=$5
+	cat "$out"
+	check "$what: the client saw its connection gone" grep -q '^LOST ENOTCONN' "$out"
+	check "$what: daxrdma_reconnect() connected again" grep -qx RECONNECTED "$out"
+	check "$what: the same handles wrote and committed again" grep -qx WORKS "$out"
+	check "$what: the file holds the new data" cmp <(pattern 0 "$len" $((seed + 1))) "$file"
+}
+
 # /dev/pmem1 (the second memmap= region) as device-DAX with 2 MiB alignment
 # (ndctl create-namespace -m devdax): DAXDEV is its character device.
 DAXDEV=

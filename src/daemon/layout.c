@@ -211,11 +211,12 @@ static void grant_populate(struct dx_layout_job *j)
 			  strerror(errno));
 }
 
-/* A copy or flush of L's file at file offset AT met a media error. */
+/* A copy or flush of L's file faulted at file offset AT: a media error in
+ * the page there (the copy may touch a page at any of its bytes first). */
 static int media_error(const struct dx_layout *l, uint64_t at, const char *what)
 {
-	log_err("%s/%s: media error (a bad block) at file offset %llu; %s", l->f->export_name, l->f->relpath,
-		(unsigned long long)at, what);
+	log_err("%s/%s: media error (a bad block) in the page at file offset %llu; %s", l->f->export_name,
+		l->f->relpath, (unsigned long long)(at & ~(uint64_t)(DXP_PAGE - 1)), what);
 	return -EIO;
 }
 

@@ -27,7 +27,7 @@ check "... and to ndctl (media errors)" bash -c "ndctl list -M | grep -q badbloc
 check "a local read stops there with EIO" bash -c "! dd if=$F/bb.dat of=/dev/null bs=4096 2> /tmp/dd.err; grep -q 'Input/output error' /tmp/dd.err"
 
 check "a READ layout over the bad block: EIO" answers "ERR layout_get EIO" $GUEST_IP pmem bb.dat try ro 0 1048576 read
-check "... the daemon says where" grep -q 'pmem/bb.dat: media error (a bad block) at file offset 65536' /tmp/daemon.log
+check "... the daemon says where" grep -q 'pmem/bb.dat: media error (a bad block) in the page at file offset 65536' /tmp/daemon.log
 check "... and lives on" kill -0 $DPID
 check "an RW layout over it: EIO" answers "ERR layout_get EIO" $GUEST_IP pmem bb.dat try rw 61440 8192 rw
 check "the bytes before it read back over RDMA" cmp <(pattern 0 65536 1) <($DXC $GUEST_IP pmem bb.dat read 0 65536)

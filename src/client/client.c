@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "client/client_internal.h"
 #include "common/clock.h"
+#include "common/rdmadev.h"
 
 #define WR_RDMA_BIT (1ull << 41)
 
@@ -324,17 +325,6 @@ static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_clien
 
 static void teardown(struct daxrdma_client *c, bool keep_fd);
 
-/* librdmacm closes a removed device's context, which the kernel waits for,
- * only when it next reads the device list (and only if another device is
- * left: rdma-core 44). */
-static void forget_removed_devices(void)
-{
-	struct ibv_context **list = rdma_get_devices(NULL);
-
-	if (list)
-		rdma_free_devices(list);
-}
-
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *))
 {
 	bool cm_event = !done; /* process() looks at everything; a wait only when told */
@@ -358,7 +348,7 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 			 * CQ, MRs and PD go now (the fd stays, and stays quiet). */
 			c->device_lost = false;
 			teardown(c, true);
-			forget_removed_devices();
+			dx_rdma_devices_sync(); /* librdmacm lets the device go now */
 			return -ENOTCONN;
 		}
 		if (poll_cq(c) < 0)

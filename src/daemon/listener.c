@@ -8,12 +8,11 @@
 #include "common/log.h"
 #include "common/net.h"
 
-/* Let go of the removed device: the kernel finishes removing it only when
- * nothing holds it. Connections' events still come through the channel. */
+/* Let go of the device (removed, or at the end): the kernel finishes
+ * removing it only when nothing holds it. Connections' events still come
+ * through the channel. */
 static void lose_device(struct dx_listener *l)
 {
-	struct ibv_context **devlist;
-
 	l->lost = true;
 	if (l->pd)
 		ibv_dealloc_pd(l->pd);
@@ -25,12 +24,6 @@ static void lose_device(struct dx_listener *l)
 	l->id = NULL;
 	l->devlist = NULL;
 	l->verbs = NULL;
-	/* librdmacm closes the removed device's context, which the kernel
-	 * waits for, when it next reads the device list (and only if another
-	 * device is left: rdma-core 44's sync_devices_list). */
-	devlist = rdma_get_devices(NULL);
-	if (devlist)
-		rdma_free_devices(devlist);
 }
 
 static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
@@ -52,7 +45,7 @@ static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
 		log_err("RDMA device %s was removed: not listening on %s until an RDMA device has that address again",
 			l->devname, l->addr);
 		rdma_ack_cm_event(ev);
-		lose_device(l);
+		lose_device(l); /* ON_LOST has librdmacm let it go */
 		if (l->on_lost)
 			l->on_lost(l->handler_arg);
 		return;

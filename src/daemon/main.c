@@ -10,6 +10,7 @@
 
 #include "build-config.h"
 #include "common/log.h"
+#include "common/rdmadev.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/loop.h"
@@ -171,15 +172,11 @@ static void relisten(struct dxd *d)
 static void on_devices(evutil_socket_t fd, short what, void *arg)
 {
 	struct dxd *d = arg;
-	struct ibv_context **list;
 
-	if (d->listener->lost) {
+	if (d->listener->lost)
 		relisten(d);
-		return;
-	}
-	list = rdma_get_devices(NULL);
-	if (list)
-		rdma_free_devices(list);
+	else
+		dx_rdma_devices_sync();
 }
 
 static int watch_devices(struct dxd *d)
@@ -195,12 +192,8 @@ static int watch_devices(struct dxd *d)
 static void on_listener_lost(void *arg)
 {
 	struct dxd *d = arg;
-	int n = 0;
-	struct ibv_context **list = rdma_get_devices(&n);
 
-	if (list)
-		rdma_free_devices(list);
-	if (n == 0) {
+	if (dx_rdma_devices_sync() == 0) {
 		log_err("RDMA device %s was the last one: librdmacm lets it go only when daxrdmad exits, and its "
 			"removal waits for that; exiting (systemd starts daxrdmad again)", d->listener->devname);
 		d->exit_error = -ENODEV;
@@ -250,9 +243,8 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	repoint_files(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
-	if (nl)
-		nl->on_lost = on_listener_lost;
 	if (nl) {
+		nl->on_lost = on_listener_lost;
 		/* Connections live on the old listener's device and channel: it
 		 * stays (refusing new ones) until its clients have given their
 		 * layouts back and gone. */

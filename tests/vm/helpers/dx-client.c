@@ -552,8 +552,7 @@ static int do_late(struct daxrdma_client *c, const char *ex, const char *path, u
 	if (ret)
 		return fail("first layout", ret);
 	printf("READY\n");
-	for (int i = 0; i < 3000 && access(getenv("DX_GO") ? getenv("DX_GO") : "/nonexistent", F_OK); i++)
-		usleep(10000);
+	go_file_appears(dxc_now_ms() + 30000);
 	ret = do_write(c, ex, path2, off, len, seed);
 	if (daxrdma_layout_info(l, &info) == 0)
 		printf("FIRST %s\n", info.recalled ? "recalled" : "valid");

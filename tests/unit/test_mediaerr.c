@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +17,9 @@
 #include "daemon/mediaerr.h"
 
 #define PG 4096
+
+/* The fault is reported in the bad page: a copy may touch it at any byte first. */
+#define assert_in_page(where, page) assert_ptr_equal((const char *)((uintptr_t)(where) & ~(uintptr_t)(PG - 1)), (page))
 
 /* Two pages mapped of a file one page long: the second faults. */
 static char *half_backed(void)
@@ -43,11 +47,11 @@ static void copy__from_a_page_that_faults__is_eio_with_the_address(void **state)
 	assert_int_equal(dx_dax_copy(buf, p, PG, NULL, &where), 0);
 	assert_int_equal((unsigned char)buf[PG - 1], 0x5a);
 	assert_int_equal(dx_dax_copy(buf, p, 2 * PG, NULL, &where), -EIO);
-	assert_ptr_equal(where, p + PG);
+	assert_in_page(where, p + PG);
 	/* The guard is gone and SIGBUS is not left blocked: it works again. */
 	where = NULL;
 	assert_int_equal(dx_dax_copy(buf, p + PG, 16, NULL, &where), -EIO);
-	assert_ptr_equal(where, p + PG);
+	assert_in_page(where, p + PG);
 	assert_int_equal(dx_dax_copy(p, buf, 64, NULL, &where), 0);
 	munmap(p, 2 * PG);
 }
@@ -59,7 +63,7 @@ static void copy__into_a_page_that_faults__is_eio(void **state)
 
 	assert_int_equal(dx_mediaerr_init(), 0);
 	assert_int_equal(dx_dax_copy(p + PG, buf, sizeof(buf), NULL, &where), -EIO);
-	assert_ptr_equal(where, p + PG);
+	assert_in_page(where, p + PG);
 	munmap(p, 2 * PG);
 }
 
@@ -79,7 +83,7 @@ static void persist__of_a_page_that_faults__is_eio(void **state)
 	assert_int_equal(dx_mediaerr_init(), 0);
 	assert_int_equal(dx_dax_persist(flush_of, p, PG, &where), 0);
 	assert_int_equal(dx_dax_persist(flush_of, p, 2 * PG, &where), -EIO);
-	assert_ptr_equal(where, p + PG);
+	assert_in_page(where, p + PG);
 	munmap(p, 2 * PG);
 }
 

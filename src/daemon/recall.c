@@ -64,21 +64,16 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
  * started (for a lease break, when the kernel signalled it), or, for a
  * recall that had to wait for one of the client's recall credits, after it
  * was sent: waiting in our queue costs the client nothing. Never past the
- * lease's own bound, though: the kernel takes a broken lease back
- * lease-break-time after its signal, and everything on the file is fenced
- * before that, whatever a slow client still owes.
+ * file's lease bound, though, which its own timer enforces for queued
+ * recalls too (seal.c): the client is told what is left of it.
  */
 static int64_t deadline_of(const struct dx_recall *rc, int64_t now)
 {
-	const struct dxd *d = rc->c->d;
-	int64_t at = (rc->from_ms ? rc->from_ms : now) + d->cfg->recall_timeout_ms, last;
+	int64_t at = (rc->from_ms ? rc->from_ms : now) + rc->c->d->cfg->recall_timeout_ms, last;
 
 	if (rc->f->lease != LEASE_BREAKING)
 		return at;
-	last = (int64_t)d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
-	if (last < d->cfg->recall_timeout_ms)
-		last = d->cfg->recall_timeout_ms;
-	last += rc->f->break_ms;
+	last = dx_lease_bound_ms(rc->f);
 	return at < last ? at : last;
 }
 
@@ -290,6 +285,24 @@ unsigned int dx_recall_all(struct dxd *d, uint32_t reason)
 	TAILQ_FOREACH(f, &d->files, link)
 		n += dx_recall_file(f, 0, UINT64_MAX, reason);
 	return n;
+}
+
+void dx_recall_fence_file(struct dx_file *f)
+{
+	char why[200];
+	struct dx_layout *l;
+
+	snprintf(why, sizeof(why), "layouts of %s/%s still out at its lease bound (%lld ms after the kernel's break)",
+		 f->export_name, f->relpath, (long long)(dx_now_ms() - f->break_ms));
+	/* Fences only mark layouts (the reaper frees them): the walk is safe.
+	 * A returned layout still copying back is fenced alone: its client
+	 * did give it back. */
+	TAILQ_FOREACH(l, &f->layouts, by_file) {
+		if (!dx_layout_dead(l))
+			dx_conn_fence(l->c, why);
+		if (l->state != LAYOUT_FENCED)
+			dx_layout_fence(l);
+	}
 }
 
 void dx_recall_check_stop(struct dxd *d)

@@ -1,17 +1,15 @@
 /*
  * Recall (docs/design.md): mark layouts recalled, send LAYOUT_RECALL within
  * the client's recall credits (queue the rest), and fence the client if a
- * layout is not back recall_timeout_ms after its recall was sent, or, on a
- * broken lease, DX_LEASE_MARGIN_MS before the kernel would take the lease
- * back, whichever comes first. The lease goes when the file has no layout
- * left (seal.c).
+ * layout is not back recall_timeout_ms after its recall was sent. On a
+ * broken lease, the file's lease bound (seal.h) covers all of it: there every
+ * holder is fenced, whatever is queued or copying. The lease goes when the
+ * file has no layout left (seal.c).
  */
 #ifndef DX_RECALL_H
 #define DX_RECALL_H
 
 #include <stdint.h>
-
-#define DX_LEASE_MARGIN_MS 1000 /* fence this long before lease-break-time runs out */
 
 struct dxd;
 struct dx_conn;
@@ -28,6 +26,9 @@ void dx_recall_forget(struct dx_layout *l);
  * out there (live, or copying back). */
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason);
 unsigned int dx_recall_all(struct dxd *d, uint32_t reason);
+/* F's lease bound passed (seal.c): every client still holding a layout on F
+ * is fenced, and copy-backs and COMMITs on F are dropped, now. */
+void dx_recall_fence_file(struct dx_file *f);
 /* The sent FILE_RECALL of C numbered ID, or NULL. */
 struct dx_recall *dx_recall_find(struct dx_conn *c, uint64_t id);
 /* RC's first layout not returned yet, and how many there are (*N). */

@@ -125,6 +125,43 @@ struct dx_lease_watch {
 	struct event *ev;
 };
 
+int64_t dx_lease_bound_ms(const struct dx_file *f)
+{
+	const struct dxd *d = f->d;
+	int64_t last = (int64_t)d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
+
+	if (last < d->cfg->recall_timeout_ms)
+		last = d->cfg->recall_timeout_ms;
+	return f->break_ms + last;
+}
+
+static void on_lease_bound(evutil_socket_t fd, short what, void *arg)
+{
+	struct dx_file *f = arg;
+
+	log_warn("%s/%s: lease bound reached %lld ms after the break: fencing every holder of a layout on it",
+		 f->export_name, f->relpath, (long long)(dx_now_ms() - f->break_ms));
+	dx_recall_fence_file(f);
+	dx_reap_soon(f->d); /* the lease goes with the fenced layouts */
+}
+
+/* The one deadline of a breaking lease. Without it nothing would bound a
+ * queued recall or a copy-back: failing to arm it fences now. */
+static void arm_lease_bound(struct dx_file *f)
+{
+	int64_t ms = dx_lease_bound_ms(f) - dx_now_ms();
+	struct timeval tv = { 0, 0 };
+
+	if (ms > 0)
+		tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	if (!f->ev_bound)
+		f->ev_bound = evtimer_new(f->d->base, on_lease_bound, f);
+	if (!f->ev_bound || event_priority_set(f->ev_bound, DX_PRIO_URGENT) || evtimer_add(f->ev_bound, &tv)) {
+		log_err("%s/%s: cannot arm the lease bound: fencing every holder now", f->export_name, f->relpath);
+		dx_recall_fence_file(f);
+	}
+}
+
 static void lease_broken(struct dx_file *f, int64_t at_ms)
 {
 	if (f->lease != LEASE_LEASED)
@@ -140,6 +177,7 @@ static void lease_broken(struct dx_file *f, int64_t at_ms)
 	log_notice("lease break on %s/%s: a local process wants the file; recalling its layouts (signalled %lld ms ago)",
 		   f->export_name, f->relpath, (long long)(dx_now_ms() - at_ms));
 	dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_LOCAL);
+	arm_lease_bound(f);
 }
 
 static void *watch_leases(void *arg)
@@ -423,6 +461,8 @@ void dx_file_settle(struct dx_file *f)
 		if (fcntl(f->fd, F_SETLEASE, F_UNLCK))
 			dx_log_fail("fcntl F_SETLEASE F_UNLCK", -errno);
 		if (f->lease == LEASE_BREAKING) {
+			if (f->ev_bound)
+				evtimer_del(f->ev_bound);
 			log_notice("%s/%s: all layouts are back; lease released, the local operation proceeds "
 				   "(%lld ms after the break)", f->export_name, f->relpath,
 				   (long long)(dx_now_ms() - f->break_ms));
@@ -435,6 +475,8 @@ void dx_file_settle(struct dx_file *f)
 	if (f->handles)
 		return;
 	TAILQ_REMOVE(&f->d->files, f, link);
+	if (f->ev_bound)
+		event_free(f->ev_bound);
 	dx_fmap_put(&f->fmap);
 	close(f->fd);
 	free(f->export_name);

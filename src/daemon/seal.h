@@ -16,9 +16,15 @@
 #include <sys/types.h>
 
 struct dxd;
+struct event;
 struct dx_export;
 struct dx_fmap;
 struct dx_layout;
+
+/* Everything on a file whose lease is breaking is fenced this long before
+ * the kernel's lease-break-time runs out (the kernel then gives the file to
+ * the local process whatever we still hold). */
+#define DX_LEASE_MARGIN_MS 1000
 
 /* After a lease break, new layouts wait this long (BUSY_LOCAL) so that the
  * local process that broke it runs before the lease can be taken again. */
@@ -36,7 +42,10 @@ struct dx_layout;
  *
  *   LEASED    F_WRLCK held: layouts may be granted
  *   BREAKING  the kernel signalled a break: every layout is recalled and no
- *             new one is granted; the lease goes with the last layout
+ *             new one is granted; the lease goes with the last layout. One
+ *             deadline, the lease bound (dx_lease_bound_ms), covers every
+ *             recall, queued or sent, and every copy-back and COMMIT on
+ *             the file: at it, every holder is fenced.
  *   HOLDOFF   released after a break; for DX_LEASE_HOLDOFF_MS nothing takes
  *             it again, so the local process runs first
  */
@@ -57,6 +66,7 @@ struct dx_file {
 	enum dx_lease_state lease;
 	uint64_t lease_breaks;
 	int64_t break_ms;               /* when the kernel signalled the break (dx_now_ms) */
+	struct event *ev_bound;         /* BREAKING: fires at dx_lease_bound_ms() */
 	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
 	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
 	/* Ranges dx_seal_prepare made safe, sorted and disjoint: true while the
@@ -93,6 +103,11 @@ void dx_file_put(struct dx_file *f);
  * handle is left either. */
 void dx_file_settle(struct dx_file *f);
 const char *dx_lease_state_name(enum dx_lease_state s);
+/* BREAKING: when everything on F must be dead, by our clock (dx_now_ms):
+ * lease-break-time minus DX_LEASE_MARGIN_MS after the kernel's signal, but
+ * not before recall_timeout_ms (which the daemon checks at start to be
+ * below lease-break-time). */
+int64_t dx_lease_bound_ms(const struct dx_file *f);
 struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
 /* fstat(2) of F's fd, with a device-DAX file's size in st_size. 0 or -errno. */
 int dx_file_stat(const struct dx_file *f, struct stat *st);

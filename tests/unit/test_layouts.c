@@ -28,6 +28,7 @@
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 #include "daemon/session.h"
+#include "fakeclock.h"
 
 /* ---- mocks: what the daemon did to the verbs objects, in order ---- */
 
@@ -159,6 +160,7 @@ static void rig_up(enum dx_mr_mode mode)
 	snprintf(r->dir, sizeof(r->dir), "/dev/shm/dx-unit-%d.%u", (int)getpid(), n++);
 	mkdir(r->dir, 0755);
 	r->cfg.recall_timeout_ms = 200;
+	r->d.lease_break_time_s = 45; /* the kernel's default; tests of the bound lower it */
 	r->cfg.max_layouts = r->cfg.max_layouts_per_client = 64;
 	r->cfg.max_layout_size = r->cfg.max_layout_bytes_per_client = r->cfg.staging_bytes = 1 << 30;
 	r->xcfg.name = "x";
@@ -282,15 +284,22 @@ static char byte_at(const char *name, off_t off)
 	return byte;
 }
 
-/* Turn the loop until COND holds, for up to MS milliseconds. */
+/* Turn the loop until COND holds, for up to about MS milliseconds of real
+ * time (counted in turns: the fake clock may stand still). */
 #define loop_until(cond, ms)                                                      \
 	do {                                                                      \
-		int64_t end_ = dx_now_ms() + (ms);                                \
-		while (!(cond) && dx_now_ms() < end_) {                           \
+		for (int i_ = 0; !(cond) && i_ < (ms); i_++) {                    \
 			event_base_loop(R->d.base, EVLOOP_NONBLOCK);              \
 			usleep(1000);                                             \
 		}                                                                 \
 	} while (0)
+
+/* A few turns of the loop at the current (fake) time. */
+static void turn(void)
+{
+	for (int i = 0; i < 4; i++)
+		event_base_loop(R->d.base, EVLOOP_NONBLOCK);
+}
 
 static const struct dxp_msg *last_sent(void)
 {
@@ -381,6 +390,7 @@ static void rig_down(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", R->dir);
 	assert_int_equal(system(cmd), 0);
 	free(R);
+	dx_fake_clock_thaw();
 }
 
 /* A daemon whose export has MODE, one client, a file "a" of SIZE bytes and a
@@ -490,8 +500,8 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 }
 
 /* A client with one recall credit and two READ layouts on "a", both granted;
- * the first one's recall is out. */
-static struct dx_conn *two_layouts_one_credit(struct dx_layout **l1, struct dx_layout **l2)
+ * the first one's recall is out after a lease break (lease-break-time LBT s). */
+static struct dx_conn *two_layouts_one_credit(int lbt, struct dx_layout **l1, struct dx_layout **l2)
 {
 	struct dx_conn *c;
 
@@ -504,6 +514,7 @@ static struct dx_conn *two_layouts_one_credit(struct dx_layout **l1, struct dx_l
 	*l1 = TAILQ_FIRST(&c->layouts);
 	*l2 = TAILQ_NEXT(*l1, by_conn);
 	loop_until((*l1)->state == LAYOUT_GRANTED && (*l2)->state == LAYOUT_GRANTED, 5000);
+	R->d.lease_break_time_s = lbt;
 	break_lease("a");
 	loop_until((*l1)->state == LAYOUT_RECALL_SENT, 5000);
 	assert_int_equal((*l1)->state, LAYOUT_RECALL_SENT);
@@ -521,8 +532,7 @@ static void recall__queued_behind_credits_is_timed_from_its_sending(void **state
 	struct dx_layout *l1, *l2;
 	int64_t t0 = dx_now_ms();
 
-	c = two_layouts_one_credit(&l1, &l2);
-	R->d.lease_break_time_s = 45;
+	c = two_layouts_one_credit(45, &l1, &l2);
 	loop_until(dx_now_ms() - t0 >= 150, 1000);
 	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);       /* the freed credit sends it */
@@ -545,8 +555,7 @@ static void recall__never_outlasts_the_lease(void **state)
 	struct dx_layout *l1, *l2;
 	int64_t t0 = dx_now_ms();
 
-	c = two_layouts_one_credit(&l1, &l2);
-	R->d.lease_break_time_s = 1;
+	c = two_layouts_one_credit(1, &l1, &l2);
 	loop_until(dx_now_ms() - t0 >= 150, 1000);
 	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);
@@ -860,6 +869,100 @@ static void msgslots__a_completion_frees_the_sends_before_it(void **state)
 	rig_down();
 }
 
+
+/*
+ * Issue 19 §1. A client with one recall credit keeps the daemon recalling
+ * its own layouts on "b" (a conflict, as OPEN with TRUNC makes) and returns
+ * each just before its deadline; the recall of its layout on "a", whose
+ * lease the kernel is breaking, waits behind them in its queue. The lease
+ * bound is per file: at the break + lease-break-time - margin, every holder
+ * of a layout on "a" is fenced, whatever any queue holds. (It was not: the
+ * queued recall had no deadline, and the kernel gave the file back with
+ * the rkey alive.)
+ */
+static void lease_bound__fences_a_recall_queued_behind_credits(void **state)
+{
+	enum { N_B = 12, ALMOST_MS = 190 };
+	struct dx_layout *lb[N_B];
+	struct dx_file *fa, *fb;
+	struct dx_conn *c;
+	unsigned int next = 0;
+	int64_t sent_at, bound, fenced_at = -1;
+
+	rig_up(DX_MR_PINNED);
+	dx_fake_clock_freeze();
+	R->d.lease_break_time_s = 3; /* the bound: 2000 ms after the break */
+	c = client(0);
+	c->recall_credits = 1;
+	fb = open_file(c, "b", 1 << 20);
+	fa = open_file(c, "a", 1 << 20);
+	for (unsigned int i = 0; i < N_B; i++) {
+		assert_int_equal(layout_get(c, 1, i * 4096, 4096, DXP_IOMODE_READ), DX_SESSION_LATER);
+		lb[i] = TAILQ_LAST(&c->layouts, dx_layout_head);
+		assert_int_equal(lb[i]->state, LAYOUT_GRANTED);
+	}
+	assert_int_equal(layout_get(c, 2, 0, 4096, DXP_IOMODE_READ), DX_SESSION_LATER);
+	dx_recall_file(fb, 0, UINT64_MAX, DXP_RECALL_CONFLICT);
+	assert_int_equal(lb[0]->state, LAYOUT_RECALL_SENT);
+	assert_int_equal(lb[1]->state, LAYOUT_RECALL_QUEUED);
+	sent_at = dx_now_ms();
+	break_lease("a");
+	loop_until(fa->lease == LEASE_BREAKING, 2000);
+	assert_int_equal(fa->lease, LEASE_BREAKING);
+	assert_int_equal(TAILQ_FIRST(&fa->layouts)->state, LAYOUT_RECALL_QUEUED); /* behind b's */
+	bound = fa->break_ms + 3000 - DX_LEASE_MARGIN_MS;
+	while (dx_now_ms() < bound + 100) {
+		dx_fake_clock_advance(10);
+		turn();
+		if (c->state == CONN_CLOSING) {
+			fenced_at = dx_now_ms();
+			break;
+		}
+		if (next < N_B && dx_now_ms() - sent_at >= ALMOST_MS) {
+			assert_int_equal(lb[next]->state, LAYOUT_RECALL_SENT);
+			assert_int_equal(layout_return(c, lb[next++], 0), DXP_E_OK);
+			sent_at = dx_now_ms();
+		}
+	}
+	assert_true(fenced_at >= bound && fenced_at <= bound + 10); /* at the bound, not a step later */
+	assert_int_equal(R->d.st.fenced, 1);
+	loop_until(lease_released("a"), 2000);
+	assert_true(lease_released("a"));
+	rig_down();
+}
+
+/*
+ * Issue 19 §2. A non-clean return of a large bounce layout starts a
+ * copy-back; on a file whose lease is breaking it stops at the lease bound:
+ * the layout is fenced, the copy dropped, the return answered with an
+ * error, and the file never gets a byte from the daemon after its lease is
+ * gone. (The copy ran on, the lease held until it ended.)
+ */
+static void lease_bound__stops_a_copy_back(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+	const struct dxp_msg *m;
+
+	l = granted_layout(DX_MR_BOUNCE, 16 << 20, DXP_IOMODE_RW, &c);
+	dx_fake_clock_freeze();
+	R->d.lease_break_time_s = 3;
+	memset(l->staging, 0x5a, 16 << 20);           /* written, never committed */
+	break_lease("a");
+	loop_until(l->state == LAYOUT_RECALL_SENT, 2000);
+	dx_fake_clock_advance(150);
+	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER); /* a copy-back job of 16 slices */
+	dx_fake_clock_advance(3000 - DX_LEASE_MARGIN_MS);           /* the bound passes before a slice runs */
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));
+	assert_int_equal(byte_at("a", 0), 0);
+	assert_int_equal(byte_at("a", (16 << 20) - 1), 0);
+	m = last_sent();
+	assert_int_equal(m->hdr.op, DXP_ERROR);          /* the return tells the truth */
+	assert_int_equal(R->d.st.fenced, 0);             /* the client did return it */
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,6 +982,8 @@ int main(void)
 		cmocka_unit_test(staging__is_reused_and_filled_again),
 		cmocka_unit_test(prepare__is_remembered_while_the_lease_is_held),
 		cmocka_unit_test(itree__finds_what_a_scan_finds),
+		cmocka_unit_test(lease_bound__fences_a_recall_queued_behind_credits),
+		cmocka_unit_test(lease_bound__stops_a_copy_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

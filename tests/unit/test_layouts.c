@@ -1,9 +1,9 @@
 /*
  * The daemon's layout, recall and lease logic without a NIC: the real
  * modules (session, layout, recall, conn, seal, reap, work) on a real file
- * with a real lease, and link-time mocks of the verbs calls they make
- * (ibv_reg_mr, ibv_dereg_mr, ibv_modify_qp, rdma_disconnect, and the QP's
- * post_send, which captures every message the daemon sends).
+ * with a real lease, the shared fake verbs (fakeverbs.h: ibv_reg_mr,
+ * ibv_dereg_mr, ibv_modify_qp, rdma_disconnect, ...) and clients of this
+ * test's own, whose QP's post_send captures every message the daemon sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,71 +29,13 @@
 #include "daemon/seal.h"
 #include "daemon/session.h"
 #include "fakeclock.h"
+#include "fakeverbs.h"
 
-/* ---- mocks: what the daemon did to the verbs objects, in order ---- */
+/* ---- the fake verbs (fakeverbs.h) and this test's own clients ---- */
 
-enum call { CALL_REG, CALL_DEREG, CALL_QP_ERR, CALL_DISCONNECT };
-static enum call calls[256];
-static unsigned int n_calls, next_rkey = 0x100, fail_dereg;
 static struct dxp_msg sent[64];
 static uint8_t sent_buf[64][DXP_MAX_MSG];
 static unsigned int n_sent;
-
-static void note(enum call c)
-{
-	if (n_calls < sizeof(calls) / sizeof(calls[0]))
-		calls[n_calls++] = c;
-}
-
-static struct ibv_mr *mock_reg(void *addr, size_t length)
-{
-	struct ibv_mr *mr = calloc(1, sizeof(*mr));
-
-	mr->addr = addr;
-	mr->length = length;
-	mr->lkey = mr->rkey = next_rkey++;
-	note(CALL_REG);
-	return mr;
-}
-
-struct ibv_mr *(ibv_reg_mr)(struct ibv_pd *pd, void *addr, size_t length, int access)
-{
-	return mock_reg(addr, length);
-}
-
-struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova, unsigned int access)
-{
-	return mock_reg(addr, length);
-}
-
-int ibv_dereg_mr(struct ibv_mr *mr)
-{
-	if (fail_dereg) {
-		fail_dereg--;
-		return EBUSY;
-	}
-	note(CALL_DEREG);
-	free(mr);
-	return 0;
-}
-
-int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
-{
-	if (attr->qp_state == IBV_QPS_ERR)
-		note(CALL_QP_ERR);
-	return 0;
-}
-
-int rdma_disconnect(struct rdma_cm_id *id)
-{
-	note(CALL_DISCONNECT);
-	return 0;
-}
-
-/* main.c's, which is not in the library: STATUS= for systemd. */
-void dxd_notify_status(struct dxd *d)
-{
-}
 
 struct fake_client {
 	struct ibv_context ctx;
@@ -153,8 +95,8 @@ static void rig_up(enum dx_mr_mode mode)
 	struct rig *r = calloc(1, sizeof(*r));
 
 	R = r;
-	n_calls = n_sent = 0;
-	fail_dereg = 0;
+	fv_n_calls = n_sent = 0;
+	fv_fail_dereg = 0;
 	static unsigned int n;
 
 	snprintf(r->dir, sizeof(r->dir), "/dev/shm/dx-unit-%d.%u", (int)getpid(), n++);
@@ -314,10 +256,10 @@ static const struct dxp_msg *last_recall(void)
 	return NULL;
 }
 
-static int find_call(enum call c, unsigned int from)
+static int find_call(enum fv_call c, unsigned int from)
 {
-	for (unsigned int i = from; i < n_calls; i++)
-		if (calls[i] == c)
+	for (unsigned int i = from; i < fv_n_calls; i++)
+		if (fv_calls[i] == c)
 			return (int)i;
 	return -1;
 }
@@ -468,7 +410,7 @@ static void lease_break__cancels_a_grant_in_progress(void **state)
 	assert_int_equal(n_sent, 1);
 	assert_int_equal(last_sent()->hdr.op, DXP_ERROR);
 	assert_int_equal(last_sent()->u.error.code, DXP_E_BUSY_LOCAL);
-	assert_int_equal(find_call(CALL_QP_ERR, 0), -1); /* nobody was fenced */
+	assert_int_equal(find_call(FV_QP_ERR, 0), -1); /* nobody was fenced */
 	rig_down();
 }
 
@@ -480,7 +422,7 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 	int qp, dereg;
 
 	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
-	n_calls = 0;
+	fv_n_calls = 0;
 	t0 = dx_now_ms();
 	break_lease("a");
 	loop_until(n_sent == 2, 5000);
@@ -492,8 +434,8 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 	assert_true(lease_released("a"));
 	assert_true(dx_now_ms() - t0 >= 190);
 	assert_int_equal(c->state, CONN_CLOSING);
-	qp = find_call(CALL_QP_ERR, 0);
-	dereg = find_call(CALL_DEREG, 0);
+	qp = find_call(FV_QP_ERR, 0);
+	dereg = find_call(FV_DEREG, 0);
 	assert_true(qp >= 0 && dereg > qp);           /* nothing lands while the MR goes */
 	assert_int_equal(R->d.st.fenced, 1);
 	rig_down();
@@ -620,10 +562,10 @@ static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 	struct dx_layout *l;
 
 	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
-	n_calls = 0;
-	fail_dereg = 1;
+	fv_n_calls = 0;
+	fv_fail_dereg = 1;
 	layout_return(c, l, 0);
-	assert_true(find_call(CALL_QP_ERR, 0) >= 0); /* synchronously, in the request */
+	assert_true(find_call(FV_QP_ERR, 0) >= 0); /* synchronously, in the request */
 	assert_true(c->fenced);
 	loop_until(!file_served("a"), 5000);
 	assert_true(lease_released("a"));

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Write fuzz_session's seed corpus: a few ordinary stories, each a step
+list in the target's input format (fuzz_session.c, step()). The fuzzer
+mutates and splices them; none of them breaks an invariant.
+
+    tests/fuzz/session-seeds.py tests/fuzz/corpus/fuzz_session
+"""
+import os
+import sys
+
+# the first byte: bit 0 recall_timeout 200 ms (else 100), bits 1-2
+# lease-break-time 1 + n % 3 s, bit 3 keepalive, bit 4 pinned (else bounce)
+BOUNCE_2S = 0b00010
+PINNED_3S = 0b10101
+
+def op(kind, client=0):
+    return [(client << 4) | kind]
+
+def end(disconnect=0):
+    return [disconnect]  # after every step
+
+def connect(k=0):
+    return op(0, k) + [0] + end()
+
+def client_op(k, sub, *args):
+    return op(1 + sub // 2, k) + [sub % 2] + list(args) + end()
+
+def hello(k=0, credits=4, features=1):
+    return client_op(k, 0, credits, features)
+
+def open_(k=0, name=0, flags=1):  # flags: 1 RW, 2 CREATE, 4 TRUNC, 8 EXCL
+    return client_op(k, 1, flags | (name << 4))
+
+def allocate(k=0, fh=0, off=0, length=0, setsize=0):
+    return client_op(k, 2, fh, off & 255, off >> 8, length & 255, length >> 8, setsize)
+
+def layout_get(k=0, fh=0, page=0, pages=1, rw=1):
+    return client_op(k, 3, fh, page, pages - 1, rw)
+
+def layout_return(k=0, which=0, clean=0):
+    return client_op(k, 4, which, clean)
+
+def commit(k=0, which=0, off512=0, len512=8):
+    return client_op(k, 5, which, off512 & 255, off512 >> 8, len512 & 255, len512 >> 8)
+
+def close(k=0, fh=0):
+    return client_op(k, 6, fh)
+
+def answer_recalls(k=0, all_=1, clean=0):
+    return op(6, k) + [all_ | clean << 1] + end()
+
+def local(name=0, what=3):
+    return op(10) + [name, what] + end()
+
+def admin_recall(name=0):
+    return op(12) + [name, 0] + end()
+
+def clock(steps):  # CLOCK_STEP_MS each
+    return op(13) + [steps - 1] + end()
+
+def disconnect(k=0):
+    return op(9, k) + end()
+
+STORIES = {
+    # one client writes, commits, returns; a local process breaks the lease
+    # of another layout and the client answers the recall
+    "cooperative": [BOUNCE_2S] + connect() + hello() + open_(0, 0) + layout_get(0, 0, 0, 4) +
+                   commit() + layout_return() + layout_get(0, 0, 4, 2) + local(0) + clock(3) +
+                   answer_recalls() + clock(5) + local(0, 0) + close() + disconnect(),
+    # a client that never answers is fenced at the deadline
+    "ignores-recalls": [PINNED_3S] + connect() + hello(0, 1, 0) + open_(0, 1) + layout_get(0, 0, 0, 1, 0) +
+                       local(1) + clock(40) + local(1, 1),
+    # two clients: an RW request recalls the other's READ layout
+    "conflict": [BOUNCE_2S] + connect(0) + connect(1) + hello(0) + hello(1, 2, 0) + open_(0, 2) +
+                open_(1, 2) + layout_get(1, 0, 0, 2, 0) + layout_get(0, 0, 0, 1, 1) + answer_recalls(1) +
+                layout_get(0, 0, 0, 1, 1) + clock(2),
+    # a shrinking ALLOCATE recalls the client's own layouts past the new size
+    "set-size": [PINNED_3S] + connect() + hello(0, 1, 0) + open_(0, 0) + layout_get(0, 0, 0, 1) +
+                layout_get(0, 0, 8, 1) + allocate(0, 0, 0, 16, 1) + clock(5) + answer_recalls(0, 0) +
+                clock(5) + answer_recalls(0, 0),
+    # the admin recalls; a RECALL_RETURN answers a FILE_RECALL
+    "admin": [BOUNCE_2S] + connect() + hello() + open_(0, 1) + layout_get(0, 0, 0, 1) + layout_get(0, 0, 2, 1) +
+             admin_recall(1) + answer_recalls() + clock(1),
+}
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for name, data in STORIES.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(bytes(data))

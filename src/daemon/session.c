@@ -594,9 +594,10 @@ static unsigned int op_recall_return(struct req_ctx *r)
 		l = next;
 	}
 	dx_recall_pump(r->c); /* a recall credit is free */
-	if (b->pending == 1) {
+	if (b->pending == 1) { /* every copy-back, if any, ran inside this request */
+		ret = b->result;
 		free(b);
-		return DXP_E_OK;
+		return ret ? fail_errno(r, ret, "copy-back") : DXP_E_OK;
 	}
 	batch_end(b); /* the request's own count: the last copy-back answers */
 	return DX_SESSION_LATER;

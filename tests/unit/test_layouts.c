@@ -24,6 +24,7 @@
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
 #include "daemon/loop.h"
+#include "daemon/mediaerr.h"
 #include "daemon/reap.h"
 #include "daemon/recall.h"
 #include "daemon/seal.h"
@@ -905,6 +906,68 @@ static void lease_bound__stops_a_copy_back(void **state)
 	rig_down();
 }
 
+/* A bad block under L's range, as the daemon meets one: the file shrinks
+ * under its mapping (through the daemon's own fd: no lease breaks), so a
+ * copy into it raises SIGBUS, which the media-error guard turns into EIO. */
+static void bad_block_under(struct dx_layout *l)
+{
+	assert_int_equal(dx_mediaerr_init(), 0);
+	assert_int_equal(ftruncate(l->f->fd, 0), 0);
+}
+
+static void expect_error(unsigned int code)
+{
+	assert_int_equal(last_sent()->hdr.op, DXP_ERROR);
+	assert_int_equal(last_sent()->u.error.code, code);
+}
+
+/* Issue 19 §4: COMMIT, LAYOUT_RETURN and RECALL_RETURN all answer EIO when
+ * the copy into the file meets a media error. */
+static void media_error__fails_a_commit(void **state)
+{
+	struct dxp_msg commit = { .hdr.op = DXP_COMMIT };
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
+	bad_block_under(l);
+	commit.u.commit = (struct dxp_commit_req){ .stateid = { l->id, l->seq }, .off = 0, .len = 4096 };
+	assert_int_equal(request(c, &commit), DX_SESSION_LATER);
+	expect_error(DXP_E_IO);
+	rig_down();
+}
+
+static void media_error__fails_a_layout_return(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
+	bad_block_under(l);
+	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER);
+	expect_error(DXP_E_IO);
+	rig_down();
+}
+
+/* (It answered OK: a copy-back of at most one slice runs inside the
+ * request, and its failure was dropped.) */
+static void media_error__fails_a_recall_return(void **state)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_RECALL_RETURN };
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_RW, &c);
+	c->file_recall = true;
+	dx_recall_file(l->f, 0, UINT64_MAX, DXP_RECALL_ADMIN);
+	assert_int_equal(last_sent()->hdr.op, DXP_FILE_RECALL);
+	ret.u.rret.recall_id = last_sent()->u.frecall.recall_id;
+	bad_block_under(l);
+	request(c, &ret);
+	expect_error(DXP_E_IO);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +989,9 @@ int main(void)
 		cmocka_unit_test(itree__finds_what_a_scan_finds),
 		cmocka_unit_test(lease_bound__fences_a_recall_queued_behind_credits),
 		cmocka_unit_test(lease_bound__stops_a_copy_back),
+		cmocka_unit_test(media_error__fails_a_commit),
+		cmocka_unit_test(media_error__fails_a_layout_return),
+		cmocka_unit_test(media_error__fails_a_recall_return),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,7 @@ const char *dx_conn_state_name(enum dx_conn_state s)
 
 static int post_recv(struct dx_conn *c, unsigned int slot)
 {
-	int ret = dx_msgslots_post_recv(&c->slots, c->cm->qp, slot);
+	int ret = c->cm->qp ? dx_msgslots_post_recv(&c->slots, c->cm->qp, slot) : -ENOTCONN;
 
 	return ret ? dx_log_fail("ibv_post_recv", ret) : 0;
 }
@@ -40,7 +40,7 @@ int dx_conn_send(struct dx_conn *c, struct dxp_msg *m)
 {
 	int ret;
 
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING || !c->cm->qp)
 		return -ENOTCONN;
 	ret = dx_msgslots_send(&c->slots, c->cm->qp, m);
 	if (ret == -ENOBUFS)
@@ -366,15 +366,35 @@ void dx_conns_rearm_keepalive(struct dxd *d)
 void dx_conn_kill_qp(struct dx_conn *c, const char *why)
 {
 	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+	int ret;
 
 	if (c->qp_dead || !c->cm->qp)
 		return;
-	c->qp_dead = true;
 	c->fenced = true;
-	if (ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE))
-		dx_log_fail("ibv_modify_qp to ERR", -errno);
-	else
+	if (ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE) == 0) {
+		c->qp_dead = true;
 		log_info("client %llu (%s): QP moved to the error state: %s", (unsigned long long)c->id, c->peer, why);
+		return;
+	}
+	dx_log_fail("ibv_modify_qp to ERR", -errno);
+	/* The PD is the connection's own: with its only QP gone, no rkey of
+	 * it works anywhere. (rdma_destroy_qp would not say if it failed.) */
+	ret = ibv_destroy_qp(c->cm->qp);
+	if (ret == 0) {
+		c->cm->qp = NULL;
+		c->qp_dead = true;
+		log_warn("client %llu (%s): QP destroyed: %s", (unsigned long long)c->id, c->peer, why);
+		return;
+	}
+	dx_log_fail("ibv_destroy_qp", -ret);
+	dx_log(LOG_CRIT, "client %llu (%s): its QP can be neither moved to the error state nor destroyed: rkeys whose MR "
+		 "would not deregister may still work; their files keep their leases", (unsigned long long)c->id,
+		 c->peer);
+}
+
+bool dx_conn_rkeys_dead(const struct dx_conn *c)
+{
+	return c->destroyed || c->qp_dead || !c->cm->qp;
 }
 
 void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)

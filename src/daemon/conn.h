@@ -113,8 +113,11 @@ int dx_conn_send(struct dx_conn *c, struct dxp_msg *m);
  * REP (its body filled) if CODE is DXP_E_OK, else an ERROR saying ERRMSG. */
 void dx_conn_answer(struct dx_conn *c, uint32_t op, uint64_t tag, unsigned int code, const char *errmsg,
 		    struct dxp_msg *rep);
-/* Move C's QP to the error state now (once): nothing it sends lands. */
+/* Move C's QP to the error state now (once), or, if that fails, destroy
+ * it: nothing the client sends lands, no rkey of its PD works. */
 void dx_conn_kill_qp(struct dx_conn *c, const char *why);
+/* Whether no rkey of C can work any more (its QP is in error or gone). */
+bool dx_conn_rkeys_dead(const struct dx_conn *c);
 /* A layout of C was freed: free a destroyed C with its last one. */
 void dx_conn_layout_freed(struct dx_conn *c);
 

@@ -496,11 +496,18 @@ struct dx_layout *dx_layout_find(const struct dx_conn *c, uint64_t id)
 	return NULL;
 }
 
+bool dx_layout_rkey_dead(const struct dx_layout *l)
+{
+	return !l->mr || dx_conn_rkeys_dead(l->c);
+}
+
 void dx_layout_free(struct dx_layout *l)
 {
 	struct dx_conn *c = l->c;
 
-	assert(dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs));
+	assert(dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs) && dx_layout_rkey_dead(l));
+	if (l->mr && dereg(l)) /* a last try; the QP is dead, so is the rkey */
+		log_err("layout %llu: its MR is leaked (its rkey is dead with the QP)", (unsigned long long)l->id);
 	TAILQ_REMOVE(&l->f->layouts, l, by_file);
 	dx_itree_remove(&l->f->ranges, &l->by_range);
 	TAILQ_REMOVE(&c->layouts, l, by_conn);

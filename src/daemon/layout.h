@@ -116,6 +116,10 @@ static inline struct dx_layout *dx_layout_of_range(struct dx_inode *n)
 }
 /* C's layout ID (whatever its state), or NULL. */
 struct dx_layout *dx_layout_find(const struct dx_conn *c, uint64_t id);
+/* No access through L's rkey can work: its MR is deregistered, or the only
+ * QP of its PD is in error or gone. Until then L is not freed, and the
+ * file's lease stays. */
+bool dx_layout_rkey_dead(const struct dx_layout *l);
 /* Unlink and free a dead layout that no job holds (the reaper's). */
 void dx_layout_free(struct dx_layout *l);
 /* Unmap the staging buffers C keeps for reuse (C is going). */

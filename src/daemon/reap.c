@@ -43,7 +43,7 @@ void dx_reap_now(struct dxd *d)
 
 	TAILQ_FOREACH_SAFE(f, &d->files, link, ftmp) {
 		TAILQ_FOREACH_SAFE(l, &f->layouts, by_file, ltmp)
-			if (dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs))
+			if (dx_layout_dead(l) && TAILQ_EMPTY(&l->jobs) && dx_layout_rkey_dead(l))
 				dx_layout_free(l);
 		dx_file_settle(f); /* may free F */
 	}

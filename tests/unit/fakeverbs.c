@@ -12,7 +12,7 @@
 #include "daemon/daemon.h"
 
 enum fv_call fv_calls[256];
-unsigned int fv_n_calls, fv_fail_dereg, fv_fail_modify_qp;
+unsigned int fv_n_calls, fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;
 
 static void note(enum fv_call c)
 {
@@ -342,6 +342,22 @@ int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 			p->qp_error = true;
 			flush_recvs(p);
 		}
+	}
+	return 0;
+}
+
+int ibv_destroy_qp(struct ibv_qp *qp)
+{
+	if (fv_fail_destroy_qp) {
+		fv_fail_destroy_qp--;
+		return EBUSY;
+	}
+	note(FV_QP_DESTROY);
+	if (qp->context == &device) {
+		struct fv_peer *p = peer_of_qp(qp);
+
+		p->has_qp = false;
+		p->n_recv = 0;
 	}
 	return 0;
 }

@@ -26,11 +26,12 @@
 #include "common/proto.h"
 
 /* What the daemon did to verbs objects, in order (the first 256 calls). */
-enum fv_call { FV_REG, FV_DEREG, FV_QP_ERR, FV_DISCONNECT };
+enum fv_call { FV_REG, FV_DEREG, FV_QP_ERR, FV_QP_DESTROY, FV_DISCONNECT };
 extern enum fv_call fv_calls[256];
 extern unsigned int fv_n_calls;
-/* Failures to inject: the next N ibv_dereg_mr (EBUSY) / ibv_modify_qp (EIO). */
-extern unsigned int fv_fail_dereg, fv_fail_modify_qp;
+/* Failures to inject: the next N ibv_dereg_mr (EBUSY), ibv_modify_qp (EIO),
+ * ibv_destroy_qp (EBUSY). */
+extern unsigned int fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;
 
 /* The fake device: the context of every peer's id, CQ and QP. */
 struct ibv_context *fv_device(void);

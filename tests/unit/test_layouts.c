@@ -97,7 +97,7 @@ static void rig_up(enum dx_mr_mode mode)
 
 	R = r;
 	fv_n_calls = n_sent = 0;
-	fv_fail_dereg = 0;
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
 	static unsigned int n;
 
 	snprintf(r->dir, sizeof(r->dir), "/dev/shm/dx-unit-%d.%u", (int)getpid(), n++);
@@ -968,6 +968,49 @@ static void media_error__fails_a_recall_return(void **state)
 	rig_down();
 }
 
+/* Issue 19 §4: if the QP cannot be moved to the error state either, it is
+ * destroyed before the lease goes (the PD is the client's own: no rkey of
+ * it works without its QP). The lease was released with the MR live and
+ * the QP working. */
+static void dereg_and_modify_failure__destroys_the_qp_before_the_lease_goes(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	fv_n_calls = 0;
+	fv_fail_dereg = 1;
+	fv_fail_modify_qp = 1;
+	layout_return(c, l, 0);
+	assert_true(find_call(FV_QP_DESTROY, 0) >= 0); /* synchronously, in the request */
+	assert_null(c->cm->qp);
+	assert_true(c->fenced);
+	loop_until(!file_served("a"), 5000);
+	assert_true(lease_released("a"));
+	rig_down();
+}
+
+/* ... and if nothing can kill the rkey, the lease is never released by the
+ * daemon (the kernel takes it at lease-break-time, not us). */
+static void rkey_that_may_live__keeps_the_lease(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 100; /* every try */
+	layout_return(c, l, 0);
+	loop_until(false, 100);
+	assert_true(file_served("a"));
+	assert_false(lease_released("a"));
+	assert_non_null(l->mr);
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
+	c->qp_dead = true; /* as if the QP went at last: now it may go */
+	dx_reap_now(&R->d);
+	assert_false(file_served("a"));
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -979,6 +1022,8 @@ int main(void)
 		cmocka_unit_test(recall__never_outlasts_the_lease),
 		cmocka_unit_test(file_recall__one_message_and_one_return_for_all),
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
+		cmocka_unit_test(dereg_and_modify_failure__destroys_the_qp_before_the_lease_goes),
+		cmocka_unit_test(rkey_that_may_live__keeps_the_lease),
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
 		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),

@@ -2,22 +2,48 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "daemon/mediaerr.h"
 
-/* The guard of the copy running on this thread, and what faulted. */
-static __thread sigjmp_buf *guard;
-static __thread const void *volatile faulted;
+/* The copy or flush running on this thread: where it may fault, and where
+ * it did. */
+struct guard {
+	sigjmp_buf jb;
+	uintptr_t lo[2], hi[2];   /* its ranges: destination and source */
+	const void *faulted;
+};
+
+/* volatile, and fenced against the compiler on both sides of the copy: the
+ * store must not sink below an inlined memcpy, nor the clear rise above it. */
+static __thread struct guard *volatile guard;
+
+static bool guarded(const struct guard *g, const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	return (a >= g->lo[0] && a < g->hi[0]) || (a >= g->lo[1] && a < g->hi[1]);
+}
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
+	struct guard *g = guard;
+
 	(void)uc;
-	if (guard) {
-		faulted = si->si_addr;
-		siglongjmp(*guard, 1);
+	/* Action optional: the kernel found a poisoned page somewhere in our
+	 * memory and unmapped it ahead of any access (early kill). Nothing
+	 * faulted here; an access to it later raises BUS_MCEERR_AR. */
+	if (si->si_code == BUS_MCEERR_AO)
+		return;
+	if (g && guarded(g, si->si_addr)) {
+		g->faulted = si->si_addr;
+		siglongjmp(g->jb, 1);
 	}
-	/* Not inside a guard: the default action, as if we had not been here. */
+	/* Not the guarded access's own fault: the default action, as if we
+	 * had not been here. */
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -30,36 +56,52 @@ int dx_mediaerr_init(void)
 	return sigaction(SIGBUS, &sa, NULL) ? -errno : 0;
 }
 
+static void arm(struct guard *g, const void *a, const void *b, size_t n)
+{
+	g->lo[0] = (uintptr_t)a;
+	g->hi[0] = (uintptr_t)a + n;
+	g->lo[1] = (uintptr_t)b;
+	g->hi[1] = (uintptr_t)b + n;
+	guard = g;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static void disarm(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	guard = NULL;
+}
+
 int dx_dax_copy(void *dst, const void *src, size_t n, pmem2_memcpy_fn copy, const void **where)
 {
-	sigjmp_buf jb;
+	struct guard g;
 
 	/* The mask is saved and restored: SIGBUS is not left blocked. */
-	if (sigsetjmp(jb, 1)) {
-		guard = NULL;
-		*where = faulted;
+	if (sigsetjmp(g.jb, 1)) {
+		disarm();
+		*where = g.faulted;
 		return -EIO;
 	}
-	guard = &jb;
+	arm(&g, dst, src, n);
 	if (copy)
 		copy(dst, src, n, 0);
 	else
 		memcpy(dst, src, n);
-	guard = NULL;
+	disarm();
 	return 0;
 }
 
 int dx_dax_persist(pmem2_persist_fn persist, const void *addr, size_t n, const void **where)
 {
-	sigjmp_buf jb;
+	struct guard g;
 
-	if (sigsetjmp(jb, 1)) {
-		guard = NULL;
-		*where = faulted;
+	if (sigsetjmp(g.jb, 1)) {
+		disarm();
+		*where = g.faulted;
 		return -EIO;
 	}
-	guard = &jb;
+	arm(&g, addr, addr, n);
 	persist(addr, n);
-	guard = NULL;
+	disarm();
 	return 0;
 }

@@ -10,7 +10,8 @@
  *
  * An input is a sequence of steps: clients connect, say HELLO with any
  * credits, OPEN, ALLOCATE, LAYOUT_GET, return layouts and recalls (or not),
- * COMMIT, CLOSE, send garbage, go silent or disconnect; local processes open,
+ * COMMIT, CLOSE, send garbage, answer recalls at once, just in time or
+ * never, go silent or disconnect; local processes open,
  * truncate and punch the files (breaking the leases); the admin recalls; the
  * clock jumps. After every step:
  *   - no MR is registered on a file whose lease is released, and none that
@@ -83,8 +84,11 @@ struct client {
 	unsigned int n_fh;
 	struct dxp_stateid layouts[MAX_HELD];
 	unsigned int n_layouts;
-	struct { uint64_t recall_id; struct dxp_stateid sid; } recalls[MAX_HELD];
+	struct { uint64_t recall_id; struct dxp_stateid sid; int64_t at_ms; } recalls[MAX_HELD];
 	unsigned int n_recalls;
+	/* How it answers recalls by itself as time goes: never (the input's
+	 * steps do), at once, or just before the deadline the recall names. */
+	enum { ANSWER_BY_STEP, ANSWER_AT_ONCE, ANSWER_JUST_IN_TIME } policy;
 };
 
 struct rig {
@@ -151,10 +155,16 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 	if (!k)
 		return; /* a past connection's last words */
 	if (!(m->hdr.flags & DXP_F_REPLY)) {
-		if (m->hdr.op == DXP_LAYOUT_RECALL && k->n_recalls < MAX_HELD)
-			k->recalls[k->n_recalls++].sid = m->u.recall.stateid;
-		else if (m->hdr.op == DXP_FILE_RECALL && k->n_recalls < MAX_HELD)
-			k->recalls[k->n_recalls++].recall_id = m->u.frecall.recall_id;
+		if ((m->hdr.op == DXP_LAYOUT_RECALL || m->hdr.op == DXP_FILE_RECALL) && k->n_recalls < MAX_HELD) {
+			bool file = m->hdr.op == DXP_FILE_RECALL;
+			uint32_t timeout = file ? m->u.frecall.timeout_ms : m->u.recall.timeout_ms;
+
+			k->recalls[k->n_recalls].recall_id = file ? m->u.frecall.recall_id : 0;
+			k->recalls[k->n_recalls].sid = file ? (struct dxp_stateid){ 0 } : m->u.recall.stateid;
+			k->recalls[k->n_recalls++].at_ms =
+				dx_now_ms() + (k->policy == ANSWER_JUST_IN_TIME && timeout > CLOCK_STEP_MS ?
+					       timeout - CLOCK_STEP_MS : 0);
+		}
 		return;
 	}
 	tag = m->hdr.tag;
@@ -423,12 +433,8 @@ static void op_client(struct client *k, unsigned int op, struct input *in)
 	request(k, &m);
 }
 
-/* Give back what the daemon recalled, in the order it asked, or only the
- * oldest (a client that answers just in time, one at a time). */
-static void op_answer_recalls(struct client *k, struct input *in)
+static void answer_first(struct client *k, unsigned int n, bool clean)
 {
-	uint8_t b = byte(in);
-	unsigned int n = b & 1 ? k->n_recalls : (k->n_recalls ? 1 : 0);
 	struct dxp_msg m;
 
 	for (unsigned int i = 0; i < n; i++) {
@@ -436,16 +442,40 @@ static void op_answer_recalls(struct client *k, struct input *in)
 		if (k->recalls[i].recall_id) {
 			m.hdr.op = DXP_RECALL_RETURN;
 			m.u.rret.recall_id = k->recalls[i].recall_id;
-			m.u.rret.flags = b & 2 ? DXP_RETURN_CLEAN : 0;
+			m.u.rret.flags = clean ? DXP_RETURN_CLEAN : 0;
 		} else {
 			m.hdr.op = DXP_LAYOUT_RETURN;
 			m.u.lret.stateid = k->recalls[i].sid;
-			m.u.lret.flags = b & 2 ? DXP_RETURN_CLEAN : 0;
+			m.u.lret.flags = clean ? DXP_RETURN_CLEAN : 0;
 		}
 		request(k, &m);
 	}
 	memmove(k->recalls, k->recalls + n, (k->n_recalls - n) * sizeof(k->recalls[0]));
 	k->n_recalls -= n;
+}
+
+/* Give back what the daemon recalled, in the order it asked, or only the
+ * oldest. */
+static void op_answer_recalls(struct client *k, struct input *in)
+{
+	uint8_t b = byte(in);
+
+	answer_first(k, b & 1 ? k->n_recalls : (k->n_recalls ? 1 : 0), b & 2);
+}
+
+/* Clients that answer by themselves answer what is due, oldest first. */
+static void answer_due(void)
+{
+	for (unsigned int i = 0; i < N_CLIENTS; i++) {
+		struct client *k = &R->cl[i];
+		unsigned int n = 0;
+
+		if (k->policy == ANSWER_BY_STEP)
+			continue;
+		while (n < k->n_recalls && k->recalls[n].at_ms <= dx_now_ms())
+			n++;
+		answer_first(k, n, false);
+	}
 }
 
 static struct dx_file *served(const char *name)
@@ -524,13 +554,15 @@ static void op_clock(struct input *in)
 	for (unsigned int i = 0; i < steps; i++) {
 		dx_fake_clock_advance(CLOCK_STEP_MS);
 		turn();
+		answer_due();
+		turn();
 		check();
 	}
 }
 
 static void step(struct input *in)
 {
-	uint8_t op = byte(in);
+	uint8_t op = byte(in), b;
 	struct client *k = &R->cl[(op >> 4) % N_CLIENTS];
 	struct dx_conn *c;
 
@@ -541,9 +573,11 @@ static void step(struct input *in)
 		break;
 	case 6: op_answer_recalls(k, in); break;
 	case 7: op_raw(k, in); break;
-	case 8:
+	case 8: /* how the client behaves */
+		b = byte(in);
 		if (k->p && !fv_peer_destroyed(k->p))
-			fv_peer_mute(k->p, byte(in) & 1);
+			fv_peer_mute(k->p, b & 1);
+		k->policy = (b >> 1) % 3;
 		break;
 	case 9: /* the peer's end goes: rdma_cm says DISCONNECTED */
 		if (k->p && !fv_peer_destroyed(k->p))

@@ -58,6 +58,9 @@ def admin_recall(name=0):
 def clock(steps):  # CLOCK_STEP_MS each
     return op(13) + [steps - 1] + end()
 
+def behave(k=0, mute=0, policy=0):  # policy: 0 by step, 1 at once, 2 just in time
+    return op(8, k) + [mute | policy << 1] + end()
+
 def disconnect(k=0):
     return op(9, k) + end()
 
@@ -78,6 +81,10 @@ STORIES = {
     "set-size": [PINNED_3S] + connect() + hello(0, 1, 0) + open_(0, 0) + layout_get(0, 0, 0, 1) +
                 layout_get(0, 0, 8, 1) + allocate(0, 0, 0, 16, 1) + clock(5) + answer_recalls(0, 0) +
                 clock(5) + answer_recalls(0, 0),
+    # a client that answers every recall just before its deadline
+    "just-in-time": [PINNED_3S] + connect() + hello(0, 2, 1) + behave(0, 0, 2) + open_(0, 2) +
+                    layout_get(0, 0, 0, 1, 0) + layout_get(0, 0, 1, 1, 0) + admin_recall(2) + clock(30) +
+                    local(2) + clock(30),
     # the admin recalls; a RECALL_RETURN answers a FILE_RECALL
     "admin": [BOUNCE_2S] + connect() + hello() + open_(0, 1) + layout_get(0, 0, 0, 1) + layout_get(0, 0, 2, 1) +
              admin_recall(1) + answer_recalls() + clock(1),

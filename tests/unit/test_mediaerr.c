@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,72 @@ static void sigbus_outside_a_guard__still_kills(void **state)
 	munmap(p, 2 * PG);
 }
 
+/* SIGBUS with SI_CODE at ADDR, sent to this thread as the kernel would. */
+static void sigbus_here(int si_code, const void *addr)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGBUS;
+	si.si_code = si_code;
+	si.si_addr = (void *)addr;
+	assert_int_equal(syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), SIGBUS, &si), 0);
+}
+
+static const char *ao_at;
+
+/* A "copy" during which the kernel reports an action-optional machine
+ * check in the page it copies from, then copies. */
+static void *copy_with_an_ao(void *dst, const void *src, size_t n, unsigned int flags)
+{
+	sigbus_here(BUS_MCEERR_AO, ao_at);
+	return memcpy(dst, src, n);
+}
+
+/* Issue 19 §4: an action-optional machine check (early kill) is no fault
+ * of the copy running, nor a reason to die. (It failed the copy inside a
+ * guard and killed the daemon outside one.) */
+static void action_optional_mce__is_ignored(void **state)
+{
+	char src[64] = "data", dst[64];
+	const void *where = NULL;
+
+	assert_int_equal(dx_mediaerr_init(), 0);
+	sigbus_here(BUS_MCEERR_AO, src); /* outside any guard: still alive */
+	ao_at = src;
+	assert_int_equal(dx_dax_copy(dst, src, sizeof(src), copy_with_an_ao, &where), 0);
+	assert_string_equal(dst, "data");
+}
+
+static char *elsewhere;
+
+static void *copy_touching_elsewhere(void *dst, const void *src, size_t n, unsigned int flags)
+{
+	elsewhere[PG] = 1; /* a fault outside the copy's ranges */
+	return memcpy(dst, src, n);
+}
+
+/* A fault outside the guarded ranges is not the copy's: the default action.
+ * (It was taken for the copy's media error.) */
+static void sigbus_outside_the_guarded_ranges__still_kills(void **state)
+{
+	char src[64] = "data", dst[64];
+	const void *where;
+	int status;
+	pid_t pid;
+
+	elsewhere = half_backed();
+	assert_int_equal(dx_mediaerr_init(), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(dx_dax_copy(dst, src, sizeof(src), copy_touching_elsewhere, &where) == -EIO ? 3 : 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGBUS);
+	munmap(elsewhere, 2 * PG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -114,6 +181,8 @@ int main(void)
 		cmocka_unit_test(copy__into_a_page_that_faults__is_eio),
 		cmocka_unit_test(persist__of_a_page_that_faults__is_eio),
 		cmocka_unit_test(sigbus_outside_a_guard__still_kills),
+		cmocka_unit_test(action_optional_mce__is_ignored),
+		cmocka_unit_test(sigbus_outside_the_guarded_ranges__still_kills),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,12 +186,16 @@ static struct dx_file *find_file(struct dxd *d, const struct ucred *peer, const 
 	return f;
 }
 
-static void report_layout(struct rnode *arr, const struct dx_layout *l)
+/* An rkey is a capability on the layout's client's QP: only root sees it. */
+static void report_layout(struct rnode *arr, const struct dx_layout *l, bool show_rkey)
 {
 	struct rnode *o = rn_object(arr, NULL);
 	char rkey[16];
 
-	snprintf(rkey, sizeof(rkey), "%#x", l->mr ? l->mr->rkey : 0);
+	if (show_rkey)
+		snprintf(rkey, sizeof(rkey), "%#x", l->mr ? l->mr->rkey : 0);
+	else
+		snprintf(rkey, sizeof(rkey), "hidden");
 	rn_int(o, "id", (int64_t)l->id);
 	rn_int(o, "client", (int64_t)l->c->id);
 	rn_str(o, "address", l->c->peer);
@@ -222,7 +226,7 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 	TAILQ_FOREACH(f, &d->files, link)
 		if (!only || f == only)
 			TAILQ_FOREACH(l, &f->layouts, by_file)
-				report_layout(arr, l);
+				report_layout(arr, l, is_privileged(peer));
 	return 0;
 }
 
@@ -291,7 +295,7 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 	if (f)
 		TAILQ_FOREACH(l, &f->layouts, by_file)
 			if (dx_layout_overlaps(l, off, len)) {
-				report_layout(arr, l);
+				report_layout(arr, l, is_privileged(peer));
 				n++;
 			}
 	if (poll && n)

@@ -220,12 +220,29 @@ static int make_parent_dir(const char *path)
 	return ret;
 }
 
+/* PATH is still a socket of mode 0660: nobody replaced it between bind
+ * and now. */
+static int check_ours(const char *path)
+{
+	struct stat by_path;
+
+	if (lstat(path, &by_path) != 0)
+		return dx_log_fail("lstat (control socket)", -errno);
+	if (!S_ISSOCK(by_path.st_mode) || (by_path.st_mode & 07777) != 0660) {
+		log_err("%s was replaced right after it was made (now mode %o): refusing it", path,
+			(unsigned int)by_path.st_mode);
+		return -EEXIST;
+	}
+	return 0;
+}
+
 int dx_ctlsock_new(struct event_base *base, const char *path, const char *group,
 		   dx_ctl_handler handler, void *arg, struct dx_ctlsock **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct dx_ctlsock *cs;
 	struct group *gr;
+	mode_t old_mask;
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -252,20 +269,24 @@ int dx_ctlsock_new(struct event_base *base, const char *path, const char *group,
 		ret = dx_log_fail("socket(AF_UNIX)", -errno);
 		goto err_free;
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		ret = -errno;
-		log_err("bind %s: %s", path, strerror(errno));
+	/* The node gets its mode as bind makes it (a chmod after would follow
+	 * a symlink swapped in by whoever can write the directory), and its
+	 * group without following one; then it must still be our socket. */
+	old_mask = umask(0117);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
+	umask(old_mask);
+	if (ret) {
+		log_err("bind %s: %s", path, strerror(-ret));
 		goto err_close;
-	}
-	if (chmod(path, 0660) != 0) {
-		ret = dx_log_fail("chmod 0660 of the control socket", -errno);
-		goto err_unlink;
 	}
 	gr = getgrnam(group);
 	if (!gr)
 		log_warn("group \"%s\" does not exist: only root can use %s", group, path);
-	else if (chown(path, (uid_t)-1, gr->gr_gid) != 0)
-		log_warn("chown %s to group %s: %s", path, group, strerror(errno));
+	else if (lchown(path, (uid_t)-1, gr->gr_gid) != 0)
+		log_warn("lchown %s to group %s: %s", path, group, strerror(errno));
+	ret = check_ours(path);
+	if (ret)
+		goto err_close;
 	cs->base = base;
 	cs->handler = handler;
 	cs->arg = arg;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # run-fuzz.sh TARGET CORPUS: run the libFuzzer TARGET for $DXFUZZ_S seconds
-# (default 60) from the seed corpus CORPUS (in the tree, only read) and what
+# (default 60), with $DXFUZZ_ARGS if set, from the seed corpus CORPUS (in the tree, only read) and what
 # it finds meanwhile ($DXFUZZ_OUT/found). Every seed runs first, so a
 # regression input in CORPUS fails at once. Prints the executions; a crash,
 # leak or timeout fails the test and leaves the input in $DXFUZZ_OUT (add it
@@ -12,7 +12,8 @@ secs=${DXFUZZ_S:-60}
 name=$(basename "$target")
 mkdir -p "$out/found"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-"$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# shellcheck disable=SC2086 # DXFUZZ_ARGS: a target's own options (meson.build), split on spaces
+"$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 ${DXFUZZ_ARGS:-} \
 	-artifact_prefix="$out/" "$out/found" "$corpus" > "$out/log" 2>&1
 rc=$?
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log")

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write fuzz_session's seed corpus: a few ordinary stories, each a step
-list in the target's input format (fuzz_session.c, step()). The fuzzer
-mutates and splices them; none of them breaks an invariant.
+list in the target's input format (fuzz_session.c, step()), and its
+dictionary, one entry per kind of step. The fuzzer mutates and splices
+them; none of them breaks an invariant.
 
-    tests/fuzz/session-seeds.py tests/fuzz/corpus/fuzz_session
+    tests/fuzz/session-seeds.py tests/fuzz/corpus/fuzz_session tests/fuzz/fuzz_session.dict
 """
 import os
 import sys
@@ -90,8 +91,25 @@ STORIES = {
              admin_recall(1) + answer_recalls() + clock(1),
 }
 
-out = sys.argv[1]
+STEPS = {
+    "connect": connect(), "connect_1": connect(1),
+    "hello": hello(), "hello_1_credit": hello(0, 1, 0), "hello_file_recall": hello(0, 2, 1),
+    "open_a": open_(0, 0), "open_b": open_(0, 1), "open_c": open_(0, 2), "open_trunc": open_(0, 0, 5),
+    "layout_get_rw": layout_get(0, 0, 0, 1, 1), "layout_get_read": layout_get(0, 1, 2, 1, 0),
+    "layout_return": layout_return(), "commit": commit(), "allocate_set_size": allocate(0, 0, 0, 8, 1),
+    "close": close(), "answer_recalls": answer_recalls(), "answer_one": answer_recalls(0, 0),
+    "just_in_time": behave(0, 0, 2), "at_once": behave(0, 0, 1), "mute": behave(0, 1, 0),
+    "local_break_a": local(0), "local_break_b": local(1), "local_truncate": local(0, 0), "local_punch": local(1, 1),
+    "admin_recall": admin_recall(0), "clock_10ms": clock(1), "clock_300ms": clock(30), "clock_2s": clock(200),
+    "disconnect": disconnect(),
+}
+
+out, dict_file = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 for name, data in STORIES.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(bytes(data))
+with open(dict_file, "w") as f:
+    f.write("# fuzz_session: one entry per kind of step (written by session-seeds.py)\n")
+    for name, data in STEPS.items():
+        f.write('%s="%s"\n' % (name, "".join("\\x%02x" % b for b in data)))

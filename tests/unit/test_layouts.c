@@ -34,6 +34,12 @@
 
 /* ---- the fake verbs (fakeverbs.h) and this test's own clients ---- */
 
+/* main.c's, which is not in the daemon library (commands.c calls it). */
+int dxd_reload(struct dxd *d, struct dxbuf *errs)
+{
+	return -EOPNOTSUPP;
+}
+
 static struct dxp_msg sent[64];
 static uint8_t sent_buf[64][DXP_MAX_MSG];
 static unsigned int n_sent;
@@ -1011,6 +1017,28 @@ static void rkey_that_may_live__keeps_the_lease(void **state)
 	rig_down();
 }
 
+/* Issue 19 §4: an rkey is a capability; "daxrdmactl layouts" shows it to
+ * root only (the daxrdma group's members saw every rkey). */
+static void ctl_layouts__shows_rkeys_to_root_only(void **state)
+{
+	struct ucred root = { .pid = 1, .uid = 0 }, member = { .pid = 1, .uid = 4242 };
+	struct dxbuf out = DXBUF_INIT;
+	char *argv[] = { "layouts", NULL }, rkey[16];
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	snprintf(rkey, sizeof(rkey), "%#x", l->mr->rkey);
+	assert_int_equal(dxd_ctl_handle(&R->d, &root, 1, argv, REPORT_JSON, &out), 0);
+	assert_non_null(strstr(dxbuf_str(&out), rkey));
+	dxbuf_release(&out);
+	assert_int_equal(dxd_ctl_handle(&R->d, &member, 1, argv, REPORT_JSON, &out), 0);
+	assert_null(strstr(dxbuf_str(&out), rkey));
+	assert_non_null(strstr(dxbuf_str(&out), "hidden"));
+	dxbuf_release(&out);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1035,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(lease_bound__fences_a_recall_queued_behind_credits),
 		cmocka_unit_test(lease_bound__stops_a_copy_back),
 		cmocka_unit_test(media_error__fails_a_commit),
+		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
 		cmocka_unit_test(media_error__fails_a_layout_return),
 		cmocka_unit_test(media_error__fails_a_recall_return),
 	};

@@ -78,9 +78,23 @@ static ssize_t example(unsigned int op, bool reply, uint8_t *buf, size_t cap)
 
 int main(int argc, char **argv)
 {
-	static const char *const ctl[][4] = {
-		{ "status" }, { "exports" }, { "layouts", "/mnt/pmem/export/a.dat" },
-		{ "recall", "/mnt/pmem/export/a.dat", "--wait" }, { "evict", "3" }, { "reload" },
+	/* fuzz_ctlmsg runs them in its daemon's directory, where "a" and "b"
+	 * have layouts and clients 1 and 2 (10.0.0.1, 10.0.0.2) hold them; a
+	 * byte after the payload with bit 0 set runs them as a group member. */
+	static const struct {
+		const char *name;
+		bool member;
+		const char *argv[5];
+	} ctl[] = {
+		{ "status", false, { "status" } }, { "exports", false, { "exports" } },
+		{ "layouts", false, { "layouts", "/mnt/pmem/export/a.dat" } },
+		{ "recall", false, { "recall", "/mnt/pmem/export/a.dat", "--wait" } },
+		{ "evict", false, { "evict", "3" } }, { "reload", false, { "reload" } },
+		{ "clients", false, { "clients" } }, { "layouts-a", false, { "layouts", "a" } },
+		{ "layouts-a-member", true, { "layouts", "a" } },
+		{ "recall-a-range", false, { "recall", "a", "--offset=4096", "--length=8192" } },
+		{ "recall-b-poll", false, { "recall", "b", "--poll" } }, { "recall-member", true, { "recall", "a" } },
+		{ "evict-address", false, { "evict", "10.0.0.2" } },
 	};
 	uint8_t buf[DXP_MAX_MSG], seq[3 * (DXP_MAX_MSG + 2)];
 	size_t seqlen = 0;
@@ -115,13 +129,15 @@ int main(int argc, char **argv)
 		struct dxbuf b = DXBUF_INIT;
 		int n = 0;
 
-		while (n < 4 && ctl[i][n])
+		while (n < 5 && ctl[i].argv[n])
 			n++;
-		if (dxctl_request_encode(&b, i % 2 ? DXCTL_F_JSON : 0, n, (char *const *)ctl[i])) {
-			fprintf(stderr, "make-seeds: cannot encode %s\n", ctl[i][0]);
+		if (dxctl_request_encode(&b, i % 2 ? DXCTL_F_JSON : 0, n, (char *const *)ctl[i].argv)) {
+			fprintf(stderr, "make-seeds: cannot encode %s\n", ctl[i].name);
 			return 1;
 		}
-		put("fuzz_ctlmsg", ctl[i][0], b.buf, b.len);
+		if (ctl[i].member)
+			dxbuf_add(&b, "\1", 1);
+		put("fuzz_ctlmsg", ctl[i].name, b.buf, b.len);
 		dxbuf_release(&b);
 	}
 	return 0;

@@ -14,7 +14,7 @@
 struct guard {
 	sigjmp_buf jb;
 	uintptr_t lo[2], hi[2];   /* its ranges: destination and source */
-	const void *faulted;
+	const void *volatile faulted; /* written by the handler, read after the jump */
 };
 
 /* volatile, and fenced against the compiler on both sides of the copy: the
@@ -76,6 +76,7 @@ int dx_dax_copy(void *dst, const void *src, size_t n, pmem2_memcpy_fn copy, cons
 {
 	struct guard g;
 
+	g.faulted = NULL;
 	/* The mask is saved and restored: SIGBUS is not left blocked. */
 	if (sigsetjmp(g.jb, 1)) {
 		disarm();
@@ -95,6 +96,7 @@ int dx_dax_persist(pmem2_persist_fn persist, const void *addr, size_t n, const v
 {
 	struct guard g;
 
+	g.faulted = NULL;
 	if (sigsetjmp(g.jb, 1)) {
 		disarm();
 		*where = g.faulted;

@@ -78,7 +78,6 @@ static const char *const file_names[N_FILES] = { "a", "b", "c" };
  * daemon's messages, and the answers each of its requests got. */
 struct client {
 	struct fv_peer *p;
-	bool connected;
 	uint64_t next_tag;
 	uint8_t op_of[MAX_TAGS];
 	uint8_t answers[MAX_TAGS];
@@ -133,7 +132,7 @@ static uint64_t u16(struct input *in)
 
 /* ---- what the daemon sends ---- */
 
-static struct client *client_of(struct fv_peer *p)
+static struct client *client_of(const struct fv_peer *p)
 {
 	for (unsigned int i = 0; i < N_CLIENTS; i++)
 		if (R->cl[i].p == p)
@@ -161,8 +160,11 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 			bool file = m->hdr.op == DXP_FILE_RECALL;
 			uint32_t timeout = file ? m->u.frecall.timeout_ms : m->u.recall.timeout_ms;
 
-			k->recalls[k->n_recalls].recall_id = file ? m->u.frecall.recall_id : 0;
-			k->recalls[k->n_recalls].sid = file ? (struct dxp_stateid){ 0 } : m->u.recall.stateid;
+			memset(&k->recalls[k->n_recalls], 0, sizeof(k->recalls[0]));
+			if (file)
+				k->recalls[k->n_recalls].recall_id = m->u.frecall.recall_id;
+			else
+				k->recalls[k->n_recalls].sid = m->u.recall.stateid;
 			k->recalls[k->n_recalls++].at_ms =
 				dx_now_ms() + (k->policy == ANSWER_JUST_IN_TIME && timeout > CLOCK_STEP_MS ?
 					       timeout - CLOCK_STEP_MS : 0);

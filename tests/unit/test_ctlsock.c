@@ -74,7 +74,7 @@ static void place_down(struct place *p)
 static void new__makes_a_socket_of_mode_0660(void **state)
 {
 	struct dx_ctlsock *cs = NULL;
-	struct place p;
+	struct place p = { .base = NULL };
 	struct stat st;
 
 	place_up(&p);
@@ -91,7 +91,7 @@ static void new__makes_a_socket_of_mode_0660(void **state)
 static void new__never_follows_a_symlink_swapped_in_after_bind(void **state)
 {
 	struct dx_ctlsock *cs = NULL;
-	struct place p;
+	struct place p = { .base = NULL };
 	struct stat st;
 
 	place_up(&p);

@@ -466,24 +466,49 @@ static bool acl_allows_any(struct dxd *d, const struct sockaddr *peer)
 	return false;
 }
 
-unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_file *f)
+unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_export *x)
 {
-	if (!f->x)
+	if (!x)
 		return DXP_E_NOENT;
-	if (!dx_export_admits(f->x, (const struct sockaddr *)&c->peer_addr))
+	if (!dx_export_admits(x, (const struct sockaddr *)&c->peer_addr))
 		return DXP_E_ACCESS;
-	return f->x->cfg->read_only ? DXP_E_ROFS : DXP_E_OK;
+	return x->cfg->read_only ? DXP_E_ROFS : DXP_E_OK;
 }
 
-/* Recall C's layouts on F (on every file if F is NULL; RW ones only if
- * RW_ONLY) for a reload. False if that fenced C (its handles are gone then;
- * fences only mark layouts, so the walk itself is safe). */
-static bool recall_for_reload(struct dx_conn *c, const struct dx_file *f, bool rw_only)
+void dx_conns_repoint_exports(struct dxd *d, const struct dx_exports *nx)
+{
+	struct dx_handle *h;
+	struct dx_layout *l;
+	struct dx_conn *c;
+
+	TAILQ_FOREACH(c, &d->conns, link) {
+		TAILQ_FOREACH(h, &c->handles, link)
+			h->x = h->x ? dx_export_successor(nx, h->x) : NULL;
+		/* Recalls only mark layouts (a fence frees the handles, which
+		 * this loop no longer reads): the walk is safe. */
+		TAILQ_FOREACH(l, &c->layouts, by_conn) {
+			const struct dx_export *old = l->x;
+
+			l->x = old ? dx_export_successor(nx, old) : NULL;
+			if (old && !l->x && !dx_layout_dead(l)) {
+				log_notice("export \"%s\" is gone: recalling layout %llu of client %llu on %s",
+					   old->cfg->name, (unsigned long long)l->id, (unsigned long long)c->id,
+					   l->f->relpath);
+				dx_recall_layout(l, DXP_RECALL_EXPORT);
+			}
+		}
+	}
+}
+
+/* Recall C's layouts granted through handle H (RW ones only if RW_ONLY)
+ * for a reload. False if that fenced C (its handles are gone then; fences
+ * only mark layouts, so the walk itself is safe). */
+static bool recall_for_reload(struct dx_conn *c, const struct dx_handle *h, bool rw_only)
 {
 	struct dx_layout *l;
 
 	TAILQ_FOREACH(l, &c->layouts, by_conn) {
-		if ((f && l->f != f) || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
+		if (l->f != h->f || l->fh != h->fh || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
 		    (rw_only && l->iomode != DXP_IOMODE_RW))
 			continue;
 		dx_recall_layout(l, DXP_RECALL_EXPORT);
@@ -495,7 +520,7 @@ static bool recall_for_reload(struct dx_conn *c, const struct dx_file *f, bool r
 
 static void revoke_handle(struct dx_conn *c, struct dx_handle *h)
 {
-	const char *name = h->f->x->cfg->name;
+	const char *name = h->x->cfg->name;
 
 	if (asprintf(&h->revoked, "export \"%s\" no longer admits %s (reload)", name, c->peer) < 0)
 		h->revoked = NULL;
@@ -514,14 +539,14 @@ void dx_conns_reload_access(struct dxd *d)
 
 	TAILQ_FOREACH(c, &d->conns, link) {
 		TAILQ_FOREACH(h, &c->handles, link) {
-			const struct dx_export *x = h->f ? h->f->x : NULL;
+			const struct dx_export *x = h->f ? h->x : NULL;
 			bool admitted;
 
 			if (!x || c->state == CONN_CLOSING)
 				continue; /* revoked already, or the export is gone (recalled as such) */
 			admitted = dx_export_admits(x, (const struct sockaddr *)&c->peer_addr);
 			if (!admitted || x->cfg->read_only) {
-				if (!recall_for_reload(c, h->f, admitted))
+				if (!recall_for_reload(c, h, admitted))
 					break; /* fenced: C's handles are freed */
 			}
 			if (!admitted)

@@ -41,6 +41,8 @@
 #define DX_LAYOUT_BUCKETS 1024u   /* a connection's layouts hashed by id (calloc makes them empty) */
 
 struct dxd;
+struct dx_export;
+struct dx_exports;
 struct dx_file;
 struct dx_layout;
 struct dx_recall;
@@ -51,6 +53,10 @@ struct dx_handle {
 	TAILQ_ENTRY(dx_handle) link;
 	uint64_t fh;
 	struct dx_file *f;               /* NULL once revoked */
+	/* The export it was opened through, which decides its access (acl,
+	 * read_only) whatever other exports the same file is in. NULL once a
+	 * reload dropped the export. */
+	const struct dx_export *x;
 	bool rw;
 	char *revoked;                   /* why a reload took it away (ACCESS until CLOSE) */
 };
@@ -132,10 +138,14 @@ void dx_conn_fence(struct dx_conn *c, const char *why);
 /* After a reload: revoke the handles (and recall the layouts) of clients the
  * acl no longer admits; recall RW layouts on exports that became read_only. */
 void dx_conns_reload_access(struct dxd *d);
-/* Whether C may still change F's bytes: DXP_E_OK, or why not (NOENT: the
- * export is gone, ACCESS: its acl no longer admits C, ROFS: read_only).
- * ALLOCATE, COMMIT and the copy-back of bounce data depend on it. */
-unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_file *f);
+/* Whether C may still change a file it reaches through export X (a handle's
+ * or a layout's): DXP_E_OK, or why not (NOENT: the export is gone (X NULL),
+ * ACCESS: its acl no longer admits C, ROFS: read_only). ALLOCATE, COMMIT
+ * and the copy-back of bounce data depend on it. */
+unsigned int dx_conn_write_refusal(const struct dx_conn *c, const struct dx_export *x);
+/* After a reload swapped the exports for NX: every handle and layout
+ * follows its export to NX (same name and path), or loses it (NULL). */
+void dx_conns_repoint_exports(struct dxd *d, const struct dx_exports *nx);
 /* After a reload: keepalive_ms may have changed. */
 void dx_conns_rearm_keepalive(struct dxd *d);
 /* A reload moved the listen address: OLD's clients get their layouts

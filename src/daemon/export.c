@@ -465,3 +465,16 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 			rn_str(acl, NULL, x->cfg->acl[j]);
 	}
 }
+
+const struct dx_export *dx_export_successor(const struct dx_exports *nx, const struct dx_export *old)
+{
+	for (size_t i = 0; i < nx->n; i++) {
+		const struct dx_export *x = &nx->v[i];
+
+		if (strcmp(x->cfg->name, old->cfg->name) == 0 && strcmp(x->cfg->path, old->cfg->path) == 0 &&
+		    x->kind == old->kind &&
+		    (x->kind != DX_EXPORT_DEVDAX || strcmp(x->cfg->device_file, old->cfg->device_file) == 0))
+			return x;
+	}
+	return NULL;
+}

@@ -54,6 +54,9 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array);
 const char *dx_export_kind_name(enum dx_export_kind k);
 /* Whether X's acl admits PEER. */
 bool dx_export_admits(const struct dx_export *x, const struct sockaddr *peer);
+/* OLD's successor after a reload: the export of NX with the same name and
+ * path (and device_file), or NULL if it went away. */
+const struct dx_export *dx_export_successor(const struct dx_exports *nx, const struct dx_export *old);
 
 /* Map [OFF, OFF+LEN) of FD with libpmem2 (any granularity; read-only unless
  * WRITABLE): the export probe and every layout map this way. 0 or -errno;

@@ -386,8 +386,8 @@ static int start_job(struct dx_layout *l, enum dx_job_kind kind, uint64_t off, u
 	return 0;
 }
 
-int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
-		    uint64_t size, dx_job_done_fn *done, uint64_t tag, struct dx_layout **out)
+int dx_layout_grant(struct dx_conn *c, struct dx_file *f, const struct dx_export *x, uint64_t off, uint64_t len,
+		    uint32_t iomode, uint64_t size, dx_job_done_fn *done, uint64_t tag, struct dx_layout **out)
 {
 	struct dx_layout *l = calloc(1, sizeof(*l));
 	int ret;
@@ -396,6 +396,7 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t
 		return -ENOMEM;
 	l->c = c;
 	l->f = f;
+	l->x = x;
 	l->off = off;
 	l->len = len;
 	l->iomode = iomode;
@@ -404,7 +405,7 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t
 	l->seq = 1;
 	l->state = LAYOUT_GRANTING;
 	TAILQ_INIT(&l->jobs);
-	switch (f->x->mr_mode) {
+	switch (x->mr_mode) {
 	case DX_MR_ODP: l->mr_mode = DXP_MR_ODP; break;
 	case DX_MR_BOUNCE: l->mr_mode = DXP_MR_BOUNCE; break;
 	default: l->mr_mode = DXP_MR_PINNED; break;
@@ -460,7 +461,7 @@ int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, 
 	dx_recall_forget(l);
 	dx_layout_set_state(l, LAYOUT_RETURNED);
 	if (copy_back && bounce_rw) {
-		if (dx_conn_write_refusal(l->c, l->f) == DXP_E_OK && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
+		if (dx_conn_write_refusal(l->c, l->x) == DXP_E_OK && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
 			return 1;
 		log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
 			   "may no longer write to %s/%s", (unsigned long long)l->id, (unsigned long long)l->c->id,

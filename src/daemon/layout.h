@@ -42,6 +42,7 @@
 #include "daxrdma_proto.h"
 
 struct dx_conn;
+struct dx_export;
 struct dx_file;
 struct dx_fmap;
 struct dx_layout_job;
@@ -64,6 +65,7 @@ struct dx_layout {
 	struct dx_recall *rc;             /* RECALL_QUEUED or _SENT: the recall it is part of */
 	uint64_t fh;                      /* the handle it was granted on (recalls name it) */
 	struct dx_file *f;
+	const struct dx_export *x;        /* its handle's: it decides whether the client may still write */
 	struct dx_conn *c;
 	uint64_t id;
 	uint32_t seq;
@@ -85,15 +87,15 @@ enum dx_job_kind { DX_JOB_GRANT, DX_JOB_COMMIT, DX_JOB_COPY_BACK };
 typedef void dx_job_done_fn(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, int result);
 
 /*
- * A new GRANTING layout on [OFF, OFF+LEN) of F (sealed: the lease is held)
- * for C, and the job that makes it GRANTED: prepare the range (RW), map,
+ * A new GRANTING layout on [OFF, OFF+LEN) of F (sealed: the lease is held),
+ * reached through export X (its MR mode), for C, and the job that makes it GRANTED: prepare the range (RW), map,
  * fill the staging buffer (bounce, or a READ layout past SIZE, the file's
  * last partial page, which reads as zeros), register the MR. DONE(l,
  * DX_JOB_GRANT, TAG, result) runs when it ends; on failure or cancel the
  * layout is FENCED. 0 or -errno (nothing created).
  */
-int dx_layout_grant(struct dx_conn *c, struct dx_file *f, uint64_t off, uint64_t len, uint32_t iomode,
-		    uint64_t size, dx_job_done_fn *done, uint64_t tag, struct dx_layout **out);
+int dx_layout_grant(struct dx_conn *c, struct dx_file *f, const struct dx_export *x, uint64_t off, uint64_t len,
+		    uint32_t iomode, uint64_t size, dx_job_done_fn *done, uint64_t tag, struct dx_layout **out);
 /* Persist [OFF, OFF+LEN) (absolute offsets inside L), copying it in from the
  * staging buffer first in bounce mode, as a job; DONE(l, DX_JOB_COMMIT, TAG,
  * result) when it ends. 0 or -ENOMEM. */

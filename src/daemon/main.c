@@ -82,29 +82,17 @@ static void on_cm_event(void *arg, struct rdma_cm_event *ev)
 	dx_conn_cm_event(arg, ev);
 }
 
-/* Files keep serving under a reloaded export of the same name and path (and,
- * for device-DAX, device_file); under one that went away their layouts are
- * recalled and handles go stale. */
-static void repoint_files(struct dxd *d, struct dx_exports *nx)
+/* Files, handles and layouts keep serving under a reloaded export of the
+ * same name and path (and, for device-DAX, device_file); layouts granted
+ * through one that went away are recalled, and their handles go stale. */
+static void repoint_exports(struct dxd *d, struct dx_exports *nx)
 {
 	struct dx_file *f;
 
-	TAILQ_FOREACH(f, &d->files, link) {
-		const struct dx_export *old = f->x, *nw = NULL;
-
-		if (!old)
-			continue;
-		for (size_t i = 0; i < nx->n; i++)
-			if (strcmp(nx->v[i].cfg->name, old->cfg->name) == 0 &&
-			    strcmp(nx->v[i].cfg->path, old->cfg->path) == 0 &&
-			    (!f->device || strcmp(nx->v[i].cfg->device_file, f->relpath) == 0))
-				nw = &nx->v[i];
-		f->x = nw;
-		if (!nw) {
-			log_notice("export \"%s\" is gone: recalling layouts on %s", old->cfg->name, f->relpath);
-			dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_EXPORT); /* frees nothing: the walk goes on */
-		}
-	}
+	TAILQ_FOREACH(f, &d->files, link)
+		if (f->x)
+			f->x = dx_export_successor(nx, f->x);
+	dx_conns_repoint_exports(d, nx);
 }
 
 static void print_errors(const struct dxbuf *errs)
@@ -158,7 +146,7 @@ static void relisten(struct dxd *d)
 	}
 	dxbuf_release(&errs);
 	nl->on_lost = on_listener_lost;
-	repoint_files(d, nx);
+	repoint_exports(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
 	/* What was on the removed device is dead: its connections go now. */
@@ -240,7 +228,7 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 	if (ret)
 		goto out_free_listener;
 
-	repoint_files(d, nx);
+	repoint_exports(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
 	if (nl) {

@@ -290,13 +290,19 @@ static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, 
 	return fd < 0 ? -errno : (int)fd;
 }
 
-static int reopen(int pathfd, bool rw)
+/* The daemon's one fd on the file serves every export the file is in, so
+ * it is opened for writing whenever the file allows, whichever export
+ * opened it first; read-only only where writing cannot be had (*RW false). */
+static int reopen(int pathfd, bool *rw)
 {
 	char proc[64];
 	int fd;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-	fd = open(proc, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	*rw = fd >= 0;
+	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM || errno == ETXTBSY))
+		fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -318,6 +324,7 @@ static int file_new(struct dxd *d, const struct dx_export *x, const char *path, 
 	f->d = d;
 	f->x = x;
 	f->fd = fd;
+	f->writable = true;
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	TAILQ_INIT(&f->layouts);
@@ -364,7 +371,7 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out)
 {
-	bool writable = !x->cfg->read_only;
+	bool writable;
 	struct dx_file *f;
 	struct stat st;
 	int pfd, fd, ret;
@@ -413,7 +420,7 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 	if (f) {
 		close(pfd);
 	} else {
-		fd = reopen(pfd, writable);
+		fd = reopen(pfd, &writable);
 		close(pfd);
 		if (fd < 0)
 			return fd;
@@ -422,6 +429,11 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 			close(fd);
 			return ret;
 		}
+		f->writable = writable;
+	}
+	if ((flags & DXP_OPEN_RW) && !f->writable) {
+		dx_reap_soon(d); /* a file no one else has open goes */
+		return -EACCES;
 	}
 	f->handles++;
 	if (flags & DXP_OPEN_TRUNC) {

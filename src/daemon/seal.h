@@ -54,12 +54,14 @@ enum dx_lease_state { LEASE_UNLEASED, LEASE_LEASED, LEASE_BREAKING, LEASE_HOLDOF
 struct dx_file {
 	TAILQ_ENTRY(dx_file) link;      /* in dxd.files */
 	struct dxd *d;
-	const struct dx_export *x;      /* NULL once a reload dropped the export */
+	const struct dx_export *x;      /* the first opener's export, for names; NULL once a reload dropped
+					 * it. Access is each handle's own export's (dx_handle.x). */
 	char *export_name;
 	char *relpath;
 	dev_t dev;
 	ino_t ino;
-	int fd;                         /* O_RDWR (O_RDONLY on read_only exports) */
+	int fd;                         /* O_RDWR, or O_RDONLY where the file cannot be written */
+	bool writable;                  /* FD is O_RDWR: RW handles may be opened */
 	bool device;                    /* a device-DAX export's one file: no lease, fixed size */
 	uint64_t device_size;           /* device only */
 	unsigned int handles;           /* clients' OPENs not yet CLOSEd */

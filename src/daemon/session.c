@@ -74,17 +74,18 @@ static struct dx_handle *get_handle(struct req_ctx *r, uint64_t fh, unsigned int
 	return h;
 }
 
-/* May this client still change F? Checked again at every LAYOUT_GET RW,
- * ALLOCATE and COMMIT: a reload may have taken the right away. */
-static unsigned int check_writable(struct req_ctx *r, const struct dx_file *f)
+/* May this client still change a file it reaches through export X (its
+ * handle's or its layout's)? Checked again at every LAYOUT_GET RW, ALLOCATE
+ * and COMMIT: a reload may have taken the right away. */
+static unsigned int check_writable(struct req_ctx *r, const struct dx_export *x)
 {
-	switch (dx_conn_write_refusal(r->c, f)) {
+	switch (dx_conn_write_refusal(r->c, x)) {
 	case DXP_E_NOENT:
 		return fail(r, DXP_E_NOENT, "the export of this file is gone");
 	case DXP_E_ACCESS:
-		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", f->x->cfg->name, r->c->peer);
+		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", x->cfg->name, r->c->peer);
 	case DXP_E_ROFS:
-		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", f->x->cfg->name);
+		return fail(r, DXP_E_ROFS, "export \"%s\" is read_only", x->cfg->name);
 	}
 	return DXP_E_OK;
 }
@@ -105,10 +106,10 @@ static const struct dx_export *find_export(struct dxd *d, const char *name)
 	return NULL;
 }
 
-static uint32_t file_attrs(const struct dx_file *f)
+/* A file's attributes as the client sees it through export X. */
+static uint32_t file_attrs(const struct dx_export *x)
 {
-	return (f->x && f->x->kind != DX_EXPORT_FS ? DXP_ATTR_DAX : 0) |
-	       (f->x && f->x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
+	return (x && x->kind != DX_EXPORT_FS ? DXP_ATTR_DAX : 0) | (x && x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
 }
 
 /* A background job ended: answer the request that started it. (Jobs that
@@ -232,6 +233,7 @@ static unsigned int op_open(struct req_ctx *r)
 	}
 	h->fh = ++c->next_fh;
 	h->f = f;
+	h->x = x;
 	h->rw = rw;
 	TAILQ_INSERT_TAIL(&c->handles, h, link);
 	c->n_handles++;
@@ -239,7 +241,7 @@ static unsigned int op_open(struct req_ctx *r)
 		st.st_size = 0;
 	r->rep->u.open_rep.fh = h->fh;
 	r->rep->u.open_rep.size = (uint64_t)st.st_size;
-	r->rep->u.open_rep.attrs = file_attrs(f) |
+	r->rep->u.open_rep.attrs = file_attrs(x) |
 				   (c->remote_persist && x->remote_persist ? DXP_ATTR_REMOTE_PERSIST : 0);
 	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
 				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
@@ -294,7 +296,7 @@ static unsigned int op_stat(struct req_ctx *r)
 	a->blocks = (uint64_t)st.st_blocks;
 	a->blksize = (uint32_t)st.st_blksize;
 	a->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
-	a->attrs = file_attrs(h->f);
+	a->attrs = file_attrs(h->x);
 	return DXP_E_OK;
 }
 
@@ -335,7 +337,7 @@ static unsigned int op_allocate(struct req_ctx *r)
 
 	if (!h)
 		return code;
-	code = check_writable(r, h->f);
+	code = check_writable(r, h->x);
 	if (code)
 		return code;
 	if (!h->rw)
@@ -408,7 +410,7 @@ static unsigned int check_conflicts(struct req_ctx *r, struct dx_file *f, uint64
 }
 
 /* What one more layout of LEN bytes would take: refused before it is made. */
-static unsigned int check_limits(struct req_ctx *r, const struct dx_file *f, uint64_t off, uint64_t len)
+static unsigned int check_limits(struct req_ctx *r, const struct dx_handle *h, uint64_t off, uint64_t len)
 {
 	const struct dx_config *cfg = r->c->d->cfg;
 	struct stat st;
@@ -425,7 +427,7 @@ static unsigned int check_limits(struct req_ctx *r, const struct dx_file *f, uin
 	/* Bounce exports stage every layout; elsewhere only the file's tail.
 	 * (This size is an estimate taken before the lease; op_layout_get
 	 * takes the size that counts again once the lease is held.) */
-	staged = f->x->mr_mode == DX_MR_BOUNCE || dx_file_stat(f, &st) != 0 || off + len > (uint64_t)st.st_size;
+	staged = h->x->mr_mode == DX_MR_BOUNCE || dx_file_stat(h->f, &st) != 0 || off + len > (uint64_t)st.st_size;
 	if (staged && r->c->d->staging_bytes + len > (uint64_t)cfg->staging_bytes)
 		return fail(r, DXP_E_LIMIT, "limits.staging_bytes (%lld) would be passed: %llu bytes staged",
 			    (long long)cfg->staging_bytes, (unsigned long long)r->c->d->staging_bytes);
@@ -447,11 +449,11 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	if (!h)
 		return code;
 	f = h->f;
-	if (!f->x)
+	if (!h->x)
 		return fail(r, DXP_E_NOENT, "the export of this file is gone");
-	if (!dx_export_admits(f->x, (const struct sockaddr *)&r->c->peer_addr))
-		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", f->x->cfg->name, r->c->peer);
-	if (rw && (!h->rw || f->x->cfg->read_only))
+	if (!dx_export_admits(h->x, (const struct sockaddr *)&r->c->peer_addr))
+		return fail(r, DXP_E_ACCESS, "export \"%s\" no longer admits %s", h->x->cfg->name, r->c->peer);
+	if (rw && (!h->rw || h->x->cfg->read_only))
 		return fail(r, DXP_E_ROFS, "an RW layout needs a file opened RW on a writable export");
 	if (q->len == 0 || q->off % DXP_PAGE || q->len % DXP_PAGE || q->off + q->len < q->off)
 		return fail(r, DXP_E_RANGE, "layout [%llu, +%llu) is empty, not %u-aligned or overflows",
@@ -461,7 +463,7 @@ static unsigned int op_layout_get(struct req_ctx *r)
 			    (unsigned long long)q->len, (long long)cfg->max_layout_size);
 	if (r->c->d->stopping)
 		return fail(r, DXP_E_IO, "daxrdmad is shutting down");
-	code = check_limits(r, f, q->off, q->len);
+	code = check_limits(r, h, q->off, q->len);
 	if (code)
 		return code;
 	if (f->lease == LEASE_BREAKING)
@@ -488,7 +490,7 @@ static unsigned int op_layout_get(struct req_ctx *r)
 	}
 	/* Preparation, fill and registration run as a background job; the
 	 * reply goes out when it ends (job_done()). */
-	ret = dx_layout_grant(r->c, f, q->off, q->len, q->iomode, (uint64_t)st.st_size, job_done, r->req->hdr.tag, &l);
+	ret = dx_layout_grant(r->c, f, h->x, q->off, q->len, q->iomode, (uint64_t)st.st_size, job_done, r->req->hdr.tag, &l);
 	if (ret)
 		goto err_unseal;
 	l->fh = q->fh;
@@ -618,7 +620,7 @@ static unsigned int op_commit(struct req_ctx *r)
 	r->c->d->st.commits++;
 	if (l->iomode != DXP_IOMODE_RW)
 		return DXP_E_OK; /* READ layouts hold nothing to persist */
-	code = check_writable(r, l->f);
+	code = check_writable(r, l->x);
 	if (code || q->len == 0)
 		return code;
 	if (dx_layout_commit(l, q->off, q->len, job_done, r->req->hdr.tag))

@@ -111,6 +111,7 @@ static void rig_up(enum dx_mr_mode mode)
 	r->cfg.recall_timeout_ms = 200;
 	r->d.lease_break_time_s = 45; /* the kernel's default; tests of the bound lower it */
 	r->cfg.max_layouts = r->cfg.max_layouts_per_client = 64;
+	r->cfg.max_files_per_client = 64;
 	r->cfg.max_layout_size = r->cfg.max_layout_bytes_per_client = r->cfg.staging_bytes = 1 << 30;
 	r->xcfg.name = "x";
 	r->xcfg.path = r->dir;
@@ -179,6 +180,7 @@ static struct dx_file *open_file(struct dx_conn *c, const char *name, off_t size
 	close(fd);
 	assert_int_equal(dx_file_open(&R->d, &R->x, name, DXP_OPEN_RW, 0644, &h->f), 0);
 	h->fh = ++c->next_fh;
+	h->x = &R->x;
 	h->rw = true;
 	TAILQ_INSERT_TAIL(&c->handles, h, link);
 	c->n_handles++;
@@ -1039,6 +1041,59 @@ static void ctl_layouts__shows_rkeys_to_root_only(void **state)
 	rig_down();
 }
 
+/* OPEN PATH through export EXPORT with FLAGS from C. */
+static unsigned int open_via(struct dx_conn *c, const char *export, const char *path, uint32_t flags)
+{
+	struct dxp_msg req = { .hdr.op = DXP_OPEN };
+
+	req.u.open = (struct dxp_open_req){ .flags = flags, .mode = 0644, .export_len = (uint16_t)strlen(export),
+					    .path_len = (uint16_t)strlen(path) };
+	req.s1 = export;
+	req.s2 = path;
+	return request(c, &req);
+}
+
+/*
+ * Issue 19 §4: one file in two exports of the same directory, a read-only
+ * one ("ro") and a writable one ("x"): each client's access is decided by
+ * the export it opened the file through. (The first opener's export decided
+ * for everyone: a client that opened it through "ro" first made a writable
+ * client's RW layouts fail with ROFS.)
+ */
+static void access__is_decided_by_each_handles_export(void **state)
+{
+	struct dx_export_cfg rocfg;
+	struct dx_export both[2];
+	struct dx_conn *a, *b;
+	char path[128];
+	int fd;
+
+	rig_up(DX_MR_PINNED);
+	rocfg = R->xcfg;
+	rocfg.name = "ro";
+	rocfg.read_only = true;
+	both[0] = R->x;
+	both[1] = R->x;
+	both[1].cfg = &rocfg;
+	R->xs.v = both;
+	R->xs.n = 2;
+	snprintf(path, sizeof(path), "%s/a", R->dir);
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	a = client(0);
+	b = client(1);
+	assert_int_equal(open_via(a, "ro", "a", 0), DXP_E_OK);      /* first, through the read-only export */
+	assert_int_equal(open_via(b, "x", "a", DXP_OPEN_RW), DXP_E_OK);
+	assert_int_equal(layout_get(b, 1, 0, 4096, DXP_IOMODE_RW), DX_SESSION_LATER);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);       /* granted */
+	assert_int_equal(layout_get(a, 1, 8192, 4096, DXP_IOMODE_READ), DX_SESSION_LATER);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);
+	assert_int_equal(open_via(a, "ro", "a", DXP_OPEN_RW), DXP_E_ROFS); /* and "ro" stays read-only */
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1064,6 +1119,7 @@ int main(void)
 		cmocka_unit_test(lease_bound__stops_a_copy_back),
 		cmocka_unit_test(media_error__fails_a_commit),
 		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
+		cmocka_unit_test(access__is_decided_by_each_handles_export),
 		cmocka_unit_test(media_error__fails_a_layout_return),
 		cmocka_unit_test(media_error__fails_a_recall_return),
 	};

@@ -500,15 +500,16 @@ void dx_conns_repoint_exports(struct dxd *d, const struct dx_exports *nx)
 	}
 }
 
-/* Recall C's layouts granted through handle H (RW ones only if RW_ONLY)
- * for a reload. False if that fenced C (its handles are gone then; fences
- * only mark layouts, so the walk itself is safe). */
+/* Recall C's layouts granted through handle H (all if H is NULL; RW ones
+ * only if RW_ONLY) for a reload. False if that fenced C (its handles are
+ * gone then; fences only mark layouts, so the walk itself is safe). */
 static bool recall_for_reload(struct dx_conn *c, const struct dx_handle *h, bool rw_only)
 {
 	struct dx_layout *l;
 
 	TAILQ_FOREACH(l, &c->layouts, by_conn) {
-		if (l->f != h->f || l->fh != h->fh || (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
+		if ((h && (l->f != h->f || l->fh != h->fh)) ||
+		    (l->state != LAYOUT_GRANTED && l->state != LAYOUT_GRANTING) ||
 		    (rw_only && l->iomode != DXP_IOMODE_RW))
 			continue;
 		dx_recall_layout(l, DXP_RECALL_EXPORT);

@@ -21,5 +21,9 @@ bool dx_cidr_match(const struct dx_cidr *c, const struct sockaddr *sa);
 int dx_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *ss);
 /* "192.168.100.1:20049" or "[fe80::1]:20049". */
 const char *dx_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The address alone: "192.168.100.1" or "fe80::1". */
+const char *dx_sockaddr_host_str(const struct sockaddr *sa, char *buf, size_t len);
+/* The same host (address; ports aside). */
+bool dx_same_host(const struct sockaddr *a, const struct sockaddr *b);
 
 #endif

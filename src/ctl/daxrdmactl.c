@@ -20,6 +20,7 @@ struct ctl_opts {
 	bool json;
 	bool wait;
 	const char *offset, *length; /* recall */
+	const char *ban;             /* evict */
 };
 
 struct subcmd {
@@ -37,7 +38,8 @@ static const struct subcmd subcmds[] = {
 	{ "layouts", "[FILE] [--json]", "granted layouts (of FILE): range, iomode, MR mode, rkey, state", true, 0, 1 },
 	{ "recall", "FILE [--offset N] [--length N] [--wait] [--json]",
 	  "recall the layouts over a range of FILE (a local path); --wait until they are back or fenced", true, 1, 1 },
-	{ "evict", "CLIENT [--json]", "fence a client (id or address): its rkeys die, it is disconnected", true, 1, 1 },
+	{ "evict", "CLIENT [--ban SECONDS] [--json]",
+	  "fence a client (id or address): its rkeys die, it is disconnected; --ban keeps its host out", true, 1, 1 },
 	{ "reload", "", "re-read the configuration file (like SIGHUP); a bad file keeps the old one", false, 0, 0 },
 };
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
@@ -235,13 +237,14 @@ int main(int argc, char **argv)
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "ban", required_argument, NULL, 'b' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct ctl_opts o = { .socket = DAXRDMA_CTL_SOCKET, .timeout_ms = 10000 };
 	const struct subcmd *cmd;
-	char *args[DXCTL_MAX_ARGS], offset[64], length[64];
+	char *args[DXCTL_MAX_ARGS], offset[64], length[64], ban[64];
 	int c, nargs = 0;
 	char *end;
 	long t;
@@ -263,6 +266,7 @@ int main(int argc, char **argv)
 		case 'o': o.offset = optarg; break;
 		case 'l': o.length = optarg; break;
 		case 'w': o.wait = true; break;
+		case 'b': o.ban = optarg; break;
 		case 'V': printf("daxrdmactl %s\n", DAXRDMA_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -292,6 +296,14 @@ int main(int argc, char **argv)
 	if ((o.offset || o.length || o.wait) && strcmp(cmd->name, "recall") != 0) {
 		fprintf(stderr, "daxrdmactl: --offset, --length and --wait belong to recall\n");
 		return 2;
+	}
+	if (o.ban && strcmp(cmd->name, "evict") != 0) {
+		fprintf(stderr, "daxrdmactl: --ban belongs to evict\n");
+		return 2;
+	}
+	if (o.ban) {
+		snprintf(ban, sizeof(ban), "--ban=%s", o.ban);
+		args[nargs++] = ban;
 	}
 	if (o.offset) {
 		snprintf(offset, sizeof(offset), "--offset=%s", o.offset);

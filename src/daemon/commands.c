@@ -9,6 +9,8 @@
 
 #include "build-config.h"
 #include "common/log.h"
+#include "common/net.h"
+#include "daemon/ban.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
@@ -131,6 +133,7 @@ static int cmd_clients(struct dxd *d, const struct ucred *peer, int argc, char *
 		rn_int(o, "errors", (int64_t)c->errors);
 		rn_int(o, "recalls", (int64_t)c->recalls);
 	}
+	dx_bans_report(d, rn_array(root, "bans"));
 	return 0;
 }
 
@@ -303,21 +306,51 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 	return 0;
 }
 
+/* evict CLIENT [--ban=SECONDS]: with a ban, every connection of CLIENT's
+ * host goes, and the host's new ones are refused until the ban ends. */
 static int cmd_evict(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
 		 struct dxbuf *msg)
 {
-	struct dx_conn *c = dx_conn_find(d, argv[1]);
+	struct dx_conn *c = dx_conn_find(d, argv[1]), *o;
+	struct sockaddr_storage host;
+	uint64_t ban = 0;
 	char why[96];
+	int ret;
 
+	if (argc > 2) {
+		ret = parse_u64_opt(argv[2], "--ban", &ban, msg);
+		if (ret > 0)
+			dxbuf_printf(msg, "evict: unknown argument \"%s\"\n", argv[2]);
+		if (ret == 0 && (ban < 1 || ban > DX_BAN_MAX_S)) {
+			dxbuf_printf(msg, "evict: --ban takes 1 to %d seconds\n", DX_BAN_MAX_S);
+			ret = -EINVAL;
+		}
+		if (ret)
+			return ret > 0 ? -EINVAL : ret;
+	}
 	if (!c || c->state == CONN_CLOSING) {
 		dxbuf_printf(msg, "no client \"%s\" (daxrdmactl clients lists them)\n", argv[1]);
 		return -ENOENT;
 	}
+	memcpy(&host, &c->peer_addr, sizeof(host));
+	if (ban && dx_ban_add(d, (const struct sockaddr *)&host, (int64_t)ban)) {
+		dxbuf_printf(msg, "evict: out of memory for the ban\n");
+		return -ENOMEM;
+	}
 	rn_int(root, "evicted", (int64_t)c->id);
 	rn_str(root, "address", c->peer);
 	rn_int(root, "layouts_revoked", count_of(c, true));
-	snprintf(why, sizeof(why), "evicted by daxrdmactl");
+	snprintf(why, sizeof(why), "evicted by daxrdmactl%s", ban ? " (its host banned)" : "");
 	dx_conn_fence(c, why);
+	if (ban) {
+		rn_int(root, "banned_s", (int64_t)ban);
+		/* Fences only mark layouts and close connections: the walk is safe. */
+		TAILQ_FOREACH(o, &d->conns, link)
+			if (o->state != CONN_CLOSING && dx_same_host((const struct sockaddr *)&o->peer_addr,
+								     (const struct sockaddr *)&host))
+				dx_conn_fence(o, why);
+		log_notice("control: host of client %s banned for %llu s", argv[1], (unsigned long long)ban);
+	}
 	return 0;
 }
 
@@ -327,7 +360,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "clients", false, 0, 0, cmd_clients },
 	{ "layouts", false, 0, 1, cmd_layouts },
 	{ "recall", true, 1, 4, cmd_recall },
-	{ "evict", true, 1, 1, cmd_evict },
+	{ "evict", true, 1, 2, cmd_evict },
 	{ "reload", true, 0, 0, cmd_reload },
 };
 

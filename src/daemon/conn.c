@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/msgslots.h"
 #include "common/net.h"
+#include "daemon/ban.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
 #include "daemon/reap.h"
@@ -556,25 +557,13 @@ void dx_conns_reload_access(struct dxd *d)
 	}
 }
 
-static bool same_host(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return false;
-	if (a->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->sa_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
-	return false;
-}
-
 static size_t conns_from(struct dxd *d, const struct sockaddr *peer)
 {
 	const struct dx_conn *c;
 	size_t n = 0;
 
 	TAILQ_FOREACH(c, &d->conns, link)
-		if (same_host((const struct sockaddr *)&c->peer_addr, peer))
+		if (dx_same_host((const struct sockaddr *)&c->peer_addr, peer))
 			n++;
 	return n;
 }
@@ -660,6 +649,8 @@ static void conn_request(struct dxd *d, struct rdma_cm_id *id, const struct rdma
 		refusal = "limits.max_connections_per_address reached";
 	else if (!acl_allows_any(d, rdma_get_peer_addr(id)))
 		refusal = "no export's acl admits this address";
+	else if (dx_ban_left_ms(d, rdma_get_peer_addr(id)) > 0)
+		refusal = "the host is banned (daxrdmactl evict --ban)";
 	if (refusal) {
 		log_notice("connection from %s refused: %s", peer, refusal);
 		goto reject;

@@ -14,6 +14,7 @@
 #include "daemon/listener.h"
 #include "daemon/work.h"
 
+struct dx_bans;
 struct dx_conn;
 struct dx_file;
 struct dx_lease_watch;
@@ -52,6 +53,7 @@ struct dxd {
 	uint64_t pooled_bytes;      /* staging kept for reuse: a quarter of limits.staging_bytes at most */
 	uint64_t next_conn_id, next_layout_id;
 	struct dx_lease_watch *leases; /* lease-break notes (seal.c) */
+	struct dx_bans *bans;       /* hosts daxrdmactl evict --ban keeps out (ban.h) */
 	bool stopping;              /* SIGTERM: recalling everything, then exit */
 	struct event *ev_stop;
 	struct event *ev_reap;      /* reap.h */

@@ -11,6 +11,7 @@
 #include "build-config.h"
 #include "common/log.h"
 #include "common/rdmadev.h"
+#include "daemon/ban.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/loop.h"
@@ -352,6 +353,7 @@ static void dxd_fini(struct dxd *d)
 	dx_workq_fini(d);
 	dx_reap_fini(d);
 	dx_seal_fini(d);
+	dx_bans_free(d);
 	if (d->ev_stop)
 		event_free(d->ev_stop);
 	dx_exports_close(&d->exports);

@@ -20,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/proto.h"
+#include "daemon/ban.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
 #include "daemon/layout.h"
@@ -1094,6 +1095,73 @@ static void access__is_decided_by_each_handles_export(void **state)
 	rig_down();
 }
 
+/* A connection request from FC's address through the real rdma_cm path
+ * (fake verbs): whether the daemon took it. */
+static bool connect_from(struct fv_peer *p)
+{
+	struct rdma_cm_event ev = { .event = RDMA_CM_EVENT_CONNECT_REQUEST, .id = fv_peer_id(p),
+				    .listen_id = R->d.listener->id };
+
+	dx_conn_cm_event(&R->d, &ev);
+	return !fv_peer_destroyed(p);
+}
+
+static void disconnect_peer(struct fv_peer *p)
+{
+	struct rdma_cm_event ev = { .event = RDMA_CM_EVENT_DISCONNECTED, .id = fv_peer_id(p) };
+
+	if (!fv_peer_destroyed(p))
+		dx_conn_cm_event(&R->d, &ev);
+	fv_peer_free(p);
+}
+
+/*
+ * Issue 19 §4: "daxrdmactl evict CLIENT --ban SECONDS" fences every
+ * connection of the client's host and refuses its new ones until the ban
+ * ends; "clients" lists the ban. (Evicted clients reconnected at once.)
+ */
+static void ctl_evict__ban_keeps_the_host_out(void **state)
+{
+	struct ucred root = { .pid = 1, .uid = 0 };
+	struct dxbuf out = DXBUF_INIT;
+	char *evict[] = { "evict", "10.0.0.1", "--ban=60", NULL }, *clients[] = { "clients", NULL };
+	struct rdma_cm_id listen_id = { 0 };
+	struct dx_listener l = { .verbs = fv_device(), .id = &listen_id };
+	struct fv_peer *again, *other, *later;
+	struct dx_conn *c, *c2;
+
+	rig_up(DX_MR_PINNED);
+	dx_fake_clock_freeze();
+	R->d.listener = &l;
+	R->cfg.max_clients = R->cfg.max_conns_per_addr = 8;
+	c = client(0);
+	c2 = client(0); /* a second connection from the same host */
+	assert_int_equal(dxd_ctl_handle(&R->d, &root, 3, evict, REPORT_JSON, &out), 0);
+	assert_int_equal(c->state, CONN_CLOSING);
+	assert_int_equal(c2->state, CONN_CLOSING);
+	dxbuf_release(&out);
+	again = fv_peer_new(0x0a000001);
+	other = fv_peer_new(0x0a000002);
+	assert_false(connect_from(again));               /* the host is out */
+	assert_true(connect_from(other));                /* others are not */
+	assert_int_equal(dxd_ctl_handle(&R->d, &root, 1, clients, REPORT_JSON, &out), 0);
+	assert_non_null(strstr(dxbuf_str(&out), "\"bans\""));
+	assert_non_null(strstr(dxbuf_str(&out), "10.0.0.1\""));
+	dxbuf_release(&out);
+	dx_fake_clock_advance(60 * 1000);
+	later = fv_peer_new(0x0a000001);
+	assert_true(connect_from(later));                /* the ban is over */
+	disconnect_peer(again);
+	disconnect_peer(other);
+	disconnect_peer(later);
+	evict[2] = "--ban=0";
+	assert_int_equal(dxd_ctl_handle(&R->d, &root, 3, evict, REPORT_JSON, &out), -EINVAL);
+	dxbuf_release(&out);
+	dx_bans_free(&R->d);
+	R->d.listener = NULL;
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(media_error__fails_a_commit),
 		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
 		cmocka_unit_test(access__is_decided_by_each_handles_export),
+		cmocka_unit_test(ctl_evict__ban_keeps_the_host_out),
 		cmocka_unit_test(media_error__fails_a_layout_return),
 		cmocka_unit_test(media_error__fails_a_recall_return),
 	};

@@ -667,12 +667,42 @@ void fz_rig_up(uint8_t b)
 	fv_set_sent_hook(on_sent, NULL);
 }
 
+/* The bytes of each request's arguments, by op_client's number. */
+static const uint8_t request_args[10] = { 2, 1, 6, 4, 2, 5, 1, 0, 1, 1 };
+
+size_t fz_step_size(const uint8_t *p, size_t n)
+{
+	size_t len;
+
+	if (n == 0)
+		return 0;
+	switch (p[0] % 16) {
+	case 0: case 6: case 8: case 13: case 14: case 15: len = 2; break;
+	case 9: len = 1; break;
+	case 10: case 11: case 12: len = 3; break;
+	case 7: /* raw: a length byte, a "too large" byte, the bytes */
+		len = 3 + (n > 2 && p[2] == 0xff ? DXP_MAX_MSG + 64 : (n > 1 ? p[1] % 96 : 0));
+		break;
+	default: /* a request: which one, then its arguments */
+		len = 2 + request_args[(p[0] % 16 - 1) * 2 + (n > 1 ? p[1] & 1 : 0)];
+		break;
+	}
+	len++; /* the DISCONNECTED byte */
+	return len < n ? len : n;
+}
+
 void fz_run(const uint8_t *steps, size_t n)
 {
 	struct input in = { steps, n };
 
-	for (int i = 0; i < FZ_MAX_STEPS && in.n; i++)
+	for (int i = 0; i < FZ_MAX_STEPS && in.n; i++) {
+		size_t want = fz_step_size(in.p, in.n), before = in.n;
+
 		step(&in);
+		if (before - in.n != want)
+			violation("fz_step_size says %zu bytes, the step read %zu: keep them together", want,
+				  before - in.n);
+	}
 }
 
 static void check_all_answered(void)

@@ -43,6 +43,8 @@ struct dxd;
 void fz_init(void);
 /* A new daemon with configuration byte CONFIG; the clock stands still. */
 void fz_rig_up(uint8_t config);
+/* The bytes of the step at P (N left): for mutators that move whole steps. */
+size_t fz_step_size(const uint8_t *p, size_t n);
 /* Up to FZ_MAX_STEPS steps, checking the invariants after each. */
 void fz_run(const uint8_t *steps, size_t n);
 /* The invariants now (abort with a message if one is broken). */

@@ -56,6 +56,7 @@ struct daxrdma_file {
 	uint64_t fh;
 	char *export_name, *path; /* what daxrdma_reconnect() opens again */
 	bool stale;               /* not open again after a reconnect: -ESTALE */
+	uint64_t id[3];           /* the file's identity (dev, ino, gen) from its first OPEN */
 	bool rw;
 	bool remote_persist;      /* OPEN said DXP_ATTR_REMOTE_PERSIST */
 	TAILQ_HEAD(, daxrdma_layout) layouts;

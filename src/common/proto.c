@@ -19,7 +19,7 @@ struct msg_spec {
 
 static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_HELLO] = { { "whHwwqwWq", sizeof(struct dxp_hello) }, { "whHwwqwWq", sizeof(struct dxp_hello) } },
-	[DXP_OPEN] = { { "whhwW", sizeof(struct dxp_open_req) }, { "qqww", sizeof(struct dxp_open_rep) } },
+	[DXP_OPEN] = { { "whhwW", sizeof(struct dxp_open_req) }, { "qqwwqqq", sizeof(struct dxp_open_rep) } },
 	[DXP_CLOSE] = { { "q", sizeof(struct dxp_fh_req) }, { "", 0 } },
 	[DXP_STAT] = { { "q", sizeof(struct dxp_fh_req) }, { "qqqww", sizeof(struct dxp_stat_rep) } },
 	[DXP_ALLOCATE] = { { "qqqwW", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },

@@ -105,8 +105,8 @@ static int ctl_connect(const char *path)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
+	if (!path || strlen(path) >= sizeof(sun.sun_path))
+		return path ? -ENAMETOOLONG : -EINVAL;
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

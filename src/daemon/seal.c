@@ -306,6 +306,21 @@ static int reopen(int pathfd, bool *rw)
 	return fd < 0 ? -errno : fd;
 }
 
+/* What tells this file from another that later takes its inode number:
+ * the inode generation where the file system keeps one, else the birth
+ * time, else nothing (0). */
+static uint64_t file_generation(int fd)
+{
+	struct statx stx;
+	int gen = 0;
+
+	if (ioctl(fd, FS_IOC_GETVERSION, &gen) == 0 && gen != 0)
+		return (uint32_t)gen;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &stx) == 0 && (stx.stx_mask & STATX_BTIME))
+		return (uint64_t)stx.stx_btime.tv_sec * 1000000000u + stx.stx_btime.tv_nsec;
+	return 0;
+}
+
 static int file_new(struct dxd *d, const struct dx_export *x, const char *path, int fd,
 		    const struct stat *st, struct dx_file **out)
 {
@@ -327,6 +342,7 @@ static int file_new(struct dxd *d, const struct dx_export *x, const char *path, 
 	f->writable = true;
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
+	f->gen = file_generation(fd);
 	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&d->files, f, link);
 	*out = f;

@@ -245,6 +245,9 @@ static unsigned int op_open(struct req_ctx *r)
 				   (c->remote_persist && x->remote_persist ? DXP_ATTR_REMOTE_PERSIST : 0);
 	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
 				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
+	r->rep->u.open_rep.file_dev = (uint64_t)f->dev;
+	r->rep->u.open_rep.file_ino = (uint64_t)f->ino;
+	r->rep->u.open_rep.file_gen = f->gen;
 	log_debug("client %llu: OPEN %s/%s %s -> fh %llu", (unsigned long long)c->id, name, path,
 		  rw ? "RW" : "READ", (unsigned long long)h->fh);
 	return DXP_E_OK;

@@ -6,7 +6,8 @@
 # kill. A COMMIT cut off mid-copy is reported to the client as failed, never
 # as a success: when the client says OK, every byte of it is in the file.
 # A client whose daemon restarted reconnects when it asks (daxrdma_reconnect)
-# and its file and layout handles carry on.
+# and its file and layout handles carry on, unless another file was renamed
+# over its path meanwhile: then its handle fails with ESTALE.
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
 F=/mnt/pmem/export
@@ -60,6 +61,29 @@ touch /tmp/go
 wait $spid
 survived reconnect /tmp/surv.out $F/surv.dat 1048576 30
 check "reconnect: one client, its layout returned, its file closed" \
+	eventually json "d['clients'] == 0 and d['layouts'] == 0" status
+
+# The same, but while the daemon is down another file is renamed over the
+# client's path: its handle names the file it opened, never another one
+# (issue 19 §4). Reopened by path, it was silently the other file, and the
+# write through the old handle went into it.
+rm -f /tmp/go
+DX_GO=/tmp/go $DXC $GUEST_IP pmem renamed.dat survive 1048576 40 > /tmp/ren.out 2>&1 &
+spid=$!
+check "renamed over: the client has written and committed" wait_line /tmp/ren.out READY
+kill -KILL $DPID
+pattern 0 1048576 50 > $F/other.dat
+cp $F/other.dat /tmp/other.ref
+mv $F/other.dat $F/renamed.dat
+check "renamed over: restarted" restart
+touch /tmp/go
+wait $spid
+cat /tmp/ren.out
+check "renamed over: the client reconnected" grep -qx RECONNECTED /tmp/ren.out
+check "renamed over: its old handle fails with ESTALE" grep -qx 'ERR after ESTALE' /tmp/ren.out
+check "renamed over: the file now at the path is untouched" cmp /tmp/other.ref $F/renamed.dat
+check "renamed over: the client says why" grep -q 'another file is at that path' /tmp/ren.out
+check "renamed over: the reopened handle was closed" \
 	eventually json "d['clients'] == 0 and d['layouts'] == 0" status
 
 # 2. Killed during COMMIT's copy of 64 MiB (bounce mode): a random moment

@@ -232,6 +232,22 @@ static void on_cq(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Destroy C's QP, and know that it is gone (rdma_destroy_qp would not say
+ * if it failed). 0 or -errno. */
+static int destroy_qp(struct dx_conn *c)
+{
+	int ret;
+
+	if (!c->cm->qp)
+		return 0;
+	ret = ibv_destroy_qp(c->cm->qp);
+	if (ret)
+		return dx_log_fail("ibv_destroy_qp", -ret);
+	c->cm->qp = NULL;
+	c->qp_gone = true;
+	return 0;
+}
+
 /* The verbs objects go now; the struct goes with its last layout (a
  * copy-back of data it returned may still run). */
 static void conn_destroy(struct dx_conn *c)
@@ -247,8 +263,7 @@ static void conn_destroy(struct dx_conn *c)
 	if (c->ev_keepalive)
 		event_free(c->ev_keepalive);
 	c->ev_cq = c->ev_timer = c->ev_keepalive = NULL;
-	if (c->cm->qp)
-		rdma_destroy_qp(c->cm);
+	destroy_qp(c); /* if it fails, the layouts whose MR lives are kept (dx_layout_rkey_dead) */
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
 	if (c->ch)
@@ -369,33 +384,31 @@ void dx_conn_kill_qp(struct dx_conn *c, const char *why)
 	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
 	int ret;
 
-	if (c->qp_dead || !c->cm->qp)
+	if (c->qp_dead || c->qp_gone || c->qp_unkillable || c->destroyed)
 		return;
 	c->fenced = true;
-	if (ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE) == 0) {
+	ret = ibv_modify_qp(c->cm->qp, &qa, IBV_QP_STATE);
+	if (ret == 0) {
 		c->qp_dead = true;
 		log_info("client %llu (%s): QP moved to the error state: %s", (unsigned long long)c->id, c->peer, why);
 		return;
 	}
-	dx_log_fail("ibv_modify_qp to ERR", -errno);
+	dx_log_fail("ibv_modify_qp to ERR", -ret);
 	/* The PD is the connection's own: with its only QP gone, no rkey of
-	 * it works anywhere. (rdma_destroy_qp would not say if it failed.) */
-	ret = ibv_destroy_qp(c->cm->qp);
-	if (ret == 0) {
-		c->cm->qp = NULL;
-		c->qp_dead = true;
+	 * it works anywhere. */
+	if (destroy_qp(c) == 0) {
 		log_warn("client %llu (%s): QP destroyed: %s", (unsigned long long)c->id, c->peer, why);
 		return;
 	}
-	dx_log_fail("ibv_destroy_qp", -ret);
-	dx_log(LOG_CRIT, "client %llu (%s): its QP can be neither moved to the error state nor destroyed: rkeys whose MR "
-		 "would not deregister may still work; their files keep their leases", (unsigned long long)c->id,
-		 c->peer);
+	c->qp_unkillable = true;
+	dx_log(LOG_CRIT, "client %llu (%s): its QP can be neither moved to the error state nor destroyed: rkeys "
+	       "whose MR would not deregister may still work; their files keep their leases", (unsigned long long)c->id,
+	       c->peer);
 }
 
 bool dx_conn_rkeys_dead(const struct dx_conn *c)
 {
-	return c->destroyed || c->qp_dead || !c->cm->qp;
+	return c->qp_dead || c->qp_gone;
 }
 
 void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)

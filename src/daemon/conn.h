@@ -102,6 +102,8 @@ struct dx_conn {
 	uint64_t pool_bytes;
 	bool fenced;
 	bool qp_dead;                    /* moved to the error state */
+	bool qp_gone;                    /* destroyed, and ibv_destroy_qp said so */
+	bool qp_unkillable;              /* neither: its rkeys may work (logged once) */
 	bool destroyed;                  /* verbs objects gone; freed with its last layout */
 	bool said_bye;                   /* the client's BYE: no BYE back */
 	struct timespec since;

@@ -287,10 +287,11 @@ unsigned int dx_recall_all(struct dxd *d, uint32_t reason)
 	return n;
 }
 
-void dx_recall_fence_file(struct dx_file *f)
+unsigned int dx_recall_fence_file(struct dx_file *f)
 {
 	char why[200];
 	struct dx_layout *l;
+	unsigned int alive = 0;
 
 	snprintf(why, sizeof(why), "layouts of %s/%s still out at its lease bound (%lld ms after the kernel's break)",
 		 f->export_name, f->relpath, (long long)(dx_now_ms() - f->break_ms));
@@ -302,7 +303,9 @@ void dx_recall_fence_file(struct dx_file *f)
 			dx_conn_fence(l->c, why);
 		if (l->state != LAYOUT_FENCED)
 			dx_layout_fence(l);
+		alive += !dx_layout_rkey_dead(l);
 	}
+	return alive;
 }
 
 void dx_recall_check_stop(struct dxd *d)

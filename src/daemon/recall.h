@@ -27,8 +27,10 @@ void dx_recall_forget(struct dx_layout *l);
 unsigned int dx_recall_file(struct dx_file *f, uint64_t off, uint64_t len, uint32_t reason);
 unsigned int dx_recall_all(struct dxd *d, uint32_t reason);
 /* F's lease bound passed (seal.c): every client still holding a layout on F
- * is fenced, and copy-backs and COMMITs on F are dropped, now. */
-void dx_recall_fence_file(struct dx_file *f);
+ * is fenced, and copy-backs and COMMITs on F are dropped, now. How many
+ * layouts on F have an rkey that may still work (0 unless ibv_dereg_mr,
+ * ibv_modify_qp and ibv_destroy_qp all failed). */
+unsigned int dx_recall_fence_file(struct dx_file *f);
 /* The sent FILE_RECALL of C numbered ID, or NULL. */
 struct dx_recall *dx_recall_find(struct dx_conn *c, uint64_t id);
 /* RC's first layout not returned yet, and how many there are (*N). */

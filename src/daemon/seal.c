@@ -141,7 +141,15 @@ static void on_lease_bound(evutil_socket_t fd, short what, void *arg)
 
 	log_warn("%s/%s: lease bound reached %lld ms after the break: fencing every holder of a layout on it",
 		 f->export_name, f->relpath, (long long)(dx_now_ms() - f->break_ms));
-	dx_recall_fence_file(f);
+	if (dx_recall_fence_file(f)) {
+		/* An rkey on the file may still work and the kernel is about to
+		 * give the file to a local process. Exiting makes the kernel
+		 * tear down every QP and MR of the daemon, which cannot fail;
+		 * systemd starts it again. */
+		dx_log(LOG_CRIT, "%s/%s: an rkey on it cannot be killed (ibv_dereg_mr, ibv_modify_qp and "
+		       "ibv_destroy_qp failed) and its lease bound is here: daxrdmad stops", f->export_name, f->relpath);
+		abort();
+	}
 	dx_reap_soon(f->d); /* the lease goes with the fenced layouts */
 }
 

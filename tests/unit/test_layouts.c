@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -1095,7 +1097,7 @@ static void access__is_decided_by_each_handles_export(void **state)
 	rig_down();
 }
 
-/* A connection request from FC's address through the real rdma_cm path
+/* A connection request from P's address through the real rdma_cm path
  * (fake verbs): whether the daemon took it. */
 static bool connect_from(struct fv_peer *p)
 {
@@ -1106,12 +1108,18 @@ static bool connect_from(struct fv_peer *p)
 	return !fv_peer_destroyed(p);
 }
 
-static void disconnect_peer(struct fv_peer *p)
+/* rdma_cm says DISCONNECTED for P's connection; P stays. */
+static void disconnect_peer_keep(struct fv_peer *p)
 {
 	struct rdma_cm_event ev = { .event = RDMA_CM_EVENT_DISCONNECTED, .id = fv_peer_id(p) };
 
 	if (!fv_peer_destroyed(p))
 		dx_conn_cm_event(&R->d, &ev);
+}
+
+static void disconnect_peer(struct fv_peer *p)
+{
+	disconnect_peer_keep(p);
 	fv_peer_free(p);
 }
 
@@ -1162,6 +1170,79 @@ static void ctl_evict__ban_keeps_the_host_out(void **state)
 	rig_down();
 }
 
+/* Issue 19 review: a connection whose QP can be neither moved to the error
+ * state nor destroyed keeps its layouts whose MR would not deregister, and
+ * so their file's lease, even after rdma_cm says DISCONNECTED. (Its
+ * destruction counted as the QP's: the lease went with the rkey alive.) */
+static void unkillable_qp__keeps_the_lease_past_its_connection(void **state)
+{
+	struct rdma_cm_id listen_id = { 0 };
+	struct dx_listener lst = { .verbs = fv_device(), .id = &listen_id };
+	struct fv_peer *p;
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	rig_up(DX_MR_PINNED);
+	R->d.listener = &lst;
+	R->cfg.max_clients = R->cfg.max_conns_per_addr = 8;
+	p = fv_peer_new(0x0a000001);
+	assert_true(connect_from(p));
+	c = fv_peer_id(p)->context;
+	c->state = CONN_READY; /* as after HELLO */
+	c->recall_credits = 16;
+	open_file(c, "a", 1 << 20);
+	layout_get(c, 1, 0, 1 << 20, DXP_IOMODE_RW);
+	l = TAILQ_FIRST(&c->layouts);
+	assert_int_equal(l->state, LAYOUT_GRANTED);
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 100;
+	layout_return(c, l, 0); /* dereg fails: fenced, the QP cannot be killed */
+	assert_true(c->qp_unkillable);
+	disconnect_peer_keep(p);
+	loop_until(false, 100);
+	assert_true(file_served("a"));
+	assert_false(lease_released("a"));
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
+	c->qp_gone = true; /* as if the QP went at last: the layout and the connection may go */
+	dx_reap_now(&R->d);
+	assert_false(file_served("a"));
+	fv_peer_free(p);
+	R->d.listener = NULL;
+	rig_down();
+}
+
+/* ... and when the lease bound comes with such an rkey alive, the daemon
+ * stops (the kernel then tears every QP and MR down), rather than let the
+ * kernel give the file to a local process under a live rkey. */
+static void unkillable_rkey_at_the_lease_bound__stops_the_daemon(void **state)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct dx_conn *c;
+		struct dx_layout *l;
+
+		l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+		dx_fake_clock_freeze();
+		R->d.lease_break_time_s = 3;
+		fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 1000;
+		break_lease("a");
+		for (int i = 0; i < 2000 && l->state == LAYOUT_GRANTED; i++) {
+			event_base_loop(R->d.base, EVLOOP_NONBLOCK);
+			usleep(200);
+		}
+		for (int i = 0; i < 300; i++) { /* 3 s of fake time, past the bound */
+			dx_fake_clock_advance(10);
+			turn();
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1175,6 +1256,8 @@ int main(void)
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
 		cmocka_unit_test(dereg_and_modify_failure__destroys_the_qp_before_the_lease_goes),
 		cmocka_unit_test(rkey_that_may_live__keeps_the_lease),
+		cmocka_unit_test(unkillable_qp__keeps_the_lease_past_its_connection),
+		cmocka_unit_test(unkillable_rkey_at_the_lease_bound__stops_the_daemon),
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
 		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),

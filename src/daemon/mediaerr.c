@@ -21,11 +21,20 @@ struct guard {
  * store must not sink below an inlined memcpy, nor the clear rise above it. */
 static __thread struct guard *volatile guard;
 
-static bool guarded(const struct guard *g, const void *addr)
+/* Does the fault SI overlap G's ranges? A machine check names its whole
+ * granule (si_addr rounded down to 2^si_addr_lsb bytes, a page), not the
+ * byte the copy touched: a copy that starts inside a bad page faults at an
+ * address below its own start. */
+static bool guarded(const struct guard *g, const siginfo_t *si)
 {
-	uintptr_t a = (uintptr_t)addr;
+	uintptr_t lo = (uintptr_t)si->si_addr, hi = lo + 1;
 
-	return (a >= g->lo[0] && a < g->hi[0]) || (a >= g->lo[1] && a < g->hi[1]);
+	if ((si->si_code == BUS_MCEERR_AR || si->si_code == BUS_MCEERR_AO) && si->si_addr_lsb > 0 &&
+	    (size_t)si->si_addr_lsb < 8 * sizeof(uintptr_t)) {
+		lo &= ~(((uintptr_t)1 << si->si_addr_lsb) - 1);
+		hi = lo + ((uintptr_t)1 << si->si_addr_lsb);
+	}
+	return (lo < g->hi[0] && g->lo[0] < hi) || (lo < g->hi[1] && g->lo[1] < hi);
 }
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
@@ -38,7 +47,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	 * faulted here; an access to it later raises BUS_MCEERR_AR. */
 	if (si->si_code == BUS_MCEERR_AO)
 		return;
-	if (g && guarded(g, si->si_addr)) {
+	if (g && guarded(g, si)) {
 		g->faulted = si->si_addr;
 		siglongjmp(g->jb, 1);
 	}
@@ -50,7 +59,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 int dx_mediaerr_init(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+	/* SA_RESTART: an ignored action-optional SIGBUS interrupts no system call. */
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_RESTART };
 
 	sigemptyset(&sa.sa_mask);
 	return sigaction(SIGBUS, &sa, NULL) ? -errno : 0;

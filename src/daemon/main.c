@@ -58,10 +58,12 @@ static int check_recall_timeout(struct dxd *d, const struct dx_config *cfg)
 	if (lbt < 0)
 		return dx_log_fail("reading /proc/sys/fs/lease-break-time", lbt);
 	d->lease_break_time_s = lbt;
-	if (cfg->recall_timeout_ms >= (int64_t)lbt * 1000) {
-		log_err("recall_timeout_ms = %lld is not below /proc/sys/fs/lease-break-time (%d s): the kernel "
-			"would break leases before daxrdmad fences clients; lower recall_timeout_ms or raise "
-			"fs.lease-break-time", (long long)cfg->recall_timeout_ms, lbt);
+	/* Everything on a breaking file is fenced DX_LEASE_MARGIN_MS before the
+	 * kernel's time runs out (seal.c): a recall must be able to end first. */
+	if (cfg->recall_timeout_ms > (int64_t)lbt * 1000 - DX_LEASE_MARGIN_MS) {
+		log_err("recall_timeout_ms = %lld leaves less than %d ms of /proc/sys/fs/lease-break-time (%d s): "
+			"the kernel would break leases before daxrdmad fences clients; lower recall_timeout_ms or "
+			"raise fs.lease-break-time", (long long)cfg->recall_timeout_ms, DX_LEASE_MARGIN_MS, lbt);
 		return -EINVAL;
 	}
 	if (cfg->recall_timeout_ms * 2 > (int64_t)lbt * 1000)

@@ -127,12 +127,7 @@ struct dx_lease_watch {
 
 int64_t dx_lease_bound_ms(const struct dx_file *f)
 {
-	const struct dxd *d = f->d;
-	int64_t last = (int64_t)d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
-
-	if (last < d->cfg->recall_timeout_ms)
-		last = d->cfg->recall_timeout_ms;
-	return f->break_ms + last;
+	return f->break_ms + (int64_t)f->d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
 }
 
 static void on_lease_bound(evutil_socket_t fd, short what, void *arg)

@@ -107,9 +107,8 @@ void dx_file_put(struct dx_file *f);
 void dx_file_settle(struct dx_file *f);
 const char *dx_lease_state_name(enum dx_lease_state s);
 /* BREAKING: when everything on F must be dead, by our clock (dx_now_ms):
- * lease-break-time minus DX_LEASE_MARGIN_MS after the kernel's signal, but
- * not before recall_timeout_ms (which the daemon checks at start to be
- * below lease-break-time). */
+ * lease-break-time minus DX_LEASE_MARGIN_MS after the kernel's signal. The
+ * daemon refuses a recall_timeout_ms beyond that (main.c). */
 int64_t dx_lease_bound_ms(const struct dx_file *f);
 struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
 /* fstat(2) of F's fd, with a device-DAX file's size in st_size. 0 or -errno. */

@@ -195,9 +195,7 @@ static bool file_lease_held(const struct dx_file *f)
 /* The bound, as the issue states it, computed here and not by the daemon. */
 static int64_t lease_bound(const struct dx_file *f)
 {
-	int64_t last = (int64_t)R->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
-
-	return f->break_ms + (last > R->cfg.recall_timeout_ms ? last : R->cfg.recall_timeout_ms);
+	return f->break_ms + (int64_t)R->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
 }
 
 static void check_mr(struct ibv_mr *mr, void *arg)
@@ -670,8 +668,8 @@ void fz_rig_up(uint8_t b)
 			abort();
 		close(fd);
 	}
-	R->cfg.recall_timeout_ms = b & 1 ? 200 : 100;
-	R->lease_break_time_s = 1 + ((b >> 1) & 3) % 3;    /* the bound: 200 ms to 2 s after the break */
+	R->cfg.recall_timeout_ms = b & 1 ? 600 : 200;
+	R->lease_break_time_s = 2 + ((b >> 1) & 3) % 3;    /* the bound: 1 to 3 s after the break */
 	R->cfg.keepalive_ms = b & 8 ? 1000 : 0;
 	R->cfg.max_clients = 4;
 	R->cfg.max_conns_per_addr = 2;

@@ -3,8 +3,8 @@
  * modules on real files and leases, fake verbs and rdma_cm, a fake clock,
  * scripted clients, and the oracle that checks the daemon's invariants.
  *
- * A configuration byte (fz_rig_up): bit 0 recall_timeout_ms 200 (else 100),
- * bits 1-2 lease-break-time 1 + n % 3 s, bit 3 keepalive_ms 1000 (else
+ * A configuration byte (fz_rig_up): bit 0 recall_timeout_ms 600 (else 200),
+ * bits 1-2 lease-break-time 2 + n % 3 s (the lease bound 1 to 3 s), bit 3 keepalive_ms 1000 (else
  * off), bit 4 a pinned export (else bounce). Files "a", "b", "c", 256 KiB
  * each, in the export "x"; clients 0-2 come from 10.0.0.1-3.
  *

@@ -45,7 +45,7 @@ static void run_command(const struct ucred *peer, uint16_t flags, int argc, char
 
 	int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	fz_rig_up(0x12); /* pinned, recall_timeout 100 ms, lease-break-time 2 s */
+	fz_rig_up(0x12); /* pinned, recall_timeout 200 ms, lease-break-time 3 s */
 	fz_run(story, sizeof(story));
 	/* Root's file arguments are local paths: "a" names the daemon's file. */
 	if (cwd < 0 || chdir(fz_dir()))

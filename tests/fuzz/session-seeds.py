@@ -9,10 +9,10 @@ them; none of them breaks an invariant.
 import os
 import sys
 
-# the first byte: bit 0 recall_timeout 200 ms (else 100), bits 1-2
-# lease-break-time 1 + n % 3 s, bit 3 keepalive, bit 4 pinned (else bounce)
-BOUNCE_2S = 0b00010
-PINNED_3S = 0b10101
+# the first byte: bit 0 recall_timeout 600 ms (else 200), bits 1-2
+# lease-break-time 2 + n % 3 s, bit 3 keepalive, bit 4 pinned (else bounce)
+BOUNCE_3S = 0b00010
+PINNED_4S = 0b10101
 
 def op(kind, client=0):
     return [(client << 4) | kind]
@@ -68,26 +68,26 @@ def disconnect(k=0):
 STORIES = {
     # one client writes, commits, returns; a local process breaks the lease
     # of another layout and the client answers the recall
-    "cooperative": [BOUNCE_2S] + connect() + hello() + open_(0, 0) + layout_get(0, 0, 0, 4) +
+    "cooperative": [BOUNCE_3S] + connect() + hello() + open_(0, 0) + layout_get(0, 0, 0, 4) +
                    commit() + layout_return() + layout_get(0, 0, 4, 2) + local(0) + clock(3) +
                    answer_recalls() + clock(5) + local(0, 0) + close() + disconnect(),
     # a client that never answers is fenced at the deadline
-    "ignores-recalls": [PINNED_3S] + connect() + hello(0, 1, 0) + open_(0, 1) + layout_get(0, 0, 0, 1, 0) +
+    "ignores-recalls": [PINNED_4S] + connect() + hello(0, 1, 0) + open_(0, 1) + layout_get(0, 0, 0, 1, 0) +
                        local(1) + clock(40) + local(1, 1),
     # two clients: an RW request recalls the other's READ layout
-    "conflict": [BOUNCE_2S] + connect(0) + connect(1) + hello(0) + hello(1, 2, 0) + open_(0, 2) +
+    "conflict": [BOUNCE_3S] + connect(0) + connect(1) + hello(0) + hello(1, 2, 0) + open_(0, 2) +
                 open_(1, 2) + layout_get(1, 0, 0, 2, 0) + layout_get(0, 0, 0, 1, 1) + answer_recalls(1) +
                 layout_get(0, 0, 0, 1, 1) + clock(2),
     # a shrinking ALLOCATE recalls the client's own layouts past the new size
-    "set-size": [PINNED_3S] + connect() + hello(0, 1, 0) + open_(0, 0) + layout_get(0, 0, 0, 1) +
+    "set-size": [PINNED_4S] + connect() + hello(0, 1, 0) + open_(0, 0) + layout_get(0, 0, 0, 1) +
                 layout_get(0, 0, 8, 1) + allocate(0, 0, 0, 16, 1) + clock(5) + answer_recalls(0, 0) +
                 clock(5) + answer_recalls(0, 0),
     # a client that answers every recall just before its deadline
-    "just-in-time": [PINNED_3S] + connect() + hello(0, 2, 1) + behave(0, 0, 2) + open_(0, 2) +
+    "just-in-time": [PINNED_4S] + connect() + hello(0, 2, 1) + behave(0, 0, 2) + open_(0, 2) +
                     layout_get(0, 0, 0, 1, 0) + layout_get(0, 0, 1, 1, 0) + admin_recall(2) + clock(30) +
                     local(2) + clock(30),
     # the admin recalls; a RECALL_RETURN answers a FILE_RECALL
-    "admin": [BOUNCE_2S] + connect() + hello() + open_(0, 1) + layout_get(0, 0, 0, 1) + layout_get(0, 0, 2, 1) +
+    "admin": [BOUNCE_3S] + connect() + hello() + open_(0, 1) + layout_get(0, 0, 0, 1) + layout_get(0, 0, 2, 1) +
              admin_recall(1) + answer_recalls() + clock(1),
 }
 

@@ -454,8 +454,10 @@ static void recall__fences_at_the_deadline_qp_first(void **state)
 }
 
 /* A client with one recall credit and two READ layouts on "a", both granted;
- * the first one's recall is out after a lease break (lease-break-time LBT s). */
-static struct dx_conn *two_layouts_one_credit(int lbt, struct dx_layout **l1, struct dx_layout **l2)
+ * the first one's recall is out after a lease break (lease-break-time LBT s,
+ * recall_timeout_ms RECALL_MS). */
+static struct dx_conn *two_layouts_one_credit(int lbt, int64_t recall_ms, struct dx_layout **l1,
+					      struct dx_layout **l2)
 {
 	struct dx_conn *c;
 
@@ -469,6 +471,7 @@ static struct dx_conn *two_layouts_one_credit(int lbt, struct dx_layout **l1, st
 	*l2 = TAILQ_NEXT(*l1, by_conn);
 	loop_until((*l1)->state == LAYOUT_GRANTED && (*l2)->state == LAYOUT_GRANTED, 5000);
 	R->d.lease_break_time_s = lbt;
+	R->cfg.recall_timeout_ms = recall_ms;
 	break_lease("a");
 	loop_until((*l1)->state == LAYOUT_RECALL_SENT, 5000);
 	assert_int_equal((*l1)->state, LAYOUT_RECALL_SENT);
@@ -486,7 +489,7 @@ static void recall__queued_behind_credits_is_timed_from_its_sending(void **state
 	struct dx_layout *l1, *l2;
 	int64_t t0 = dx_now_ms();
 
-	c = two_layouts_one_credit(45, &l1, &l2);
+	c = two_layouts_one_credit(45, 200, &l1, &l2);
 	loop_until(dx_now_ms() - t0 >= 150, 1000);
 	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);       /* the freed credit sends it */
@@ -501,22 +504,30 @@ static void recall__queued_behind_credits_is_timed_from_its_sending(void **state
 }
 
 /* ... but never past the lease's own bound: the kernel would take the lease
- * back at lease-break-time, so everything is fenced before (here the bound
- * is recall_timeout_ms itself: lease-break-time 1 s leaves no margin). */
+ * back at lease-break-time, so everything is fenced before: here at 1000 ms
+ * (lease-break-time 2 s, less the margin), though recall_timeout_ms is 800. */
 static void recall__never_outlasts_the_lease(void **state)
 {
 	struct dx_conn *c;
 	struct dx_layout *l1, *l2;
-	int64_t t0 = dx_now_ms();
+	int64_t t0;
 
-	c = two_layouts_one_credit(1, &l1, &l2);
-	loop_until(dx_now_ms() - t0 >= 150, 1000);
+	dx_fake_clock_freeze();
+	t0 = dx_now_ms();
+	c = two_layouts_one_credit(2, 800, &l1, &l2);
+	for (int i = 0; i < 75; i++) { /* 750 ms */
+		dx_fake_clock_advance(10);
+		turn();
+	}
 	assert_int_equal(layout_return(c, l1, 0), DXP_E_OK);
 	assert_int_equal(l2->state, LAYOUT_RECALL_SENT);
-	assert_true(last_recall()->u.recall.timeout_ms <= 60); /* what is left of the bound */
-	loop_until(c->state == CONN_CLOSING, 1000);
+	assert_true(last_recall()->u.recall.timeout_ms <= 250); /* what is left of the bound */
+	while (c->state != CONN_CLOSING && dx_now_ms() - t0 < 2000) {
+		dx_fake_clock_advance(10);
+		turn();
+	}
 	assert_int_equal(c->state, CONN_CLOSING);
-	assert_true(dx_now_ms() - t0 < 300);
+	assert_true(dx_now_ms() - t0 <= 1010);
 	assert_int_equal(R->d.st.fenced, 1);
 	loop_until(lease_released("a"), 5000);
 	assert_true(lease_released("a"));

@@ -494,24 +494,25 @@ void dx_conns_repoint_exports(struct dxd *d, const struct dx_exports *nx)
 	struct dx_handle *h;
 	struct dx_layout *l;
 	struct dx_conn *c;
+	struct dx_file *f;
 
-	TAILQ_FOREACH(c, &d->conns, link) {
+	TAILQ_FOREACH(c, &d->conns, link)
 		TAILQ_FOREACH(h, &c->handles, link)
 			h->x = h->x ? dx_export_successor(nx, h->x) : NULL;
-		/* Recalls only mark layouts (a fence frees the handles, which
-		 * this loop no longer reads): the walk is safe. */
-		TAILQ_FOREACH(l, &c->layouts, by_conn) {
+	/* Every layout, those of destroyed connections still copying back
+	 * too. Recalls and fences only mark layouts: the walk is safe. */
+	TAILQ_FOREACH(f, &d->files, link)
+		TAILQ_FOREACH(l, &f->layouts, by_file) {
 			const struct dx_export *old = l->x;
 
 			l->x = old ? dx_export_successor(nx, old) : NULL;
 			if (old && !l->x && !dx_layout_dead(l)) {
 				log_notice("export \"%s\" is gone: recalling layout %llu of client %llu on %s",
-					   old->cfg->name, (unsigned long long)l->id, (unsigned long long)c->id,
-					   l->f->relpath);
+					   old->cfg->name, (unsigned long long)l->id, (unsigned long long)l->c->id,
+					   f->relpath);
 				dx_recall_layout(l, DXP_RECALL_EXPORT);
 			}
 		}
-	}
 }
 
 /* Recall C's layouts granted through handle H (all if H is NULL; RW ones

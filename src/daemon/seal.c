@@ -293,20 +293,45 @@ static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, 
 	return fd < 0 ? -errno : (int)fd;
 }
 
-/* The daemon's one fd on the file serves every export the file is in, so
- * it is opened for writing whenever the file allows, whichever export
- * opened it first; read-only only where writing cannot be had (*RW false). */
-static int reopen(int pathfd, bool *rw)
+/* PATHFD's file opened for reading, and for writing too if RW: the fd or
+ * -errno. Non-blocking: it never waits for another holder's lease. */
+static int reopen(int pathfd, bool rw)
 {
 	char proc[64];
 	int fd;
 
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-	fd = open(proc, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	*rw = fd >= 0;
-	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM || errno == ETXTBSY))
-		fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = open(proc, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * The daemon's one fd on a file serves every export the file is in. It is
+ * opened for writing when the first opener's export is writable (and the
+ * file can be written), else read-only: an O_RDWR open through a read-only
+ * export would break another process's read lease and make local execs of
+ * the file fail. A later RW open through a writable export upgrades it,
+ * which needs the fd's lease not held: with layouts on the file they are
+ * recalled first (-EBUSY: the client retries).
+ */
+static int make_writable(struct dx_file *f, int pathfd)
+{
+	int fd;
+
+	if (!TAILQ_EMPTY(&f->layouts) || f->lease == LEASE_LEASED || f->lease == LEASE_BREAKING) {
+		dx_recall_file(f, 0, UINT64_MAX, DXP_RECALL_CONFLICT);
+		return -EBUSY;
+	}
+	fd = reopen(pathfd, true);
+	if (fd < 0)
+		return fd;
+	dx_fmap_put(&f->fmap); /* made from the read-only fd */
+	close(f->fd);
+	f->fd = fd;
+	f->writable = true;
+	f->n_prepared = 0;
+	log_info("%s/%s: open for writing now", f->export_name, f->relpath);
+	return 0;
 }
 
 /* What tells this file from another that later takes its inode number:
@@ -382,6 +407,22 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 		f->device = true;
 		f->device_size = x->dev_size;
 	}
+	/* The export's fd: O_RDONLY on a read_only export. A device has no
+	 * lease to keep: a writable export's fd takes its place at once. */
+	f->writable = (fcntl(f->fd, F_GETFL) & O_ACCMODE) == O_RDWR;
+	if ((flags & DXP_OPEN_RW) && !f->writable) {
+		fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return dx_log_fail("fcntl F_DUPFD_CLOEXEC (device-DAX)", -errno);
+		if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
+			close(fd);
+			return -EACCES;
+		}
+		dx_fmap_put(&f->fmap);
+		close(f->fd);
+		f->fd = fd;
+		f->writable = true;
+	}
 	f->handles++;
 	*out = f;
 	return 0;
@@ -390,7 +431,7 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out)
 {
-	bool writable;
+	bool writable = !x->cfg->read_only;
 	struct dx_file *f;
 	struct stat st;
 	int pfd, fd, ret;
@@ -436,23 +477,29 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	f = dx_file_find(d, st.st_dev, st.st_ino);
-	if (f) {
-		close(pfd);
-	} else {
-		fd = reopen(pfd, &writable);
-		close(pfd);
-		if (fd < 0)
+	if (!f) {
+		fd = reopen(pfd, writable);
+		if (fd == -EROFS || fd == -EACCES || fd == -EPERM || fd == -ETXTBSY || fd == -EWOULDBLOCK) {
+			writable = false; /* a read-only file; an RW open below says why */
+			fd = reopen(pfd, false);
+		}
+		if (fd < 0) {
+			close(pfd);
 			return fd;
+		}
 		ret = file_new(d, x, path, fd, &st, &f);
 		if (ret) {
 			close(fd);
+			close(pfd);
 			return ret;
 		}
 		f->writable = writable;
 	}
-	if ((flags & DXP_OPEN_RW) && !f->writable) {
+	ret = (flags & DXP_OPEN_RW) && !f->writable ? make_writable(f, pfd) : 0;
+	close(pfd);
+	if (ret) {
 		dx_reap_soon(d); /* a file no one else has open goes */
-		return -EACCES;
+		return ret;
 	}
 	f->handles++;
 	if (flags & DXP_OPEN_TRUNC) {

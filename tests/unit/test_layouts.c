@@ -1099,6 +1099,13 @@ static void access__is_decided_by_each_handles_export(void **state)
 	a = client(0);
 	b = client(1);
 	assert_int_equal(open_via(a, "ro", "a", 0), DXP_E_OK);      /* first, through the read-only export */
+	assert_int_equal(layout_get(a, 1, 8192, 4096, DXP_IOMODE_READ), DX_SESSION_LATER);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);
+	/* The daemon's fd is read-only and leased: a's layout comes back first. */
+	assert_int_equal(open_via(b, "x", "a", DXP_OPEN_RW), DXP_E_RECALL_PENDING);
+	assert_int_equal(last_recall()->u.recall.reason, DXP_RECALL_CONFLICT);
+	assert_int_equal(layout_return(a, TAILQ_FIRST(&a->layouts), 0), DXP_E_OK);
+	loop_until(lease_released("a"), 2000);
 	assert_int_equal(open_via(b, "x", "a", DXP_OPEN_RW), DXP_E_OK);
 	assert_int_equal(layout_get(b, 1, 0, 4096, DXP_IOMODE_RW), DX_SESSION_LATER);
 	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);       /* granted */

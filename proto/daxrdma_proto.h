@@ -26,10 +26,10 @@
  *      behind DXP_FEAT_REMOTE_PERSIST: OPEN replies mark the files whose
  *      export declares it (DXP_ATTR_REMOTE_PERSIST); COMMIT stays valid
  *      everywhere.
- *   2  OPEN replies carry the file's identity (file_dev, file_ino,
- *      file_gen): a client that opens a file again by its path after a
- *      reconnect knows whether it is still the file it had, and not one
- *      renamed over it meanwhile. A daemon speaks one version.
+ *      The file's identity behind DXP_FEAT_FILE_ID: an OPEN reply with
+ *      DXP_ATTR_FILE_ID is followed by a struct dxp_file_id, so that a
+ *      client that opens a file again by its path after a reconnect knows
+ *      whether it is still the file it had, and not one renamed over it.
  */
 #ifndef DAXRDMA_PROTO_H
 #define DAXRDMA_PROTO_H
@@ -39,7 +39,7 @@
 #include <stdint.h>
 
 #define DXP_MAGIC 0x50525844u /* "DXRP" as little-endian bytes */
-#define DXP_VERSION 2
+#define DXP_VERSION 1
 #define DXP_MAX_MSG 4096u     /* receive buffer size on both sides */
 #define DXP_MAX_NAME 255u     /* export name bytes in OPEN */
 #define DXP_MAX_PATH 2048u    /* path bytes in OPEN */
@@ -111,11 +111,13 @@ enum dxp_attrs {
 	 * itself, so an RDMA READ after the writes on the same QP (or an RDMA
 	 * FLUSH) persists them with no COMMIT. */
 	DXP_ATTR_REMOTE_PERSIST = 1u << 2,
+	DXP_ATTR_FILE_ID = 1u << 3,   /* a struct dxp_file_id follows (DXP_FEAT_FILE_ID) */
 };
 
 enum dxp_features {
 	DXP_FEAT_REMOTE_PERSIST = 1u << 0, /* OPEN says which files may be persisted one-sided */
 	DXP_FEAT_FILE_RECALL = 1u << 1, /* recalls come as FILE_RECALL, one per handle and range */
+	DXP_FEAT_FILE_ID = 1u << 2,     /* OPEN replies say which file they opened */
 };
 
 enum dxp_recall_reason {
@@ -175,16 +177,21 @@ struct dxp_open_rep {
 	uint64_t size;
 	uint32_t attrs;       /* enum dxp_attrs */
 	uint32_t mr_mode;     /* enum dxp_mr_mode */
-	/* The file's identity on the server: its device and inode numbers, and
-	 * its inode generation (FS_IOC_GETVERSION) where the file system keeps
-	 * one, else its birth time in ns where it has that, else 0. The same
-	 * three values name the same file; an inode number reused by a new
-	 * file gets another generation or birth time. */
-	uint64_t file_dev;
-	uint64_t file_ino;
-	uint64_t file_gen;
+	/* then, with DXP_ATTR_FILE_ID, a struct dxp_file_id */
 };
-static_assert(sizeof(struct dxp_open_rep) == 48, "dxp_open_rep is 48 bytes");
+static_assert(sizeof(struct dxp_open_rep) == 24, "dxp_open_rep is 24 bytes");
+
+/* Which file an OPEN opened (DXP_FEAT_FILE_ID): its inode number and its
+ * inode generation (FS_IOC_GETVERSION) where the file system keeps one,
+ * else its birth time in ns, else 0; both 0 for a device-DAX export's file
+ * (the device). An inode number that a new file takes after the old one
+ * was deleted comes with another generation. Not the device number: that
+ * may change when the server reboots. */
+struct dxp_file_id {
+	uint64_t ino;
+	uint64_t gen;
+};
+static_assert(sizeof(struct dxp_file_id) == 16, "dxp_file_id is 16 bytes");
 
 struct dxp_fh_req {       /* CLOSE and STAT */
 	uint64_t fh;

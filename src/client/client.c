@@ -595,7 +595,7 @@ static int hello(struct daxrdma_client *c)
 	req.u.hello.version = DXP_VERSION;
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
-	req.u.hello.features = DXP_FEAT_FILE_RECALL |
+	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID |
 				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
 	ret = dxc_call(c, &req, &rep, NULL);
 	if (ret)

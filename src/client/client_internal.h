@@ -56,7 +56,8 @@ struct daxrdma_file {
 	uint64_t fh;
 	char *export_name, *path; /* what daxrdma_reconnect() opens again */
 	bool stale;               /* not open again after a reconnect: -ESTALE */
-	uint64_t id[3];           /* the file's identity (dev, ino, gen) from its first OPEN */
+	struct dxp_file_id id;    /* which file its first OPEN opened (DXP_FEAT_FILE_ID) */
+	bool has_id;              /* the daemon said */
 	bool rw;
 	bool remote_persist;      /* OPEN said DXP_ATTR_REMOTE_PERSIST */
 	TAILQ_HEAD(, daxrdma_layout) layouts;

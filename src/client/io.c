@@ -42,9 +42,10 @@ static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const s
 	}
 }
 
-/* One OPEN of F's export and path with FLAGS: F gets its handle and the
- * file's identity (ID). */
-static int open_file(struct daxrdma_file *f, unsigned int flags, unsigned int mode, uint64_t id[3])
+/* One OPEN of F's export and path with FLAGS: F gets its handle, and *ID
+ * the file's identity (*HAS_ID false if the daemon does not say). */
+static int open_file(struct daxrdma_file *f, unsigned int flags, unsigned int mode, struct dxp_file_id *id,
+		     bool *has_id)
 {
 	struct dxp_msg req = { .hdr.op = DXP_OPEN };
 	const struct dxp_msg *rep;
@@ -61,9 +62,8 @@ static int open_file(struct daxrdma_file *f, unsigned int flags, unsigned int mo
 	if (ret == 0) {
 		f->fh = rep->u.open_rep.fh;
 		f->remote_persist = f->c->remote_persist && (rep->u.open_rep.attrs & DXP_ATTR_REMOTE_PERSIST);
-		id[0] = rep->u.open_rep.file_dev;
-		id[1] = rep->u.open_rep.file_ino;
-		id[2] = rep->u.open_rep.file_gen;
+		*has_id = rep->u.open_rep.attrs & DXP_ATTR_FILE_ID;
+		*id = *has_id ? rep->file_id : (struct dxp_file_id){ 0 };
 	}
 	return ret;
 }
@@ -98,7 +98,7 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	f->c = c;
 	f->rw = flags & DAXRDMA_O_RDWR;
 	TAILQ_INIT(&f->layouts);
-	ret = open_file(f, flags, mode, f->id);
+	ret = open_file(f, flags, mode, &f->id, &f->has_id);
 	if (ret) {
 		file_free(f);
 		dxc_handle_recalls(c);
@@ -123,17 +123,18 @@ static void close_handle(struct daxrdma_client *c, uint64_t fh)
 
 int dxc_file_reopen(struct daxrdma_file *f)
 {
-	uint64_t id[3];
-	int ret = open_file(f, f->rw ? DAXRDMA_O_RDWR : 0, 0, id);
+	struct dxp_file_id id;
+	bool has_id;
+	int ret = open_file(f, f->rw ? DAXRDMA_O_RDWR : 0, 0, &id, &has_id);
 
-	if (ret == 0 && memcmp(id, f->id, sizeof(id)) != 0) {
+	if (ret == 0 && (has_id != f->has_id || id.ino != f->id.ino || id.gen != f->id.gen)) {
 		/* Renamed over, or deleted and made again: a handle only ever
 		 * names the file it opened. */
 		close_handle(f->c, f->fh);
 		ret = -ESTALE;
 		dxc_log(f->c, LOG_WARNING, "%s/%s: another file is at that path since the handle opened it "
 			"(inode %llu, now %llu): not open again", f->export_name, f->path,
-			(unsigned long long)f->id[1], (unsigned long long)id[1]);
+			(unsigned long long)f->id.ino, (unsigned long long)id.ino);
 	} else if (ret) {
 		dxc_log(f->c, LOG_WARNING, "%s/%s: not open again after the reconnect: %s", f->export_name, f->path,
 			strerror(-ret));

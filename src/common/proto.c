@@ -19,7 +19,7 @@ struct msg_spec {
 
 static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_HELLO] = { { "whHwwqwWq", sizeof(struct dxp_hello) }, { "whHwwqwWq", sizeof(struct dxp_hello) } },
-	[DXP_OPEN] = { { "whhwW", sizeof(struct dxp_open_req) }, { "qqwwqqq", sizeof(struct dxp_open_rep) } },
+	[DXP_OPEN] = { { "whhwW", sizeof(struct dxp_open_req) }, { "qqww", sizeof(struct dxp_open_rep) } },
 	[DXP_CLOSE] = { { "q", sizeof(struct dxp_fh_req) }, { "", 0 } },
 	[DXP_STAT] = { { "q", sizeof(struct dxp_fh_req) }, { "qqqww", sizeof(struct dxp_stat_rep) } },
 	[DXP_ALLOCATE] = { { "qqqwW", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },
@@ -160,6 +160,16 @@ static bool convert(const char *spec, uint8_t *host, uint8_t *wire, bool encode)
 	return ok;
 }
 
+/* An OPEN reply with DXP_ATTR_FILE_ID is followed by the file's identity
+ * (DXP_FEAT_FILE_ID): its bytes, or 0. */
+#define FILE_ID_SPEC "qq"
+static size_t extension(const struct dxp_msg *m)
+{
+	bool open_rep = m->hdr.op == DXP_OPEN && (m->hdr.flags & DXP_F_REPLY);
+
+	return open_rep && (m->u.open_rep.attrs & DXP_ATTR_FILE_ID) ? sizeof(struct dxp_file_id) : 0;
+}
+
 /* Lengths of the trailing byte strings of M (host order). */
 static void trailing(const struct dxp_msg *m, size_t *l1, size_t *l2)
 {
@@ -178,14 +188,15 @@ ssize_t dxp_encode(const struct dxp_msg *m, void *buf, size_t cap)
 	const struct msg_spec *s = spec_of(m->hdr.op, reply);
 	uint8_t *p = buf;
 	struct dxp_hdr h;
-	size_t l1, l2, len;
+	size_t l1, l2, ext, len;
 
 	if (!s || (m->hdr.flags & ~DXP_F_REPLY))
 		return -EINVAL;
 	trailing(m, &l1, &l2);
 	if ((l1 && !m->s1) || (l2 && !m->s2))
 		return -EINVAL;
-	len = sizeof(h) + s->size + l1 + l2;
+	ext = extension(m);
+	len = sizeof(h) + s->size + ext + l1 + l2;
 	if (len > cap || len > DXP_MAX_MSG)
 		return -EMSGSIZE;
 	h.op = m->hdr.op;
@@ -195,6 +206,8 @@ ssize_t dxp_encode(const struct dxp_msg *m, void *buf, size_t cap)
 	h.tag = htole64(m->hdr.tag);
 	memcpy(p, &h, sizeof(h));
 	convert(s->body, (uint8_t *)&m->u, p + sizeof(h), true);
+	if (ext)
+		convert(FILE_ID_SPEC, (uint8_t *)&m->file_id, p + sizeof(h) + s->size, true);
 	if (l1)
 		memcpy(p + sizeof(h) + s->size, m->s1, l1);
 	if (l2)
@@ -256,7 +269,7 @@ int dxp_decode(const void *buf, size_t len, struct dxp_msg *m, const char **why)
 {
 	const uint8_t *p = buf;
 	const struct msg_spec *s;
-	size_t l1, l2;
+	size_t l1, l2, ext;
 	bool reply;
 
 	memset(m, 0, sizeof(*m));
@@ -282,9 +295,13 @@ int dxp_decode(const void *buf, size_t len, struct dxp_msg *m, const char **why)
 		*why = "reserved field not zero";
 	else if ((*why = check_values(m)) == NULL) {
 		trailing(m, &l1, &l2);
-		if (len != sizeof(struct dxp_hdr) + s->size + l1 + l2) {
+		ext = extension(m);
+		if (len != sizeof(struct dxp_hdr) + s->size + ext + l1 + l2) {
 			*why = "length does not match the body and its strings";
 		} else {
+			if (ext)
+				convert(FILE_ID_SPEC, (uint8_t *)&m->file_id, (uint8_t *)p + sizeof(struct dxp_hdr) + s->size,
+					false);
 			m->s1 = l1 ? (const char *)p + sizeof(struct dxp_hdr) + s->size : NULL;
 			m->s2 = l2 ? (const char *)p + sizeof(struct dxp_hdr) + s->size + l1 : NULL;
 			if ((l1 && memchr(m->s1, '\0', l1)) || (l2 && memchr(m->s2, '\0', l2)))

@@ -14,7 +14,8 @@
 
 /* A message in host byte order. S1/S2 point at trailing bytes (not NUL-terminated):
  * OPEN: s1 = export name (open.export_len), s2 = path (open.path_len);
- * ERROR: s1 = message (error.msg_len). */
+ * ERROR: s1 = message (error.msg_len). FILE_ID: an OPEN reply's identity,
+ * when its attrs have DXP_ATTR_FILE_ID. */
 struct dxp_msg {
 	struct dxp_hdr hdr;
 	union {
@@ -37,6 +38,7 @@ struct dxp_msg {
 	} u;
 	const char *s1;
 	const char *s2;
+	struct dxp_file_id file_id;
 };
 
 /* Header plus body length of OP as a request (REPLY false) or reply; 0 if

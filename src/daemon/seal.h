@@ -60,7 +60,7 @@ struct dx_file {
 	char *relpath;
 	dev_t dev;
 	ino_t ino;
-	uint64_t gen;                   /* inode generation, else birth time (ns), else 0: see dxp_open_rep */
+	uint64_t gen;                   /* inode generation, else birth time (ns), else 0: see dxp_file_id */
 	int fd;                         /* O_RDWR, or O_RDONLY where the file cannot be written */
 	bool writable;                  /* FD is O_RDWR: RW handles may be opened */
 	bool device;                    /* a device-DAX export's one file: no lease, fixed size */

@@ -180,7 +180,10 @@ static unsigned int op_hello(struct req_ctx *r)
 	c->file_recall = q->features & DXP_FEAT_FILE_RECALL;
 	/* One-sided persistence, on the files OPEN marks, for clients that know it. */
 	c->remote_persist = q->features & DXP_FEAT_REMOTE_PERSIST;
-	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST);
+	/* Which file an OPEN opened, for clients that check it when they open
+	 * a file again after a reconnect. */
+	c->file_id = q->features & DXP_FEAT_FILE_ID;
+	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID);
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
@@ -245,9 +248,12 @@ static unsigned int op_open(struct req_ctx *r)
 				   (c->remote_persist && x->remote_persist ? DXP_ATTR_REMOTE_PERSIST : 0);
 	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
 				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
-	r->rep->u.open_rep.file_dev = (uint64_t)f->dev;
-	r->rep->u.open_rep.file_ino = (uint64_t)f->ino;
-	r->rep->u.open_rep.file_gen = f->gen;
+	if (c->file_id) {
+		r->rep->u.open_rep.attrs |= DXP_ATTR_FILE_ID;
+		/* a device-DAX file is the device: its node's numbers change at a reboot */
+		r->rep->file_id = f->device ? (struct dxp_file_id){ 0 }
+					    : (struct dxp_file_id){ .ino = (uint64_t)f->ino, .gen = f->gen };
+	}
 	log_debug("client %llu: OPEN %s/%s %s -> fh %llu", (unsigned long long)c->id, name, path,
 		  rw ? "RW" : "READ", (unsigned long long)h->fh);
 	return DXP_E_OK;

@@ -423,7 +423,7 @@ static void op_client(struct client *k, unsigned int op, struct input *in)
 		b = byte(in);
 		m.u.hello.credits = b < 200 ? b % 5 : b; /* 0 (refused), few, or many */
 		m.u.hello.max_msg = DXP_MAX_MSG;
-		m.u.hello.features = byte(in) & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST);
+		m.u.hello.features = byte(in) & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID);
 		break;
 	case 1: /* OPEN */
 		b = byte(in);

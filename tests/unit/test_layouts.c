@@ -1261,6 +1261,44 @@ static void unkillable_rkey_at_the_lease_bound__stops_the_daemon(void **state)
 	assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+/* Issue 19 §4: an OPEN reply says which file it opened (DXP_FEAT_FILE_ID),
+ * so that a client can tell a file renamed over its path from its own. */
+static void open__says_which_file_it_opened(void **state)
+{
+	struct dxp_file_id first;
+	struct dx_conn *c, *c2;
+	char a[128], b[128];
+	struct stat st;
+	int fd;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	c2 = client(1);
+	c->file_id = c2->file_id = true;
+	snprintf(a, sizeof(a), "%s/a", R->dir);
+	snprintf(b, sizeof(b), "%s/b", R->dir);
+	fd = open(a, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(open_via(c, "x", "a", 0), DXP_E_OK);
+	assert_true(last_sent()->u.open_rep.attrs & DXP_ATTR_FILE_ID);
+	first = last_sent()->file_id;
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(first.ino, st.st_ino);
+	assert_int_equal(open_via(c2, "x", "a", 0), DXP_E_OK);     /* the same file: the same identity */
+	assert_true(last_sent()->file_id.ino == first.ino && last_sent()->file_id.gen == first.gen);
+	fd = open(b, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(rename(b, a), 0);                          /* another file at the path */
+	assert_int_equal(open_via(c2, "x", "a", 0), DXP_E_OK);
+	assert_false(last_sent()->file_id.ino == first.ino && last_sent()->file_id.gen == first.gen);
+	c2->file_id = false;                                        /* a client that did not ask */
+	assert_int_equal(open_via(c2, "x", "a", 0), DXP_E_OK);
+	assert_false(last_sent()->u.open_rep.attrs & DXP_ATTR_FILE_ID);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1289,6 +1327,7 @@ int main(void)
 		cmocka_unit_test(media_error__fails_a_commit),
 		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
 		cmocka_unit_test(access__is_decided_by_each_handles_export),
+		cmocka_unit_test(open__says_which_file_it_opened),
 		cmocka_unit_test(ctl_evict__ban_keeps_the_host_out),
 		cmocka_unit_test(media_error__fails_a_layout_return),
 		cmocka_unit_test(media_error__fails_a_recall_return),

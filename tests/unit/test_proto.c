@@ -333,11 +333,38 @@ static void error_codes__have_names_and_errnos(void **state)
 	assert_string_equal(dxp_op_name(200), "UNKNOWN");
 }
 
+/* DXP_FEAT_FILE_ID: an OPEN reply with DXP_ATTR_FILE_ID carries the file's
+ * identity after its body; without the attribute it is the 24-byte reply
+ * of before, so clients that did not ask decode it as ever. */
+static void open_reply__carries_the_file_identity_only_when_it_says_so(void **state)
+{
+	struct dxp_msg m = msg(DXP_OPEN, true, 5), out;
+	const char *why;
+	size_t n, plain;
+
+	m.u.open_rep = (struct dxp_open_rep){ .fh = 3, .size = 4096 };
+	plain = encode_ok(&m);
+	assert_int_equal(plain, sizeof(struct dxp_hdr) + sizeof(struct dxp_open_rep));
+	m.u.open_rep.attrs = DXP_ATTR_FILE_ID;
+	m.file_id = (struct dxp_file_id){ .ino = 0x1122334455667788ull, .gen = 42 };
+	n = encode_ok(&m);
+	assert_int_equal(n, plain + sizeof(struct dxp_file_id));
+	assert_int_equal(buf[plain], 0x88); /* little-endian, right after the body */
+	assert_int_equal(dxp_decode(buf, n, &out, &why), 0);
+	assert_true(out.file_id.ino == 0x1122334455667788ull && out.file_id.gen == 42);
+	/* The attribute without the identity, or the identity without it: refused. */
+	decode_fails(plain, "length");
+	m.u.open_rep.attrs = 0;
+	encode_ok(&m);
+	decode_fails(n, "length");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(spec_widths__match_struct_sizes),
 		cmocka_unit_test(every_message__round_trips),
+		cmocka_unit_test(open_reply__carries_the_file_identity_only_when_it_says_so),
 		cmocka_unit_test(layout_get_reply__wire_bytes_are_little_endian),
 		cmocka_unit_test(encode__refuses_unknown_combinations_and_oversize),
 		cmocka_unit_test(decode__refuses_short_and_mislabelled_lengths),

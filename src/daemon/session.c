@@ -251,8 +251,10 @@ static unsigned int op_open(struct req_ctx *r)
 	if (c->file_id) {
 		r->rep->u.open_rep.attrs |= DXP_ATTR_FILE_ID;
 		/* a device-DAX file is the device: its node's numbers change at a reboot */
-		r->rep->file_id = f->device ? (struct dxp_file_id){ 0 }
-					    : (struct dxp_file_id){ .ino = (uint64_t)f->ino, .gen = f->gen };
+		if (!f->device) {
+			r->rep->file_id.ino = (uint64_t)f->ino;
+			r->rep->file_id.gen = f->gen;
+		}
 	}
 	log_debug("client %llu: OPEN %s/%s %s -> fh %llu", (unsigned long long)c->id, name, path,
 		  rw ? "RW" : "READ", (unsigned long long)h->fh);

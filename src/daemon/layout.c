@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
@@ -311,6 +312,12 @@ static int persist_step(struct dx_work *w)
 	char *pm = dx_fmap_at(l->fm, at);
 	const void *bad;
 	int ret;
+
+	/* The file's lease bound fences this layout first (seal.c); this is
+	 * for where no timer runs, the drain at exit: past the bound the
+	 * kernel gives the file away, and the daemon writes nothing more. */
+	if (l->f->lease == LEASE_BREAKING && dx_now_ms() >= dx_lease_bound_ms(l->f))
+		return -ETIMEDOUT;
 
 	if (l->mr_mode == DXP_MR_BOUNCE) {
 		ret = dx_dax_copy(pm, (char *)l->staging + (at - l->off), (size_t)n, l->fm->memcpy_persist, &bad);

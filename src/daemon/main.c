@@ -349,8 +349,12 @@ static void dxd_fini(struct dxd *d)
 	dx_ctlsock_free(&d->ctl);
 	if (d->listener)
 		dx_conns_destroy_all(d);
-	/* Copy-backs of what clients returned finish before the exit. */
-	dx_workq_drain(d);
+	/* Copy-backs of what clients returned finish before the exit, with the
+	 * loop still turning: a lease break meanwhile is seen, and its file's
+	 * bound stops a copy there. */
+	while (d->work.n)
+		event_base_loop(d->base, EVLOOP_ONCE);
+	dx_workq_drain(d); /* nothing is left; but the loop could not run */
 	dx_reap_now(d);
 	dx_workq_fini(d);
 	dx_reap_fini(d);

@@ -1299,6 +1299,27 @@ static void open__says_which_file_it_opened(void **state)
 	rig_down();
 }
 
+/* ... and where no timer runs, the drain of copy-backs at exit, the copy
+ * itself stops at the bound. (The drain ran it to the end.) */
+static void lease_bound__stops_a_copy_back_in_the_exit_drain(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_BOUNCE, 16 << 20, DXP_IOMODE_RW, &c);
+	dx_fake_clock_freeze();
+	R->d.lease_break_time_s = 3;
+	memset(l->staging, 0x5a, 16 << 20);
+	break_lease("a");
+	loop_until(l->state == LAYOUT_RECALL_SENT, 2000);
+	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER);
+	dx_fake_clock_advance(3000 - DX_LEASE_MARGIN_MS);
+	dx_workq_drain(&R->d);                       /* as at exit: no loop, no timer */
+	assert_int_equal(byte_at("a", 0), 0);
+	assert_int_equal(byte_at("a", (16 << 20) - 1), 0);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1324,6 +1345,7 @@ int main(void)
 		cmocka_unit_test(itree__finds_what_a_scan_finds),
 		cmocka_unit_test(lease_bound__fences_a_recall_queued_behind_credits),
 		cmocka_unit_test(lease_bound__stops_a_copy_back),
+		cmocka_unit_test(lease_bound__stops_a_copy_back_in_the_exit_drain),
 		cmocka_unit_test(media_error__fails_a_commit),
 		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
 		cmocka_unit_test(access__is_decided_by_each_handles_export),

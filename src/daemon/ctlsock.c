@@ -228,7 +228,7 @@ static int check_ours(const char *path)
 
 	if (lstat(path, &by_path) != 0)
 		return dx_log_fail("lstat (control socket)", -errno);
-	if (!S_ISSOCK(by_path.st_mode) || (by_path.st_mode & 07777) != 0660) {
+	if (!S_ISSOCK(by_path.st_mode) || (by_path.st_mode & 07777) != 0660 || by_path.st_uid != geteuid()) {
 		log_err("%s was replaced right after it was made (now mode %o): refusing it", path,
 			(unsigned int)by_path.st_mode);
 		return -EEXIST;

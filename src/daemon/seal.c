@@ -160,8 +160,9 @@ static void arm_lease_bound(struct dx_file *f)
 	if (!f->ev_bound)
 		f->ev_bound = evtimer_new(f->d->base, on_lease_bound, f);
 	if (!f->ev_bound || event_priority_set(f->ev_bound, DX_PRIO_URGENT) || evtimer_add(f->ev_bound, &tv)) {
-		log_err("%s/%s: cannot arm the lease bound: fencing every holder now", f->export_name, f->relpath);
-		dx_recall_fence_file(f);
+		dx_log_fail("evtimer_add (lease bound)", -ENOMEM);
+		log_err("%s/%s: no timer for the lease bound: fencing every holder now", f->export_name, f->relpath);
+		on_lease_bound(-1, 0, f);
 	}
 }
 

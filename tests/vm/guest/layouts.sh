@@ -19,7 +19,7 @@ for ex in pmem shm; do
 		<($DXC $GUEST_IP $ex data.bin read 4096 8192 | tail -c +78)
 done
 check "pmem layouts are bounce, shm pinned" \
-	bash -c "grep -q 'pmem/data.bin .* bounce rkey' /tmp/daemon.log && grep -q 'shm/data.bin .* pinned rkey' /tmp/daemon.log"
+	bash -c "grep -q 'pmem/data.bin .* bounce MR' /tmp/daemon.log && grep -q 'shm/data.bin .* pinned MR' /tmp/daemon.log"
 check "status counts the bytes clients committed" json "d['bytes_committed'] == 2 * 3145851" status
 check "... and copied nothing back: the returns said everything was committed" \
 	json "d['bytes_copied_back'] == 0" status

@@ -294,9 +294,31 @@ static void note_states(void)
 		near = near < 7 ? near : 7;
 		oracle_cov[(near * 4 + bucket(queued)) * 8 + bucket(sent) * 2 + (live > 0)]++;
 	}
-	TAILQ_FOREACH(c, &R->d.conns, link)
+	TAILQ_FOREACH(c, &R->d.conns, link) {
+		/* Which of its files the client's recalls are on, queued or sent,
+		 * and whether those files are breaking: one client's recalls of
+		 * one file stand in the way of another's. */
+		const struct dx_file *sent_on[4] = { 0 }, *queued_on[4] = { 0 };
+		unsigned int n_sent = 0, n_queued = 0, queued_breaking = 0, sent_leased = 0;
+
 		oracle_cov[256 + bucket(c->recalls_queued) * 16 + bucket(c->recalls_outstanding) * 4 +
 			   bucket(c->recall_credits)]++;
+		TAILQ_FOREACH(l, &c->layouts, by_conn) {
+			bool sent = l->state == LAYOUT_RECALL_SENT, queued = l->state == LAYOUT_RECALL_QUEUED;
+			const struct dx_file **on = sent ? sent_on : queued_on;
+			unsigned int *n = sent ? &n_sent : &n_queued, i;
+
+			if (!sent && !queued)
+				continue;
+			queued_breaking |= queued && l->f->lease == LEASE_BREAKING;
+			sent_leased |= sent && l->f->lease == LEASE_LEASED;
+			for (i = 0; i < *n && on[i] != l->f; i++)
+				;
+			if (i == *n && *n < 3)
+				on[(*n)++] = l->f;
+		}
+		oracle_cov[320 + (n_sent * 4 + n_queued) * 4 + queued_breaking * 2 + sent_leased]++;
+	}
 }
 
 void fz_check(void)

@@ -626,7 +626,8 @@ static void teardown(struct daxrdma_client *c, bool keep_fd)
 		ibv_destroy_comp_channel(c->ch);
 	if (c->stage_mr)
 		ibv_dereg_mr(c->stage_mr);
-	dx_msgslots_fini(&c->slots);
+	if (dx_msgslots_fini(&c->slots))
+		dxc_log(c, LOG_WARNING, "ibv_dereg_mr (message buffers) failed: they stay allocated");
 	if (c->pd)
 		ibv_dealloc_pd(c->pd);
 	if (c->id)

@@ -43,14 +43,16 @@ err_free:
 	return ret;
 }
 
-void dx_msgslots_fini(struct dx_msgslots *s)
+int dx_msgslots_fini(struct dx_msgslots *s)
 {
-	if (s->mr)
-		ibv_dereg_mr(s->mr);
+	int ret = s->mr ? ibv_dereg_mr(s->mr) : 0;
+
 	free(s->posted);
 	free(s->free);
-	free(s->bufs);
+	if (ret == 0)
+		free(s->bufs); /* else the NIC may still write them: they stay */
 	memset(s, 0, sizeof(*s));
+	return -ret;
 }
 
 int dx_msgslots_post_recv(struct dx_msgslots *s, struct ibv_qp *qp, unsigned int slot)

@@ -47,7 +47,9 @@ static inline unsigned int dx_msgslots_sq_depth(unsigned int n_send)
  * flight on PD. 0 or -errno; the caller logs (the client library has its own
  * log callback). */
 int dx_msgslots_init(struct dx_msgslots *s, struct ibv_pd *pd, unsigned int n_recv, unsigned int n_send);
-void dx_msgslots_fini(struct dx_msgslots *s);
+/* Deregister and free. -errno if ibv_dereg_mr failed: then the buffers are
+ * left allocated (the NIC may still write them); the caller logs. */
+int dx_msgslots_fini(struct dx_msgslots *s);
 
 static inline uint8_t *dx_msgslots_buf(const struct dx_msgslots *s, unsigned int slot)
 {

@@ -253,6 +253,7 @@ static int destroy_qp(struct dx_conn *c)
 static void conn_destroy(struct dx_conn *c)
 {
 	struct dxd *d = c->d;
+	int ret;
 
 	if (c->state != CONN_CLOSING)
 		dx_conn_close(c, 0, false, "destroyed");
@@ -268,10 +269,11 @@ static void conn_destroy(struct dx_conn *c)
 		ibv_destroy_cq(c->cq);
 	if (c->ch)
 		ibv_destroy_comp_channel(c->ch);
-	dx_msgslots_fini(&c->slots);
+	ret = dx_msgslots_fini(&c->slots);
+	if (ret)
+		dx_log_fail("ibv_dereg_mr (message buffers)", ret);
 	if (c->pd) {
-		int ret = ibv_dealloc_pd(c->pd);
-
+		ret = ibv_dealloc_pd(c->pd);
 		if (ret)
 			dx_log_fail("ibv_dealloc_pd", -ret);
 	}

@@ -325,7 +325,7 @@ void fz_check(void)
 {
 	const struct dx_file *f;
 
-	fv_mrs_live(check_mr, NULL);
+	fv_mrs_live(true, check_mr, NULL);
 	TAILQ_FOREACH(f, &R->d.files, link)
 		check_bound(f);
 	check_growth();
@@ -580,6 +580,9 @@ static void op_local(struct input *in)
 			event_base_loop(R->d.base, EVLOOP_NONBLOCK);
 			usleep(200);
 		}
+		if ((f = served(name)) && f->lease == LEASE_LEASED)
+			violation("%s: the kernel refused a local open for the daemon's lease, and after 100 ms the "
+				  "daemon still thinks its lease whole", name);
 		return;
 	}
 	/* What the local process does may fail (a punch past the end): no matter. */
@@ -602,6 +605,19 @@ static void op_admin(struct input *in)
 		dx_recall_file(f, (uint64_t)(b % 64) * DXP_PAGE, UINT64_MAX, DXP_RECALL_ADMIN);
 	else if (f && !TAILQ_EMPTY(&f->layouts))
 		dx_conn_fence(TAILQ_FIRST(&f->layouts)->c, "evicted by the fuzzer"); /* daxrdmactl evict */
+}
+
+/* The NIC refuses: the next ibv_dereg_mr, ibv_modify_qp or ibv_destroy_qp,
+ * or two of them, fail once. Never all three: then no rkey can be killed
+ * and the daemon stops by design at the lease bound (test_layouts shows it). */
+static void op_verbs_failures(struct input *in)
+{
+	static const uint8_t which[5][3] = { { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 }, { 1, 1, 0 }, { 1, 0, 1 } };
+	const uint8_t *w = which[byte(in) % 5];
+
+	fv_fail_dereg = w[0];
+	fv_fail_modify_qp = w[1];
+	fv_fail_destroy_qp = w[2];
 }
 
 /* The clock jumps by up to 2.5 s, a step at a time, the daemon turning and
@@ -644,6 +660,7 @@ static void step(struct input *in)
 		break;
 	case 10: case 11: op_local(in); break;
 	case 12: op_admin(in); break;
+	case 15: op_verbs_failures(in); break;
 	default: op_clock(in); break;
 	}
 	turn();
@@ -671,6 +688,8 @@ void fz_rig_up(uint8_t b)
 {
 	static char acl0[] = "10.0.0.0/8", *acl[] = { acl0 };
 	static unsigned int n;
+
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
 
 	dx_fake_clock_freeze();
 
@@ -795,6 +814,7 @@ void fz_rig_down(void)
 {
 	char cmd[96];
 
+	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
 	/* The work finishes (the clock stands: no deadline passes). */
 	for (int i = 0; i < 1000 && (R->d.work.n || !cqs_empty()); i++)
 		turn();
@@ -807,9 +827,12 @@ void fz_rig_down(void)
 	}
 	dx_workq_drain(&R->d);
 	dx_reap_now(&R->d);
-	if (!TAILQ_EMPTY(&R->d.conns) || !TAILQ_EMPTY(&R->d.files) || R->d.n_layouts || fv_mrs_live(NULL, NULL))
-		violation("after every client left: %zu connections, %s, %zu layouts, %u MRs", R->d.n_conns,
-			  TAILQ_EMPTY(&R->d.files) ? "no file" : "files", R->d.n_layouts, fv_mrs_live(NULL, NULL));
+	/* A message-buffer MR whose deregistration the NIC refused stays, as
+	 * it must (the daemon logs it): it has no rkey. */
+	if (!TAILQ_EMPTY(&R->d.conns) || !TAILQ_EMPTY(&R->d.files) || R->d.n_layouts || fv_mrs_live(true, NULL, NULL))
+		violation("after every client left: %zu connections, %s, %zu layouts, %u MRs with an rkey",
+			  R->d.n_conns, TAILQ_EMPTY(&R->d.files) ? "no file" : "files", R->d.n_layouts,
+			  fv_mrs_live(true, NULL, NULL));
 	for (unsigned int i = 0; i < R->n_gone; i++)
 		fv_peer_free(R->gone[i]);
 	dx_workq_fini(&R->d);

@@ -27,7 +27,9 @@
  *      write or nothing; with a lease held, its open breaks it)
  *   12 the admin (file, b: < 128 recall from page b % 64, else evict the
  *      first holder)
- * 13-15 the clock jumps (1 + b % 250) steps of 10 ms
+ * 13-14 the clock jumps (1 + b % 250) steps of 10 ms
+ *   15 the NIC refuses once (b % 5: ibv_dereg_mr, ibv_modify_qp,
+ *      ibv_destroy_qp, the first two, the first and the last)
  */
 #ifndef DX_FUZZ_DAEMON_RIG_H
 #define DX_FUZZ_DAEMON_RIG_H

@@ -62,6 +62,9 @@ def clock(steps):  # CLOCK_STEP_MS each
 def behave(k=0, mute=0, policy=0):  # policy: 0 by step, 1 at once, 2 just in time
     return op(8, k) + [mute | policy << 1] + end()
 
+def nic_refuses(which=0):  # 0 dereg, 1 modify_qp, 2 destroy_qp, 3 the first two, 4 the first and last
+    return op(15) + [which] + end()
+
 def disconnect(k=0):
     return op(9, k) + end()
 
@@ -102,6 +105,7 @@ STEPS = {
     "local_break_a": local(0), "local_break_b": local(1), "local_truncate": local(0, 0), "local_punch": local(1, 1),
     "admin_recall": admin_recall(0), "clock_10ms": clock(1), "clock_300ms": clock(30), "clock_2s": clock(200),
     "disconnect": disconnect(),
+    "nic_refuses_dereg": nic_refuses(0), "nic_refuses_dereg_and_modify": nic_refuses(3),
 }
 
 out, dict_file = sys.argv[1], sys.argv[2]

@@ -25,12 +25,13 @@ static void note(enum fv_call c)
 struct fv_mr {
 	struct ibv_mr mr; /* first */
 	TAILQ_ENTRY(fv_mr) link;
+	bool remote;      /* an rkey that works: remote access */
 };
 
 static TAILQ_HEAD(, fv_mr) live_mrs = TAILQ_HEAD_INITIALIZER(live_mrs);
 static uint32_t next_rkey = 0x100;
 
-static struct ibv_mr *reg(struct ibv_pd *pd, void *addr, size_t length)
+static struct ibv_mr *reg(struct ibv_pd *pd, void *addr, size_t length, unsigned int access)
 {
 	struct fv_mr *m = calloc(1, sizeof(*m));
 
@@ -42,6 +43,7 @@ static struct ibv_mr *reg(struct ibv_pd *pd, void *addr, size_t length)
 	m->mr.addr = addr;
 	m->mr.length = length;
 	m->mr.lkey = m->mr.rkey = next_rkey++;
+	m->remote = access & (IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_ATOMIC);
 	TAILQ_INSERT_TAIL(&live_mrs, m, link);
 	note(FV_REG);
 	return &m->mr;
@@ -49,19 +51,19 @@ static struct ibv_mr *reg(struct ibv_pd *pd, void *addr, size_t length)
 
 struct ibv_mr *(ibv_reg_mr)(struct ibv_pd *pd, void *addr, size_t length, int access)
 {
-	return reg(pd, addr, length);
+	return reg(pd, addr, length, (unsigned int)access);
 }
 
 struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length, uint64_t iova, unsigned int access)
 {
-	return reg(pd, addr, length);
+	return reg(pd, addr, length, access);
 }
 
 int ibv_dereg_mr(struct ibv_mr *mr)
 {
 	struct fv_mr *m = (struct fv_mr *)mr;
 
-	if (fv_fail_dereg) {
+	if (fv_fail_dereg && m->remote) {
 		fv_fail_dereg--;
 		return EBUSY;
 	}
@@ -71,12 +73,14 @@ int ibv_dereg_mr(struct ibv_mr *mr)
 	return 0;
 }
 
-unsigned int fv_mrs_live(void (*fn)(struct ibv_mr *mr, void *arg), void *arg)
+unsigned int fv_mrs_live(bool remote_only, void (*fn)(struct ibv_mr *mr, void *arg), void *arg)
 {
 	struct fv_mr *m, *tmp;
 	unsigned int n = 0;
 
 	TAILQ_FOREACH_SAFE(m, &live_mrs, link, tmp) {
+		if (remote_only && !m->remote)
+			continue;
 		n++;
 		if (fn)
 			fn(&m->mr, arg);

@@ -29,15 +29,16 @@
 enum fv_call { FV_REG, FV_DEREG, FV_QP_ERR, FV_QP_DESTROY, FV_DISCONNECT };
 extern enum fv_call fv_calls[256];
 extern unsigned int fv_n_calls;
-/* Failures to inject: the next N ibv_dereg_mr (EBUSY), ibv_modify_qp (EIO),
- * ibv_destroy_qp (EBUSY). */
+/* Failures to inject: the next N ibv_dereg_mr of an MR with remote access
+ * (EBUSY), ibv_modify_qp (EIO), ibv_destroy_qp (EBUSY). */
 extern unsigned int fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;
 
 /* The fake device: the context of every peer's id, CQ and QP. */
 struct ibv_context *fv_device(void);
 
-/* MRs registered and not deregistered: call FN on each; how many. */
-unsigned int fv_mrs_live(void (*fn)(struct ibv_mr *mr, void *arg), void *arg);
+/* MRs registered and not deregistered (with remote access only, if
+ * REMOTE_ONLY: those whose rkey works): call FN on each; how many. */
+unsigned int fv_mrs_live(bool remote_only, void (*fn)(struct ibv_mr *mr, void *arg), void *arg);
 
 struct fv_peer;
 /* The daemon sent M (decoded; its strings point into the peer's copy, valid

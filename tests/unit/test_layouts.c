@@ -329,7 +329,7 @@ static void rig_down(void)
 		dx_reap_now(&R->d);
 		TAILQ_REMOVE(&R->d.conns, c, link);
 		dx_staging_pool_drain(c);
-		dx_msgslots_fini(&c->slots);
+		assert_int_equal(dx_msgslots_fini(&c->slots), 0);
 		assert_true(TAILQ_EMPTY(&c->layouts));
 		free(c);
 	}

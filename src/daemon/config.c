@@ -237,7 +237,9 @@ static const struct cfg_key cfg_top[] = {
 	{ .name = "recall_timeout_ms", .type = CT_INT, .off = CFG(recall_timeout_ms), .min = 100,
 	  .max = 60000, .idef = 2000, .unit = "milliseconds",
 	  .help = "How long a client has to return a recalled layout before it is fenced. It must "
-		  "stay below /proc/sys/fs/lease-break-time; daxrdmad refuses to start otherwise." },
+		  "leave at least 1 s of /proc/sys/fs/lease-break-time: on a file a local process "
+		  "waits for, everything is fenced 1 s before the kernel's time runs out, whatever "
+		  "any recall still has. daxrdmad refuses to start (or to reload) otherwise." },
 	{ .name = "keepalive_ms", .type = CT_INT, .off = CFG(keepalive_ms), .min = 0, .max = 3600000,
 	  .idef = 10000, .unit = "milliseconds",
 	  .help = "A connection that has completed no work for this long is probed with a zero-length "

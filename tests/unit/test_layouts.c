@@ -1315,6 +1315,8 @@ static void lease_bound__stops_a_copy_back_in_the_exit_drain(void **state)
 	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER);
 	dx_fake_clock_advance(3000 - DX_LEASE_MARGIN_MS);
 	dx_workq_drain(&R->d);                       /* as at exit: no loop, no timer */
+	loop_until(lease_released("a"), 5000);        /* then the lease goes (a reader would wait for it) */
+	assert_true(lease_released("a"));
 	assert_int_equal(byte_at("a", 0), 0);
 	assert_int_equal(byte_at("a", (16 << 20) - 1), 0);
 	rig_down();

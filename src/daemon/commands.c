@@ -219,6 +219,7 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 	struct rnode *arr = rn_array(root, "layouts");
 	struct dx_file *f, *only = NULL;
 	struct dx_layout *l;
+	bool show_rkeys;
 	int ret;
 
 	if (argc > 1) {
@@ -226,10 +227,11 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 		if (!only)
 			return ret == -ENOENT ? 0 : ret; /* no client has it: no layouts */
 	}
+	show_rkeys = is_privileged(peer);
 	TAILQ_FOREACH(f, &d->files, link)
 		if (!only || f == only)
 			TAILQ_FOREACH(l, &f->layouts, by_file)
-				report_layout(arr, l, is_privileged(peer));
+				report_layout(arr, l, show_rkeys);
 	return 0;
 }
 

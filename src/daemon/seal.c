@@ -306,6 +306,17 @@ static int reopen(int pathfd, bool rw)
 	return fd < 0 ? -errno : fd;
 }
 
+/* FD, open for writing, takes the place of F's read-only fd; the mapping
+ * made from the old one goes. */
+static void replace_fd(struct dx_file *f, int fd)
+{
+	dx_fmap_put(&f->fmap);
+	close(f->fd);
+	f->fd = fd;
+	f->writable = true;
+	f->n_prepared = 0;
+}
+
 /*
  * The daemon's one fd on a file serves every export the file is in. It is
  * opened for writing when the first opener's export is writable (and the
@@ -326,11 +337,7 @@ static int make_writable(struct dx_file *f, int pathfd)
 	fd = reopen(pathfd, true);
 	if (fd < 0)
 		return fd;
-	dx_fmap_put(&f->fmap); /* made from the read-only fd */
-	close(f->fd);
-	f->fd = fd;
-	f->writable = true;
-	f->n_prepared = 0;
+	replace_fd(f, fd);
 	log_info("%s/%s: open for writing now", f->export_name, f->relpath);
 	return 0;
 }
@@ -419,10 +426,7 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 			close(fd);
 			return -EACCES;
 		}
-		dx_fmap_put(&f->fmap);
-		close(f->fd);
-		f->fd = fd;
-		f->writable = true;
+		replace_fd(f, fd);
 	}
 	f->handles++;
 	*out = f;

@@ -340,13 +340,6 @@ static void turn(void)
 		event_base_loop(R->d.base, EVLOOP_NONBLOCK);
 }
 
-static void cm_event(struct fv_peer *p, enum rdma_cm_event_type type)
-{
-	struct rdma_cm_event ev = { .event = type, .id = fv_peer_id(p), .listen_id = &R->listen_id };
-
-	dx_conn_cm_event(&R->d, &ev);
-}
-
 static struct dx_conn *conn_of(const struct client *k)
 {
 	return k->p && !fv_peer_destroyed(k->p) ? fv_peer_id(k->p)->context : NULL;
@@ -376,9 +369,9 @@ static void op_connect(struct client *k, struct input *in)
 	if (!k->p)
 		return;
 	k->next_tag = 1;
-	cm_event(k->p, RDMA_CM_EVENT_CONNECT_REQUEST);
+	fv_cm_event(&R->d, k->p, RDMA_CM_EVENT_CONNECT_REQUEST);
 	if (!fv_peer_destroyed(k->p) && conn_of(k) && b % 4 != 3)
-		cm_event(k->p, RDMA_CM_EVENT_ESTABLISHED);
+		fv_cm_event(&R->d, k->p, RDMA_CM_EVENT_ESTABLISHED);
 }
 
 /* Send M from K with a fresh tag; the daemon reads it at the next turn. */
@@ -656,7 +649,7 @@ static void step(struct input *in)
 		break;
 	case 9: /* the peer's end goes: rdma_cm says DISCONNECTED */
 		if (k->p && !fv_peer_destroyed(k->p))
-			cm_event(k->p, RDMA_CM_EVENT_DISCONNECTED);
+			fv_cm_event(&R->d, k->p, RDMA_CM_EVENT_DISCONNECTED);
 		break;
 	case 10: case 11: op_local(in); break;
 	case 12: op_admin(in); break;
@@ -669,7 +662,7 @@ static void step(struct input *in)
 	 * then the daemon's reap timer destroys it). */
 	c = conn_of(k);
 	if (byte(in) & 1 && c && c->state == CONN_CLOSING)
-		cm_event(k->p, RDMA_CM_EVENT_DISCONNECTED);
+		fv_cm_event(&R->d, k->p, RDMA_CM_EVENT_DISCONNECTED);
 }
 
 /* ---- one daemon per input ---- */
@@ -822,7 +815,7 @@ void fz_rig_down(void)
 	check_all_answered();
 	for (unsigned int i = 0; i < N_CLIENTS; i++) {
 		if (R->cl[i].p && !fv_peer_destroyed(R->cl[i].p))
-			cm_event(R->cl[i].p, RDMA_CM_EVENT_DISCONNECTED);
+			fv_cm_event(&R->d, R->cl[i].p, RDMA_CM_EVENT_DISCONNECTED);
 		forget_peer(&R->cl[i]);
 	}
 	dx_workq_drain(&R->d);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/queue.h"
+#include "daemon/conn.h"
 #include "daemon/daemon.h"
 
 enum fv_call fv_calls[256];
@@ -425,6 +426,13 @@ void fv_peer_mute(struct fv_peer *p, bool muted)
 unsigned int fv_peer_cq_depth(const struct fv_peer *p)
 {
 	return p->cq ? p->cq->n : 0;
+}
+
+void fv_cm_event(struct dxd *d, struct fv_peer *p, enum rdma_cm_event_type type)
+{
+	struct rdma_cm_event ev = { .event = type, .id = &p->id, .listen_id = d->listener->id };
+
+	dx_conn_cm_event(d, &ev);
 }
 
 int rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_init_attr *attr)

@@ -25,6 +25,8 @@
 
 #include "common/proto.h"
 
+struct dxd;
+
 /* What the daemon did to verbs objects, in order (the first 256 calls). */
 enum fv_call { FV_REG, FV_DEREG, FV_QP_ERR, FV_QP_DESTROY, FV_DISCONNECT };
 extern enum fv_call fv_calls[256];
@@ -59,6 +61,9 @@ void fv_peer_free(struct fv_peer *p);
  * -ENOBUFS (none posted: a real sender would see RNR), -ENOTCONN (no QP, or
  * in error). Larger than the slot: a local length error, as on a NIC. */
 int fv_peer_deliver(struct fv_peer *p, const void *bytes, size_t len);
+/* rdma_cm's event TYPE for P's id, handed to the daemon D as its listener's
+ * channel would (CONNECT_REQUEST names D's listener's id). */
+void fv_cm_event(struct dxd *d, struct fv_peer *p, enum rdma_cm_event_type type);
 /* A muted peer completes nothing: no send, no keepalive is acknowledged. */
 void fv_peer_mute(struct fv_peer *p, bool muted);
 /* Completions waiting in P's CQ that the daemon has not polled yet. */

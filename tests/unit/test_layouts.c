@@ -1119,20 +1119,15 @@ static void access__is_decided_by_each_handles_export(void **state)
  * (fake verbs): whether the daemon took it. */
 static bool connect_from(struct fv_peer *p)
 {
-	struct rdma_cm_event ev = { .event = RDMA_CM_EVENT_CONNECT_REQUEST, .id = fv_peer_id(p),
-				    .listen_id = R->d.listener->id };
-
-	dx_conn_cm_event(&R->d, &ev);
+	fv_cm_event(&R->d, p, RDMA_CM_EVENT_CONNECT_REQUEST);
 	return !fv_peer_destroyed(p);
 }
 
 /* rdma_cm says DISCONNECTED for P's connection; P stays. */
 static void disconnect_peer_keep(struct fv_peer *p)
 {
-	struct rdma_cm_event ev = { .event = RDMA_CM_EVENT_DISCONNECTED, .id = fv_peer_id(p) };
-
 	if (!fv_peer_destroyed(p))
-		dx_conn_cm_event(&R->d, &ev);
+		fv_cm_event(&R->d, p, RDMA_CM_EVENT_DISCONNECTED);
 }
 
 static void disconnect_peer(struct fv_peer *p)

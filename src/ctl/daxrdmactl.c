@@ -120,8 +120,10 @@ static int ctl_connect(const char *path)
 }
 
 /* One request; the reply goes to stdout (stderr on failure) unless QUIET.
- * *STATUS gets the daemon's answer. Returns an exit code. */
-static int request(const struct ctl_opts *o, int argc, char **argv, bool quiet, int32_t *status_out)
+ * *STATUS gets the daemon's answer; *NEXT (if NEXT) the continuation token
+ * of a paged reply, or NULL on its last page. Returns an exit code. */
+static int request(const struct ctl_opts *o, int argc, char **argv, bool quiet, int32_t *status_out,
+		   char **next)
 {
 	struct dxbuf req = DXBUF_INIT;
 	struct dxctl_rep_hdr h;
@@ -165,6 +167,8 @@ static int request(const struct ctl_opts *o, int argc, char **argv, bool quiet, 
 	}
 	text[len] = '\0';
 	*status_out = status;
+	if (next)
+		*next = !status && strlen(text) < len ? strdup(text + strlen(text) + 1) : NULL;
 	if (!quiet)
 		fputs(text, status ? stderr : stdout);
 	free(text);
@@ -181,7 +185,32 @@ static int run_request(const struct ctl_opts *o, int argc, char **argv)
 {
 	int32_t status = 0;
 
-	return request(o, argc, argv, false, &status);
+	return request(o, argc, argv, false, &status, NULL);
+}
+
+/* layouts: the daemon answers a page at a time; ask for each next page
+ * until the last (each page is printed as it comes: a table with its
+ * header, or one JSON document per line). */
+static int run_paged(const struct ctl_opts *o, int argc, char **argv)
+{
+	char after[96] = "", *next = NULL;
+	int32_t status = 0;
+	int n = argc, ret;
+
+	for (;;) {
+		ret = request(o, n, argv, false, &status, &next);
+		if (ret || !next)
+			return ret;
+		if (strcmp(after + 8, next) == 0) { /* a daemon that does not move on */
+			fprintf(stderr, "daxrdmactl: %s: the daemon sent page %s twice\n", argv[0], next);
+			free(next);
+			return 1;
+		}
+		snprintf(after, sizeof(after), "--after=%s", next);
+		free(next);
+		argv[argc] = after; /* argv has room: at most DXCTL_MAX_ARGS, layouts takes 1 */
+		n = argc + 1;
+	}
 }
 
 /* recall --wait: ask again (with --poll) until no layout over the range is left. */
@@ -192,20 +221,20 @@ static int recall_wait(const struct ctl_opts *o, int argc, char **argv)
 	int32_t status = 0;
 	int ret;
 
-	ret = request(o, argc, argv, false, &status);
+	ret = request(o, argc, argv, false, &status, NULL);
 	if (ret)
 		return ret;
 	argv[argc++] = "--poll";
 	q.json = false;
 	while (dx_now_ms() < deadline) {
-		request(&q, argc, argv, true, &status);
+		request(&q, argc, argv, true, &status, NULL);
 		if (status == 0) {
 			if (!o->json)
 				printf("recall complete: no layout over the range is left\n");
 			return 0;
 		}
 		if (status != -EINPROGRESS)
-			return request(&q, argc, argv, false, &status);
+			return request(&q, argc, argv, false, &status, NULL);
 		usleep(50 * 1000);
 	}
 	fprintf(stderr, "daxrdmactl: recall: layouts still out after %d s\n", o->timeout_ms / 1000);
@@ -315,5 +344,7 @@ int main(int argc, char **argv)
 	}
 	if (o.wait)
 		return recall_wait(&o, nargs, args);
+	if (strcmp(cmd->name, "layouts") == 0)
+		return run_paged(&o, nargs, args);
 	return run_request(&o, nargs, args);
 }

@@ -152,6 +152,11 @@ static const struct cfg_key cfg_limits[] = {
 	{ .name = "max_layout_size", .type = CT_INT, .off = CFG(max_layout_size), .min = 4096,
 	  .max = INT64_C(1) << 40, .idef = INT64_C(1) << 30, .unit = "bytes",
 	  .help = "Largest single layout (and so the largest memory region) granted." },
+	{ .name = "max_allocate_size", .type = CT_INT, .off = CFG(max_allocate_size), .min = 4096,
+	  .max = INT64_C(1) << 50, .idef = INT64_C(64) << 30, .unit = "bytes",
+	  .help = "Largest range one ALLOCATE may reserve (daxrdma_allocate()); a larger one gets LIMIT. "
+		  "An ALLOCATE runs in slices between the daemon's other work, and its reply waits for "
+		  "the last slice: keep it well within what the clients' timeout_ms allows." },
 	{ .name = "max_connections_per_address", .type = CT_INT, .off = CFG(max_conns_per_addr), .min = 1,
 	  .max = 4096, .idef = 16,
 	  .help = "Connections from one client address at most; further connection requests from it are "

@@ -47,6 +47,7 @@ struct dx_config {
 	int64_t max_clients;
 	int64_t max_layouts;
 	int64_t max_layout_size;
+	int64_t max_allocate_size;
 	int64_t max_conns_per_addr;
 	int64_t max_files_per_client;
 	int64_t max_layouts_per_client;

@@ -18,6 +18,7 @@
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 #include "daemon/session.h"
+#include "daemon/work.h"
 
 const char *dx_conn_state_name(enum dx_conn_state s)
 {
@@ -438,14 +439,8 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 		}
 		dx_layout_fence(l);
 	}
-	while ((h = TAILQ_FIRST(&c->handles))) {
-		TAILQ_REMOVE(&c->handles, h, link);
-		c->n_handles--;
-		if (h->f)
-			dx_file_put(h->f);
-		free(h->revoked);
-		free(h);
-	}
+	while ((h = TAILQ_FIRST(&c->handles)))
+		dx_handle_free(c, h);
 	if (c->cm->qp && !c->fenced && !c->said_bye && (was == CONN_READY || was == CONN_HELLO)) {
 		memset(&bye, 0, sizeof(bye));
 		bye.hdr.op = DXP_BYE;
@@ -536,6 +531,18 @@ static bool recall_for_reload(struct dx_conn *c, const struct dx_handle *h, bool
 	return true;
 }
 
+void dx_handle_free(struct dx_conn *c, struct dx_handle *h)
+{
+	if (h->job)
+		dx_work_cancel(c->d, h->job);
+	TAILQ_REMOVE(&c->handles, h, link);
+	c->n_handles--;
+	if (h->f)
+		dx_file_put(h->f);
+	free(h->revoked);
+	free(h);
+}
+
 static void revoke_handle(struct dx_conn *c, struct dx_handle *h)
 {
 	const char *name = h->x->cfg->name;
@@ -546,6 +553,8 @@ static void revoke_handle(struct dx_conn *c, struct dx_handle *h)
 		h->revoked = strdup("revoked by a reload");
 	log_notice("client %llu (%s): export \"%s\" no longer admits it: file handle %llu revoked",
 		   (unsigned long long)c->id, c->peer, name, (unsigned long long)h->fh);
+	if (h->job) /* answered ACCESS, with the reason above */
+		dx_work_cancel(c->d, h->job);
 	dx_file_put(h->f);
 	h->f = NULL;
 }

@@ -46,6 +46,7 @@ struct dx_exports;
 struct dx_file;
 struct dx_layout;
 struct dx_recall;
+struct dx_work;
 
 enum dx_conn_state { CONN_ACCEPTING, CONN_HELLO, CONN_READY, CONN_CLOSING };
 
@@ -59,6 +60,7 @@ struct dx_handle {
 	const struct dx_export *x;
 	bool rw;
 	char *revoked;                   /* why a reload took it away (ACCESS until CLOSE) */
+	struct dx_work *job;             /* its ALLOCATE in progress: cancelled when the handle goes */
 };
 
 struct dx_conn {
@@ -138,6 +140,9 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
  * error, then the MRs (all synchronously), the client is disconnected and
  * counted; the reaper frees what it held. */
 void dx_conn_fence(struct dx_conn *c, const char *why);
+/* Close handle H of C: its ALLOCATE in progress, if any, is cancelled
+ * (answered, unless C is closing), its file reference dropped, H freed. */
+void dx_handle_free(struct dx_conn *c, struct dx_handle *h);
 /* After a reload: revoke the handles (and recall the layouts) of clients the
  * acl no longer admits; recall RW layouts on exports that became read_only. */
 void dx_conns_reload_access(struct dxd *d);

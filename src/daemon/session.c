@@ -280,12 +280,7 @@ static unsigned int op_close(struct req_ctx *r)
 			return DXP_E_IO;
 		}
 	}
-	TAILQ_REMOVE(&r->c->handles, h, link);
-	r->c->n_handles--;
-	if (h->f)
-		dx_file_put(h->f);
-	free(h->revoked);
-	free(h);
+	dx_handle_free(r->c, h);
 	dx_recall_pump(r->c);
 	return DXP_E_OK;
 }
@@ -338,13 +333,104 @@ static unsigned int allocate_device(struct req_ctx *r, const struct dx_file *f, 
 	return DXP_E_OK;
 }
 
+/*
+ * An ALLOCATE is a background job (issue 19 §3): each slice reserves
+ * DX_ALLOC_SLICE bytes beyond what is allocated already (KEEP_SIZE), and
+ * the size changes, if at all, once after the last slice. It belongs to its
+ * handle: closing or revoking the handle cancels it, and a lease break on
+ * the file stops it (BUSY_LOCAL, like a LAYOUT_GET).
+ */
+#define DX_ALLOC_SLICE (64ull << 20)
+
+struct alloc_job {
+	struct dx_work w;        /* first: the work queue hands it back */
+	struct dx_conn *c;
+	struct dx_handle *h;
+	uint64_t tag;
+	uint64_t off, end, next; /* [off, end), reserved up to next */
+	bool setsize;
+};
+
+static struct alloc_job *alloc_job_of(struct dx_work *w)
+{
+	return (struct alloc_job *)((char *)w - offsetof(struct alloc_job, w));
+}
+
+static int alloc_step(struct dx_work *w)
+{
+	struct alloc_job *j = alloc_job_of(w);
+	struct dx_file *f = j->h->f;
+	uint64_t len = j->end - j->next < DX_ALLOC_SLICE ? j->end - j->next : DX_ALLOC_SLICE;
+
+	if (j->c->d->stopping)
+		return -ESHUTDOWN;
+	if (f->lease == LEASE_BREAKING)
+		return -EBUSY;
+	if (len && !dx_seal_allocated(f, j->next, len) &&
+	    fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->next, (off_t)len))
+		return -errno;
+	j->next += len;
+	return j->next < j->end;
+}
+
+/* Every slice is in: the size, as posix_fallocate (at least END) or SETSIZE
+ * (exactly END) leaves it. */
+static unsigned int alloc_finish(struct req_ctx *r, struct alloc_job *j)
+{
+	struct dx_file *f = j->h->f;
+	struct stat st;
+	unsigned int code;
+
+	if (fstat(f->fd, &st))
+		return fail_errno(r, -errno, "fstat");
+	if (j->setsize || (uint64_t)st.st_size < j->end) {
+		code = j->setsize ? set_size(r, f, j->end) : DXP_E_OK;
+		if (code)
+			return code;
+		if (!j->setsize && ftruncate(f->fd, (off_t)j->end))
+			return fail_errno(r, -errno, "ftruncate");
+		if (fstat(f->fd, &st))
+			return fail_errno(r, -errno, "fstat");
+	}
+	r->rep->u.alloc_rep.size = (uint64_t)st.st_size;
+	return DXP_E_OK;
+}
+
+static void alloc_done(struct dx_work *w, int result)
+{
+	struct alloc_job *j = alloc_job_of(w);
+	char msg[DXP_MAX_ERRMSG + 1] = "";
+	struct dxp_msg rep;
+	struct req_ctx r = { .c = j->c, .rep = &rep, .msg = msg, .msglen = sizeof(msg) };
+	unsigned int code;
+
+	memset(&rep, 0, sizeof(rep));
+	j->h->job = NULL;
+	if (result == 0)
+		code = alloc_finish(&r, j);
+	else if (result == -ECANCELED && j->h->revoked)
+		code = fail(&r, DXP_E_ACCESS, "%s", j->h->revoked);
+	else if (result == -ECANCELED)
+		code = fail(&r, DXP_E_BADHANDLE, "the file was closed before [%llu, +%llu) was allocated",
+			    (unsigned long long)j->off, (unsigned long long)(j->end - j->off));
+	else if (result == -ESHUTDOWN)
+		code = fail(&r, DXP_E_IO, "daxrdmad is shutting down");
+	else if (result == -EBUSY)
+		code = fail(&r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
+	else
+		code = fail_errno(&r, result, "fallocate");
+	dx_conn_answer(j->c, DXP_ALLOCATE, j->tag, code, msg, &rep);
+	free(j);
+}
+
+static const struct dx_work_ops alloc_ops = { .name = "allocate", .step = alloc_step, .done = alloc_done };
+
 static unsigned int op_allocate(struct req_ctx *r)
 {
 	const struct dxp_allocate_req *q = &r->req->u.alloc;
-	bool setsize = q->flags & DXP_ALLOC_SETSIZE;
 	unsigned int code = DXP_E_OK;
 	struct dx_handle *h = get_handle(r, q->fh, &code);
-	struct stat st;
+	struct alloc_job *j;
 
 	if (!h)
 		return code;
@@ -353,25 +439,30 @@ static unsigned int op_allocate(struct req_ctx *r)
 		return code;
 	if (!h->rw)
 		return fail(r, DXP_E_ROFS, "the file is not open for writing");
-	if ((q->len == 0 && !setsize) || q->off + q->len < q->off || q->off + q->len > (uint64_t)INT64_MAX)
+	if ((q->len == 0 && !(q->flags & DXP_ALLOC_SETSIZE)) || q->off + q->len < q->off ||
+	    q->off + q->len > (uint64_t)INT64_MAX)
 		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",
 			    (unsigned long long)q->off, (unsigned long long)q->len);
+	if (q->len > (uint64_t)r->c->d->cfg->max_allocate_size)
+		return fail(r, DXP_E_LIMIT, "allocate of %llu bytes exceeds limits.max_allocate_size (%lld)",
+			    (unsigned long long)q->len, (long long)r->c->d->cfg->max_allocate_size);
+	if (h->job)
+		return fail(r, DXP_E_CONFLICT, "an ALLOCATE on this file is in progress");
 	if (h->f->lease == LEASE_BREAKING)
 		return fail(r, DXP_E_BUSY_LOCAL, "a local process is waiting for the file");
 	if (h->f->device)
 		return allocate_device(r, h->f, q);
-	if (q->len && !dx_seal_allocated(h->f, q->off, q->len) &&
-	    fallocate(h->f->fd, setsize ? FALLOC_FL_KEEP_SIZE : 0, (off_t)q->off, (off_t)q->len))
-		return fail_errno(r, -errno, "fallocate");
-	if (setsize) {
-		code = set_size(r, h->f, q->off + q->len);
-		if (code)
-			return code;
-	}
-	if (fstat(h->f->fd, &st))
-		return fail_errno(r, -errno, "fstat");
-	r->rep->u.alloc_rep.size = (uint64_t)st.st_size;
-	return DXP_E_OK;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return fail(r, DXP_E_IO, "out of memory");
+	*j = (struct alloc_job){ .w.ops = &alloc_ops, .c = r->c, .h = h, .tag = r->req->hdr.tag, .off = q->off,
+				 .end = q->off + q->len, .next = q->off, .setsize = q->flags & DXP_ALLOC_SETSIZE };
+	h->job = &j->w;
+	if (q->len <= DX_ALLOC_SLICE)
+		dx_work_run_small(r->c->d, &j->w); /* one slice: answered right here */
+	else
+		dx_work_queue(r->c->d, &j->w);
+	return DX_SESSION_LATER;
 }
 
 /* Conflicts (DESIGN.md §2): READ layouts share; an RW layout conflicts with

@@ -711,6 +711,7 @@ void fz_rig_up(uint8_t b)
 	R->cfg.max_layouts_per_client = 24;
 	R->cfg.max_files_per_client = 4;
 	R->cfg.max_layout_size = 16 << 20;
+	R->cfg.max_allocate_size = 16 << 20;
 	R->cfg.max_layout_bytes_per_client = 32 << 20;
 	R->cfg.staging_bytes = 48 << 20;
 	R->xcfg.name = "x";

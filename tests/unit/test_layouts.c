@@ -116,6 +116,7 @@ static void rig_up(enum dx_mr_mode mode)
 	r->cfg.max_layouts = r->cfg.max_layouts_per_client = 64;
 	r->cfg.max_files_per_client = 64;
 	r->cfg.max_layout_size = r->cfg.max_layout_bytes_per_client = r->cfg.staging_bytes = 1 << 30;
+	r->cfg.max_allocate_size = INT64_C(1) << 40;
 	r->xcfg.name = "x";
 	r->xcfg.path = r->dir;
 	r->xcfg.create_mask = 0777;
@@ -1317,6 +1318,186 @@ static void lease_bound__stops_a_copy_back_in_the_exit_drain(void **state)
 	rig_down();
 }
 
+/* ALLOCATE of FH [OFF, +LEN) by C (FLAGS: enum dxp_alloc_flags). */
+static unsigned int allocate(struct dx_conn *c, uint64_t fh, uint64_t off, uint64_t len, uint32_t flags)
+{
+	struct dxp_msg req = { .hdr.op = DXP_ALLOCATE };
+
+	req.u.alloc = (struct dxp_allocate_req){ .fh = fh, .off = off, .len = len, .flags = flags };
+	return request(c, &req);
+}
+
+static off_t size_of(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+#define BIG_ALLOC ((uint64_t)200 << 20) /* four slices of ALLOCATE */
+
+/* Issue 19 §3: an ALLOCATE of many slices is a background job; the loop
+ * turns between its slices, and the size changes once, at its end. */
+static void allocate__runs_in_slices_and_answers_at_its_end(void **state)
+{
+	struct dx_conn *c;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	open_file(c, "a", 0);
+	assert_int_equal(allocate(c, 1, 0, BIG_ALLOC, 0), DX_SESSION_LATER);
+	assert_int_equal(n_sent, 0);                 /* nothing ran in the request's turn */
+	assert_int_equal(R->d.work.n, 1);
+	loop_until(n_sent == 1, 10000);
+	assert_int_equal(last_sent()->hdr.op, DXP_ALLOCATE);
+	assert_int_equal(last_sent()->u.alloc_rep.size, BIG_ALLOC);
+	assert_int_equal(size_of("a"), (off_t)BIG_ALLOC);
+	assert_int_equal(c->inflight, 0);
+	/* SETSIZE at the end too: to exactly the end of the range. */
+	assert_int_equal(allocate(c, 1, 4096, BIG_ALLOC, DXP_ALLOC_SETSIZE), DX_SESSION_LATER);
+	assert_int_equal(size_of("a"), (off_t)BIG_ALLOC);
+	loop_until(n_sent == 2, 10000);
+	assert_int_equal(last_sent()->hdr.op, DXP_ALLOCATE);
+	assert_int_equal(size_of("a"), (off_t)(BIG_ALLOC + 4096));
+	rig_down();
+}
+
+static void allocate__beyond_the_limit_gets_LIMIT(void **state)
+{
+	struct dx_conn *c;
+
+	rig_up(DX_MR_BOUNCE);
+	R->cfg.max_allocate_size = 1 << 20;
+	c = client(0);
+	open_file(c, "a", 0);
+	assert_int_equal(allocate(c, 1, 0, (1 << 20) + 4096, 0), DXP_E_LIMIT);
+	assert_int_equal(size_of("a"), 0);
+	assert_int_equal(allocate(c, 1, 0, 1 << 20, 0), DX_SESSION_LATER); /* one slice: answered at once */
+	assert_int_equal(last_sent()->hdr.op, DXP_ALLOCATE);
+	assert_int_equal(size_of("a"), 1 << 20);
+	assert_int_equal(allocate(c, 1, 1 << 30, 0, DXP_ALLOC_SETSIZE), DX_SESSION_LATER); /* a size is no allocation */
+	assert_int_equal(size_of("a"), 1 << 30);
+	rig_down();
+}
+
+static void allocate__is_answered_before_the_close_that_cancels_it(void **state)
+{
+	struct dxp_msg req = { .hdr.op = DXP_CLOSE };
+	struct dx_conn *c;
+
+	rig_up(DX_MR_BOUNCE);
+	c = client(0);
+	open_file(c, "a", 0);
+	assert_int_equal(allocate(c, 1, 0, BIG_ALLOC, 0), DX_SESSION_LATER);
+	req.u.fh.fh = 1;
+	assert_int_equal(request(c, &req), DXP_E_OK);
+	assert_int_equal(n_sent, 2);
+	assert_int_equal(sent[0].hdr.op, DXP_ERROR);
+	assert_int_equal(sent[0].u.error.code, DXP_E_BADHANDLE);
+	assert_int_equal(sent[1].hdr.op, DXP_CLOSE);
+	assert_int_equal(R->d.work.n, 0);
+	assert_int_equal(size_of("a"), 0);           /* the size never changed */
+	assert_int_equal(c->inflight, 0);
+	rig_down();
+}
+
+static void allocate__stops_when_a_local_process_wants_the_file(void **state)
+{
+	bool busy_local = false;
+	struct dx_conn *c;
+
+	granted_layout(DX_MR_BOUNCE, 1 << 20, DXP_IOMODE_READ, &c);
+	assert_int_equal(allocate(c, 1, 1 << 20, BIG_ALLOC, 0), DX_SESSION_LATER);
+	n_sent = 0;
+	break_lease("a");
+	loop_until(R->d.work.n == 0, 5000);
+	assert_int_equal(R->d.work.n, 0);
+	for (unsigned int i = 0; i < n_sent; i++) {
+		assert_false(sent[i].hdr.op == DXP_ALLOCATE); /* never answered OK */
+		busy_local |= sent[i].hdr.op == DXP_ERROR && sent[i].u.error.code == DXP_E_BUSY_LOCAL;
+	}
+	assert_true(busy_local);
+	assert_int_equal(size_of("a"), 1 << 20);     /* the size never changed */
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));            /* the local process proceeds */
+	rig_down();
+}
+
+/* Rows ("id": N) in a `layouts` reply, and its continuation token. */
+static unsigned int page_rows(const struct dxbuf *out, char *token, size_t toklen, uint8_t *seen)
+{
+	unsigned int n = 0;
+	const char *p = dxbuf_str(out);
+	unsigned long id;
+
+	while ((p = strstr(p, "\"id\":"))) {
+		id = strtoul(p + 5, NULL, 10);
+		assert_true(id < 4096);
+		assert_int_equal(seen[id]++, 0); /* never twice */
+		n++;
+		p++;
+	}
+	token[0] = '\0';
+	if (strlen(out->buf) < out->len)
+		snprintf(token, toklen, "--after=%s", out->buf + strlen(out->buf) + 1);
+	return n;
+}
+
+/* Issue 19 §3: `layouts` answers a page of 1,000 rows at a time; the pages
+ * together show every layout once, also when the row a page ended on is
+ * gone before the next page is asked for. */
+static void ctl_layouts__pages_show_every_layout_once(void **state)
+{
+	struct ucred root = { .pid = 1, .uid = 0 };
+	char token[96], path[128], *argv[3] = { "layouts" };
+	static uint8_t seen[4096];
+	struct dxbuf out = DXBUF_INIT;
+	struct dx_conn *c[2];
+	struct dx_layout *l;
+	unsigned int n;
+
+	rig_up(DX_MR_PINNED);
+	R->cfg.max_layouts = R->cfg.max_layouts_per_client = 2000;
+	c[0] = client(0);
+	c[1] = client(1);
+	open_file(c[0], "a", 700 * 4096);
+	open_file(c[1], "a", 700 * 4096);
+	for (unsigned int i = 0; i < 1200; i++)
+		assert_int_equal(layout_get(c[i % 2], 1, (uint64_t)(i / 2) * 4096, 4096, DXP_IOMODE_READ),
+				 DX_SESSION_LATER);
+	assert_int_equal(R->d.n_layouts, 1200);
+	for (int with_file = 0; with_file < 2; with_file++) {
+		int argc = 1 + with_file;
+
+		snprintf(path, sizeof(path), "%s/a", R->dir);
+		argv[1] = path;
+		memset(seen, 0, sizeof(seen));
+		assert_int_equal(dxd_ctl_handle(&R->d, &root, argc, argv, REPORT_JSON, &out), 0);
+		n = page_rows(&out, token, sizeof(token), seen);
+		dxbuf_release(&out);
+		assert_int_equal(n, 1000);
+		assert_true(token[0]);
+		/* The row the page ended on is returned before the next page. */
+		assert_int_equal(sscanf(token, "--after=%*u:%u", &n), 1);
+		for (int i = 0; i < 2; i++)
+			if ((l = dx_layout_find(c[i], n)))
+				assert_int_equal(layout_return(c[i], l, DXP_RETURN_CLEAN), DXP_E_OK);
+		argv[argc++] = token;
+		assert_int_equal(dxd_ctl_handle(&R->d, &root, argc, argv, REPORT_JSON, &out), 0);
+		n = page_rows(&out, token, sizeof(token), seen);
+		assert_int_equal(strlen(out.buf), out.len); /* the last page: no token */
+		dxbuf_release(&out);
+		assert_int_equal(n, R->d.n_layouts - 1000); /* the rest, the returned row not among them */
+	}
+	argv[1] = "--after=1";
+	assert_int_equal(dxd_ctl_handle(&R->d, &root, 2, argv, REPORT_JSON, &out), -EINVAL);
+	dxbuf_release(&out);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1350,6 +1531,11 @@ int main(void)
 		cmocka_unit_test(ctl_evict__ban_keeps_the_host_out),
 		cmocka_unit_test(media_error__fails_a_layout_return),
 		cmocka_unit_test(media_error__fails_a_recall_return),
+		cmocka_unit_test(allocate__runs_in_slices_and_answers_at_its_end),
+		cmocka_unit_test(allocate__beyond_the_limit_gets_LIMIT),
+		cmocka_unit_test(allocate__is_answered_before_the_close_that_cancels_it),
+		cmocka_unit_test(allocate__stops_when_a_local_process_wants_the_file),
+		cmocka_unit_test(ctl_layouts__pages_show_every_layout_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

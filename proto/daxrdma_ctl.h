@@ -7,6 +7,9 @@
  *            NUL-terminated ("status\0", "recall\0/a/f\0--wait\0").
  *   reply:   struct dxctl_rep_hdr, then `len` bytes of text (UTF-8) in the
  *            format the request asked for (DXCTL_F_JSON: one JSON document).
+ *            A paged reply (`layouts`) that is not the last page ends with
+ *            a NUL and a continuation token, inside `len`: the next page is
+ *            the same request with "--after=TOKEN" appended.
  * All fields little-endian; reserved fields are zero on send and checked on
  * receipt.
  *

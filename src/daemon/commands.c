@@ -17,9 +17,6 @@
 #include "daemon/recall.h"
 #include "daemon/seal.h"
 
-/* Rows of layouts in one reply at most (`layouts` pages, `recall` counts). */
-#define DX_CTL_PAGE 1000
-
 struct ctl_cmd {
 	const char *name;
 	bool privileged; /* changes state: root or the daemon's own user only */
@@ -95,14 +92,28 @@ static int cmd_exports(struct dxd *d, const struct ucred *peer, int argc, char *
 	return 0;
 }
 
-static int cmd_reload(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
-		 struct dxbuf *msg)
+/* The answer to `reload`, once it ended (dxd_reload_done): plain text. */
+static void reload_answered(void *arg, int ret, const char *errs)
 {
-	int ret = dxd_reload(d, msg);
+	struct dx_ctl_req *req = arg;
+	struct dxbuf out = DXBUF_INIT;
 
-	rn_bool(root, "reloaded", ret == 0);
-	rn_str(root, "config", d->config_file);
-	return ret;
+	dxbuf_puts(&out, ret ? errs : "reloaded\n");
+	dx_ctl_answer(req, ret, &out);
+	dxbuf_release(&out);
+}
+
+/* The reload runs on (its exports are probed on a thread): the answer
+ * comes when it ends. */
+static int cmd_reload(struct dxd *d, const struct ucred *peer, int argc, char **argv, struct rnode *root,
+		      struct dxbuf *msg)
+{
+	if (d->reload) {
+		dxbuf_printf(msg, "a reload is running already: try again once it is done\n");
+		return -EBUSY;
+	}
+	dxd_reload(d, reload_answered, dx_ctlsock_defer(d->ctl));
+	return DX_CTL_LATER;
 }
 
 static unsigned int count_of(const struct dx_conn *c, bool layouts)
@@ -494,7 +505,9 @@ int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
 		if (!r)
 			return -ENOMEM;
 		ret = c->fn(d, peer, argc, argv, report_root(r), &msg);
-		if (ret) {
+		if (ret == DX_CTL_LATER) {
+			/* answered by whoever finishes it */
+		} else if (ret) {
 			/* On failure the reply is the message, in either format. */
 			dxbuf_puts(out, dxbuf_str(&msg));
 		} else if (report_render(r, fmt, out) != 0) {

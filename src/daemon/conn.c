@@ -417,7 +417,7 @@ bool dx_conn_rkeys_dead(const struct dx_conn *c)
 void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)
 {
 	enum dx_conn_state was = c->state;
-	struct dx_handle *h;
+	struct dx_handle *h, *hn;
 	struct dx_layout *l;
 	struct dxp_msg bye;
 
@@ -439,7 +439,7 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 		}
 		dx_layout_fence(l);
 	}
-	while ((h = TAILQ_FIRST(&c->handles)))
+	TAILQ_FOREACH_SAFE(h, &c->handles, link, hn)
 		dx_handle_free(c, h);
 	if (c->cm->qp && !c->fenced && !c->said_bye && (was == CONN_READY || was == CONN_HELLO)) {
 		memset(&bye, 0, sizeof(bye));

@@ -27,6 +27,7 @@ struct dx_ctlsock {
 	void *arg;
 	unsigned int nconns;
 	struct ctl_conn *conns; /* open connections, freed with the socket */
+	struct ctl_conn *current; /* whose request the handler is answering */
 };
 
 struct ctl_conn {
@@ -35,8 +36,21 @@ struct ctl_conn {
 	struct ucred peer;
 	struct event *deadline; /* the whole request must arrive by then */
 	bool replied;
+	bool deferred;          /* answered by dx_ctl_answer() */
+	bool hung_up;           /* ... to nobody: freed at the answer */
 	struct ctl_conn *prev, *next;
 };
+
+/* The connection C, deferred and dropped by its peer (or its reply's write
+ * timeout), waits for its answer: only then is it freed. */
+static bool keep_for_answer(struct ctl_conn *c)
+{
+	if (!c->deferred || c->replied)
+		return false;
+	c->hung_up = true;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	return true;
+}
 
 static void ctl_conn_free(struct ctl_conn *c)
 {
@@ -76,7 +90,7 @@ static void ctl_conn_on_read(struct bufferevent *bev, void *arg)
 	uint32_t len;
 	int argc, ret;
 
-	if (c->replied || evbuffer_get_length(in) < sizeof(h))
+	if (c->replied || c->deferred || evbuffer_get_length(in) < sizeof(h))
 		return;
 	evbuffer_copyout(in, &h, sizeof(h));
 	ret = dxctl_request_check(&h, &flags, &len);
@@ -94,8 +108,14 @@ static void ctl_conn_on_read(struct bufferevent *bev, void *arg)
 		dxbuf_printf(&out, "bad request arguments: %s\n", strerror(-ret));
 		goto reply;
 	}
+	c->cs->current = c;
 	ret = c->cs->handler(c->cs->arg, &c->peer, argc, argv, (flags & DXCTL_F_JSON) ? REPORT_JSON : REPORT_TEXT,
 			     &out);
+	c->cs->current = NULL;
+	if (ret == DX_CTL_LATER) {
+		dxbuf_release(&out);
+		return;
+	}
 	if (dxbuf_error(&out)) {
 		dxbuf_release(&out);
 		ret = -ENOMEM;
@@ -120,7 +140,8 @@ static void ctl_conn_on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT)
 		log_warn("control socket: pid %d did not take its reply within %d s", (int)c->peer.pid,
 			 CTL_IO_TIMEOUT_S);
-	ctl_conn_free(c);
+	if (!keep_for_answer(c))
+		ctl_conn_free(c);
 }
 
 /* Counted from the accept, not between bytes: a trickle cannot hold a slot. */
@@ -183,6 +204,27 @@ static void ctl_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct
 	bufferevent_set_timeouts(c->bev, NULL, &tmo);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, sizeof(struct dxctl_req_hdr) + DXCTL_MAX_REQUEST);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+struct dx_ctl_req *dx_ctlsock_defer(struct dx_ctlsock *cs)
+{
+	struct ctl_conn *c = cs->current;
+
+	c->deferred = true;
+	evtimer_del(c->deadline); /* the request is in; the answer takes its time */
+	return (struct dx_ctl_req *)c;
+}
+
+void dx_ctl_answer(struct dx_ctl_req *r, int status, const struct dxbuf *text)
+{
+	struct ctl_conn *c = (struct ctl_conn *)r;
+	struct dxbuf none = DXBUF_INIT;
+
+	if (c->hung_up) {
+		ctl_conn_free(c);
+		return;
+	}
+	ctl_conn_reply(c, status, dxbuf_error(text) ? &none : text); /* freed once it is flushed */
 }
 
 /* Another daemon still answering on PATH must not lose its socket to us. */

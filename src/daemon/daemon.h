@@ -18,6 +18,7 @@ struct dx_bans;
 struct dx_conn;
 struct dx_file;
 struct dx_lease_watch;
+struct dx_reload;
 
 /* Event priorities: lease breaks and recall deadlines never wait behind
  * client requests, and background work (large copies) yields to both. */
@@ -45,6 +46,7 @@ struct dxd {
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog;
 	struct timespec started;
 	uint64_t reloads, reloads_failed;
+	struct dx_reload *reload;      /* the reload in progress (main.c) */
 	int lease_break_time_s;
 	TAILQ_HEAD(, dx_conn) conns;
 	TAILQ_HEAD(, dx_file) files;
@@ -61,8 +63,19 @@ struct dxd {
 	struct dx_stats st;
 };
 
-/* Parse, validate, open; swap only if everything worked. ERRS says why not. */
-int dxd_reload(struct dxd *d, struct dxbuf *errs);
+/*
+ * Reload the configuration file: parse, validate, open the exports (on a
+ * thread), and switch only if everything worked. DONE(ARG, 0 or -errno,
+ * ERRS: "file:line: why" lines), if not NULL, hears the end once, from the
+ * loop (possibly before dxd_reload returns). -EBUSY (and no DONE) while
+ * another reload runs; else 0.
+ */
+typedef void (*dxd_reload_done)(void *arg, int ret, const char *errs);
+int dxd_reload(struct dxd *d, dxd_reload_done done, void *arg);
+/* Rows of layouts in one control reply at most: `layouts` answers in pages
+ * of this many, `recall` shows this many and counts the rest. A page takes
+ * about 15 ms of the loop under TCG. */
+#define DX_CTL_PAGE 500
 /* Answer one control request (ctlsock.h's dx_ctl_handler). */
 int dxd_ctl_handle(void *arg, const struct ucred *peer, int argc, char **argv,
 		   enum report_format fmt, struct dxbuf *out);

@@ -45,9 +45,9 @@ static void listener_on_cm_event(evutil_socket_t fd, short what, void *arg)
 		log_err("RDMA device %s was removed: not listening on %s until an RDMA device has that address again",
 			l->devname, l->addr);
 		rdma_ack_cm_event(ev);
-		lose_device(l); /* ON_LOST has librdmacm let it go */
-		if (l->on_lost)
-			l->on_lost(l->handler_arg);
+		l->removed = true;
+		if (!l->held)
+			dx_listener_release(l);
 		return;
 	default:
 		log_debug("rdma_cm event %s on the listener", rdma_event_str(ev->event));
@@ -183,6 +183,21 @@ void dx_listener_free(struct dx_listener **lp)
 	rdma_destroy_event_channel(l->ec);
 	free(l);
 	*lp = NULL;
+}
+
+void dx_listener_hold(struct dx_listener *l)
+{
+	l->held = true;
+}
+
+void dx_listener_release(struct dx_listener *l)
+{
+	l->held = false;
+	if (!l->removed || l->lost)
+		return;
+	lose_device(l); /* ON_LOST has librdmacm let it go */
+	if (l->on_lost)
+		l->on_lost(l->handler_arg);
 }
 
 const char *dx_listener_devname(const struct dx_listener *l)

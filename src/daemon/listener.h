@@ -27,6 +27,8 @@ struct dx_listener {
 	 * channel stays for its connections' events) and ON_LOST was called. */
 	bool lost;
 	void (*on_lost)(void *handler_arg);
+	bool held;                    /* a reload's thread probes on it (dx_listener_hold) */
+	bool removed;                 /* ... and the device was removed meanwhile */
 	char devname[64];
 	uint64_t conn_requests;
 	uint64_t conn_rejected;
@@ -38,6 +40,11 @@ struct dx_listener {
 int dx_listener_new(struct event_base *base, const struct dx_config *cfg, dx_cm_handler handler,
 		    void *handler_arg, bool quiet, struct dx_listener **out);
 void dx_listener_free(struct dx_listener **lp);
+/* Another thread uses L's device and PD (a reload probing exports) until
+ * dx_listener_release(): a removal of the device meanwhile is handled
+ * (the device let go, ON_LOST called) only then. */
+void dx_listener_hold(struct dx_listener *l);
+void dx_listener_release(struct dx_listener *l);
 const char *dx_listener_devname(const struct dx_listener *l);
 
 #endif

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "build-config.h"
@@ -164,7 +167,7 @@ static void on_devices(evutil_socket_t fd, short what, void *arg)
 {
 	struct dxd *d = arg;
 
-	if (d->listener->lost)
+	if (d->listener->lost && !d->reload) /* a reload probes on the listener: not now */
 		relisten(d);
 	else
 		dx_rdma_devices_sync();
@@ -194,48 +197,74 @@ static void on_listener_lost(void *arg)
 	dxd_notify_status(d);
 }
 
-int dxd_reload(struct dxd *d, struct dxbuf *errs)
-{
-	struct dx_listener *nl = NULL;
-	struct dx_exports *nx = NULL;
+/*
+ * A reload (issue 19 §3) reads the file and makes a listener for a new
+ * address in the loop, which is quick; opening the exports is not (a probe
+ * file each, MR registrations, the ODP self-test, which may poll for up to
+ * 2 s), so that runs on a thread of its own while the loop serves clients,
+ * recall deadlines and the control socket. The switch happens back in the
+ * loop. One reload at a time; the thread touches nothing the loop owns but
+ * the listener it probes on, which the loop keeps until the reload ends.
+ */
+struct dx_reload {
+	struct dxd *d;
 	struct dx_config *nc;
+	struct dx_listener *nl;         /* for a new address; serves from the switch on */
+	struct dx_listener *on;         /* where the exports are probed (held meanwhile) */
+	struct dx_exports *nx;
+	struct dxbuf errs;
 	int ret;
+	pthread_t thread;
+	int efd;                        /* the thread's "done", for the loop */
+	struct event *ev;
+	dxd_reload_done done;
+	void *arg;
+};
 
-	sd_notify(0, "RELOADING=1");
-	log_notice("reloading %s", d->config_file);
-	ret = dx_config_load(d->config_file, &nc, errs);
-	if (ret)
-		goto out_failed;
-	ret = check_recall_timeout(d, nc);
+static void reload_free(struct dx_reload *r)
+{
+	if (r->ev)
+		event_free(r->ev);
+	if (r->efd >= 0)
+		close(r->efd);
+	dx_exports_close(&r->nx);
+	dx_listener_free(&r->nl);
+	dx_config_free(&r->nc);
+	dxbuf_release(&r->errs);
+	free(r);
+}
+
+/* The end of reload R (RET: 0, or why it failed, said in R->errs), in the loop. */
+static void reload_end(struct dx_reload *r, int ret)
+{
+	struct dxd *d = r->d;
+
+	d->reload = NULL;
 	if (ret) {
-		dxbuf_printf(errs, "%s: recall_timeout_ms is not below fs.lease-break-time\n", d->config_file);
-		goto out_free_config;
+		d->reloads_failed++;
+		log_err("reload of %s failed; the running configuration stays", d->config_file);
+		log_lines(LOG_ERR, dxbuf_str(&r->errs));
 	}
-	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) != 0 || strcmp(nc->ctl_group, d->cfg->ctl_group) != 0)
-		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
-	if (strcmp(nc->listen_address, d->cfg->listen_address) != 0 || nc->listen_port != d->cfg->listen_port) {
-		ret = dx_listener_new(d->base, nc, on_cm_event, d, false, &nl);
-		if (ret) {
-			dxbuf_printf(errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,
-				      nc->listen_address, (long long)nc->listen_port, strerror(-ret));
-			goto out_free_config;
-		}
-	}
-	if (!nl && d->listener->lost) {
-		ret = -ENODEV;
-		dxbuf_printf(errs, "%s: the RDMA device of %s is gone: reload once it is back\n", d->config_file,
-			      d->listener->addr);
-		goto out_free_config;
-	}
-	ret = dx_exports_open(nc, nl ? nl : d->listener, &nx, errs);
-	if (ret)
-		goto out_free_listener;
+	sd_notify(0, "READY=1");
+	if (r->done)
+		r->done(r->arg, ret, dxbuf_str(&r->errs));
+	reload_free(r);
+}
+
+/* The switch: everything is in place, nothing can fail any more. */
+static void reload_switch(struct dx_reload *r)
+{
+	struct dxd *d = r->d;
+	struct dx_exports *nx = r->nx;
 
 	repoint_exports(d, nx);
 	dx_exports_close(&d->exports);
 	d->exports = nx;
-	if (nl) {
-		nl->on_lost = on_listener_lost;
+	r->nx = NULL;
+	if (r->nl) {
+		r->nl->on_lost = on_listener_lost;
+		if (event_add(r->nl->ev, NULL)) /* it serves from now on */
+			log_err("event_add (the new listener): connection requests to %s wait", r->nl->addr);
 		/* Connections live on the old listener's device and channel: it
 		 * stays (refusing new ones) until its clients have given their
 		 * layouts back and gone. */
@@ -243,38 +272,153 @@ int dxd_reload(struct dxd *d, struct dxbuf *errs)
 			dx_conns_destroy_of(d, d->retired); /* a second move while the first drains */
 		dx_listener_free(&d->retired);
 		d->retired = d->listener;
-		d->listener = nl;
+		d->listener = r->nl;
+		r->nl = NULL;
 		dx_conns_drain(d, d->retired);
 	}
 	dx_config_free(&d->cfg);
-	d->cfg = nc;
+	d->cfg = r->nc;
+	r->nc = NULL;
 	dx_conns_reload_access(d);
 	dx_conns_rearm_keepalive(d);
-	dx_log_set_level(log_prio_of_level[nc->log_level]);
+	dx_log_set_level(log_prio_of_level[d->cfg->log_level]);
 	d->reloads++;
 	log_notice("reloaded %s: %zu export%s", d->config_file, nx->n, nx->n == 1 ? "" : "s");
-	sd_notify(0, "READY=1");
 	dxd_notify_status(d);
+}
+
+static void *reload_probe(void *arg)
+{
+	struct dx_reload *r = arg;
+	uint64_t one = 1;
+
+	r->ret = dx_exports_open(r->nc, r->on, &r->nx, &r->errs);
+	if (write(r->efd, &one, sizeof(one)) != sizeof(one))
+		abort(); /* an eventfd write of 1 cannot fail: the loop would never hear */
+	return NULL;
+}
+
+/* The probes are done: switch, or say why not. EXITING: at the exit,
+ * where the thread was waited for. */
+static void reload_complete(struct dx_reload *r, bool exiting)
+{
+	struct dxd *d = r->d;
+	int ret;
+
+	pthread_join(r->thread, NULL);
+	dx_listener_release(r->on);
+	ret = r->ret;
+	if (!ret && (exiting || d->stopping)) {
+		ret = -ECANCELED;
+		dxbuf_printf(&r->errs, "%s: daxrdmad is shutting down\n", d->config_file);
+	} else if (!ret && !r->nl && d->listener->lost) {
+		ret = -ENODEV;
+		dxbuf_printf(&r->errs, "%s: the RDMA device of %s went away during the reload\n", d->config_file,
+			     d->listener->addr);
+	}
+	if (!ret)
+		reload_switch(r);
+	reload_end(r, ret);
+}
+
+static void on_reload_probed(evutil_socket_t fd, short what, void *arg)
+{
+	reload_complete(arg, false);
+}
+
+/* The quick half, in the loop: the file, the lease-break-time, a listener. */
+static int reload_prepare(struct dx_reload *r)
+{
+	struct dxd *d = r->d;
+	struct dx_config *nc;
+	int ret;
+
+	ret = dx_config_load(d->config_file, &r->nc, &r->errs);
+	if (ret)
+		return ret;
+	nc = r->nc;
+	ret = check_recall_timeout(d, nc);
+	if (ret) {
+		dxbuf_printf(&r->errs, "%s: recall_timeout_ms is not below fs.lease-break-time\n", d->config_file);
+		return ret;
+	}
+	if (strcmp(nc->ctl_socket, d->cfg->ctl_socket) != 0 || strcmp(nc->ctl_group, d->cfg->ctl_group) != 0)
+		log_warn("reload: ctl.socket and ctl.group take effect at the next start");
+	if (strcmp(nc->listen_address, d->cfg->listen_address) != 0 || nc->listen_port != d->cfg->listen_port) {
+		ret = dx_listener_new(d->base, nc, on_cm_event, d, false, &r->nl);
+		if (ret) {
+			dxbuf_printf(&r->errs, "%s: cannot listen on %s port %lld: %s\n", d->config_file,
+				     nc->listen_address, (long long)nc->listen_port, strerror(-ret));
+			return ret;
+		}
+		/* Connection requests wait in its backlog until the switch. */
+		event_del(r->nl->ev);
+	}
+	if (!r->nl && d->listener->lost) {
+		dxbuf_printf(&r->errs, "%s: the RDMA device of %s is gone: reload once it is back\n", d->config_file,
+			     d->listener->addr);
+		return -ENODEV;
+	}
+	r->on = r->nl ? r->nl : d->listener;
+	return 0;
+}
+
+int dxd_reload(struct dxd *d, dxd_reload_done done, void *arg)
+{
+	struct dx_reload *r;
+	int ret;
+
+	if (d->reload)
+		return -EBUSY;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return dx_log_fail("calloc (reload)", -ENOMEM);
+	*r = (struct dx_reload){ .d = d, .efd = -1, .done = done, .arg = arg, .errs = DXBUF_INIT };
+	d->reload = r;
+	sd_notify(0, "RELOADING=1");
+	log_notice("reloading %s", d->config_file);
+	ret = reload_prepare(r);
+	if (ret)
+		goto fail;
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->efd < 0) {
+		ret = dx_log_fail("eventfd (reload)", -errno);
+		goto fail;
+	}
+	r->ev = event_new(d->base, r->efd, EV_READ, on_reload_probed, r);
+	if (!r->ev || event_add(r->ev, NULL)) {
+		ret = dx_log_fail("event_add (reload)", -ENOMEM);
+		goto fail;
+	}
+	dx_listener_hold(r->on);
+	ret = -pthread_create(&r->thread, NULL, reload_probe, r);
+	if (ret) {
+		dx_log_fail("pthread_create (reload)", ret);
+		dx_listener_release(r->on);
+		goto fail;
+	}
 	return 0;
 
-out_free_listener:
-	dx_listener_free(&nl);
-out_free_config:
-	dx_config_free(&nc);
-out_failed:
-	d->reloads_failed++;
-	log_err("reload of %s failed; the running configuration stays", d->config_file);
-	log_lines(LOG_ERR, dxbuf_str(errs));
-	sd_notify(0, "READY=1");
-	return ret;
+fail:
+	if (!dxbuf_str(&r->errs)[0])
+		dxbuf_printf(&r->errs, "%s: %s\n", d->config_file, strerror(-ret));
+	reload_end(r, ret);
+	return 0;
+}
+
+/* At exit: a reload still probing is waited for, and fails. */
+static void reload_finish_at_exit(struct dxd *d)
+{
+	if (d->reload) /* only a probing reload outlasts its turn */
+		reload_complete(d->reload, true);
 }
 
 static void on_sighup(evutil_socket_t sig, short what, void *arg)
 {
-	struct dxbuf errs = DXBUF_INIT;
+	struct dxd *d = arg;
 
-	dxd_reload(arg, &errs);
-	dxbuf_release(&errs);
+	if (dxd_reload(d, NULL, NULL) == -EBUSY)
+		log_warn("SIGHUP: a reload is running already; send it again once it is done");
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
@@ -346,6 +490,7 @@ static int start_watchdog(struct dxd *d)
 
 static void dxd_fini(struct dxd *d)
 {
+	reload_finish_at_exit(d); /* it may answer a control request */
 	dx_ctlsock_free(&d->ctl);
 	if (d->listener)
 		dx_conns_destroy_all(d);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "daemon/conn.h"
@@ -334,13 +335,16 @@ static unsigned int allocate_device(struct req_ctx *r, const struct dx_file *f, 
 }
 
 /*
- * An ALLOCATE is a background job (issue 19 §3): each slice reserves
- * DX_ALLOC_SLICE bytes beyond what is allocated already (KEEP_SIZE), and
- * the size changes, if at all, once after the last slice. It belongs to its
- * handle: closing or revoking the handle cancels it, and a lease break on
- * the file stops it (BUSY_LOCAL, like a LAYOUT_GET).
+ * An ALLOCATE is a background job (issue 19 §3): each slice reserves part
+ * of the range beyond what is allocated already (KEEP_SIZE), and the size
+ * changes, if at all, once after the last slice. What a byte costs depends
+ * on the file system (XFS only notes extents; tmpfs zeroes every page), so
+ * a slice's length follows its time: doubled while a slice takes less than
+ * a quarter of a work turn, halved while it takes more than a turn. The job
+ * belongs to its handle: closing or revoking the handle cancels it, and a
+ * lease break on the file stops it (BUSY_LOCAL, like a LAYOUT_GET).
  */
-#define DX_ALLOC_SLICE (64ull << 20)
+#define DX_ALLOC_SLICE_MAX (1ull << 30)
 
 struct alloc_job {
 	struct dx_work w;        /* first: the work queue hands it back */
@@ -348,6 +352,7 @@ struct alloc_job {
 	struct dx_handle *h;
 	uint64_t tag;
 	uint64_t off, end, next; /* [off, end), reserved up to next */
+	uint64_t slice;          /* the next slice's length */
 	bool setsize;
 };
 
@@ -360,7 +365,8 @@ static int alloc_step(struct dx_work *w)
 {
 	struct alloc_job *j = alloc_job_of(w);
 	struct dx_file *f = j->h->f;
-	uint64_t len = j->end - j->next < DX_ALLOC_SLICE ? j->end - j->next : DX_ALLOC_SLICE;
+	uint64_t len = j->end - j->next < j->slice ? j->end - j->next : j->slice;
+	int64_t took = dx_now_us();
 
 	if (j->c->d->stopping)
 		return -ESHUTDOWN;
@@ -370,6 +376,11 @@ static int alloc_step(struct dx_work *w)
 	    fallocate(f->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->next, (off_t)len))
 		return -errno;
 	j->next += len;
+	took = dx_now_us() - took;
+	if (took < DX_WORK_TURN_US / 4 && j->slice < DX_ALLOC_SLICE_MAX)
+		j->slice *= 2;
+	else if (took > DX_WORK_TURN_US && j->slice > DX_WORK_SLICE)
+		j->slice /= 2;
 	return j->next < j->end;
 }
 
@@ -456,9 +467,10 @@ static unsigned int op_allocate(struct req_ctx *r)
 	if (!j)
 		return fail(r, DXP_E_IO, "out of memory");
 	*j = (struct alloc_job){ .w.ops = &alloc_ops, .c = r->c, .h = h, .tag = r->req->hdr.tag, .off = q->off,
-				 .end = q->off + q->len, .next = q->off, .setsize = q->flags & DXP_ALLOC_SETSIZE };
+				 .end = q->off + q->len, .next = q->off, .slice = DX_WORK_SLICE,
+				 .setsize = q->flags & DXP_ALLOC_SETSIZE };
 	h->job = &j->w;
-	if (q->len <= DX_ALLOC_SLICE)
+	if (q->len <= DX_WORK_SLICE)
 		dx_work_run_small(r->c->d, &j->w); /* one slice: answered right here */
 	else
 		dx_work_queue(r->c->d, &j->w);

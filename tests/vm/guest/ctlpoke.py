@@ -5,7 +5,11 @@ ctlpoke.py hangup N       send N status requests, each closed before its reply
 ctlpoke.py trickle N      open N connections and send a request one byte a
                           second on each; print OPEN N, then CLOSED K after S
                           when the daemon has closed K of them (12 s at most)
+ctlpoke.py watch STOPFILE a status request every 20 ms, each timed from the
+                          connect to the reply's last byte, until STOPFILE
+                          exists (60 s at most): WORST ms=N of K
 """
+import os
 import socket
 import struct
 import sys
@@ -66,5 +70,34 @@ def trickle(n):
     print("CLOSED", len(closed), "after", round(time.time() - t0, 1), flush=True)
 
 
+def answer_ms(req):
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(PATH)
+    s.sendall(req)
+    hdr = b""
+    while len(hdr) < 16:
+        hdr += s.recv(16 - len(hdr))
+    left = struct.unpack("<IiII", hdr)[2]
+    while left:
+        left -= len(s.recv(left))
+    s.close()
+    return (time.monotonic() - t0) * 1000
+
+
+def watch(stopfile):
+    req = request(["status"])
+    worst, k, t0 = 0.0, 0, time.monotonic()
+    while not os.path.exists(stopfile) and time.monotonic() - t0 < 60:
+        worst = max(worst, answer_ms(req))
+        k += 1
+        time.sleep(0.02)
+    print("WORST ms=%d of %d" % (round(worst), k), flush=True)
+
+
 if __name__ == "__main__":
-    {"hangup": hangup, "trickle": trickle}[sys.argv[1]](int(sys.argv[2]))
+    if sys.argv[1] == "watch":
+        watch(sys.argv[2])
+    else:
+        {"hangup": hangup, "trickle": trickle}[sys.argv[1]](int(sys.argv[2]))

@@ -28,6 +28,8 @@
  *        With DX_AGAIN set, after the recall it asks for the layout again
  *        on the same handle: AGAIN OK or AGAIN ERR NAME.
  *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
+ *   dx-client HOST EXPORT PATH allocate OFF LEN   OPEN CREATE RW, ALLOCATE [OFF, +LEN):
+ *        ALLOCATED ms=T (from the OPEN)
  *   dx-client HOST EXPORT PATH layouts N LEN   READ layouts of LEN bytes at 0, LEN,
  *        2 LEN...: GOT N (or GOT K and ERR layout_get NAME at=K), then wait
  *        for $DX_GO (30 s at most)
@@ -384,6 +386,21 @@ static int do_create(struct daxrdma_client *c, const char *ex, const char *path,
 	return daxrdma_close(&f) ? 1 : 0;
 }
 
+static int do_allocate(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len)
+{
+	struct daxrdma_file *f;
+	int64_t t0 = dxc_now_ms();
+	int ret = daxrdma_open(c, ex, path, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+
+	if (ret)
+		return fail("open", ret);
+	ret = daxrdma_allocate(f, off, len);
+	if (ret)
+		return fail("allocate", ret);
+	printf("ALLOCATED ms=%lld\n", (long long)(dxc_now_ms() - t0));
+	return daxrdma_close(&f) ? 1 : 0;
+}
+
 static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
 		   unsigned int seed, const char *mode, int iomode)
 {
@@ -596,6 +613,8 @@ int main(int argc, char **argv)
 	else if (strcmp(act, "hold") == 0 && (argc == 9 || argc == 10))
 		ret = do_hold(c, argv[2], argv[3], num(argv[5]), num(argv[6]), (unsigned int)num(argv[7]), argv[8],
 			      argc == 10 && strcmp(argv[9], "read") == 0 ? DAXRDMA_READ : DAXRDMA_RW);
+	else if (strcmp(act, "allocate") == 0 && argc == 7)
+		ret = do_allocate(c, argv[2], argv[3], num(argv[5]), num(argv[6]));
 	else if (strcmp(act, "create") == 0 && argc == 6)
 		ret = do_create(c, argv[2], argv[3], (unsigned int)strtoul(argv[5], NULL, 8));
 	else if (strcmp(act, "busy") == 0 && argc == 7)

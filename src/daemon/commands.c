@@ -329,8 +329,12 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 	}
 	if (path) {
 		only = find_file(d, peer, path, &ret, msg);
-		if (!only)
-			return ret == -ENOENT ? 0 : ret; /* no client has it: no layouts */
+		if (!only && ret != -ENOENT)
+			return ret;
+		if (!only) { /* no client has it: no layouts, and no next page */
+			dxbuf_release(msg);
+			return 0;
+		}
 		for (l = file_resume(d, only, &p); l; l = TAILQ_NEXT(l, by_file))
 			if (!page_add(&p, l))
 				break;

@@ -1,11 +1,11 @@
 /* daxrdmad: serves files on persistent memory to RDMA clients. See daxrdmad(8). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -371,8 +371,13 @@ int dxd_reload(struct dxd *d, dxd_reload_done done, void *arg)
 	if (d->reload)
 		return -EBUSY;
 	r = calloc(1, sizeof(*r));
-	if (!r)
-		return dx_log_fail("calloc (reload)", -ENOMEM);
+	if (!r) {
+		dx_log_fail("calloc (reload)", -ENOMEM);
+		d->reloads_failed++;
+		if (done)
+			done(arg, -ENOMEM, "out of memory for a reload\n");
+		return 0;
+	}
 	*r = (struct dx_reload){ .d = d, .efd = -1, .done = done, .arg = arg, .errs = DXBUF_INIT };
 	d->reload = r;
 	sd_notify(0, "RELOADING=1");

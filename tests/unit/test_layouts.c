@@ -1413,6 +1413,7 @@ static void allocate__stops_when_a_local_process_wants_the_file(void **state)
 	assert_int_equal(allocate(c, 1, 1 << 20, BIG_ALLOC, 0), DX_SESSION_LATER);
 	n_sent = 0;
 	break_lease("a");
+	usleep(20000); /* the watcher thread notes it; the loop sees it before any slice */
 	loop_until(R->d.work.n == 0, 5000);
 	assert_int_equal(R->d.work.n, 0);
 	for (unsigned int i = 0; i < n_sent; i++) {

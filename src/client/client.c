@@ -136,6 +136,10 @@ void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason, uint64_t rec
 	l->state = DXC_LAYOUT_RECALLED;
 	l->recall_reason = (int)reason;
 	l->recall_id = recall_id;
+	if (l->in_run) { /* its recall_link is the run's until the run ends */
+		l->recalled_again = true;
+		return;
+	}
 	l->recall_queued = true;
 	TAILQ_INSERT_TAIL(&l->file->c->recalled, l, recall_link);
 }
@@ -447,7 +451,25 @@ static int send_recall_return(struct daxrdma_client *c, uint64_t rid, bool clean
  * queue: each run gets its callbacks, then goes back in one RECALL_RETURN
  * if the library returns all of it, or layout by layout if the application
  * keeps some (DAXRDMA_RECALL_DEFER) for its own daxrdma_layout_return().
+ * A callback may close a layout's file or return a layout of the run: the
+ * run holds their memory (in_run) and frees what went (gone) at its end.
  */
+static void run_end(struct dxc_run *run)
+{
+	struct daxrdma_layout *l, *next;
+
+	TAILQ_FOREACH_SAFE(l, run, recall_link, next) {
+		l->in_run = false;
+		if (l->gone) {
+			free(l);
+		} else if (l->recalled_again) {
+			l->recalled_again = false;
+			l->recall_queued = true;
+			TAILQ_INSERT_TAIL(&l->file->c->recalled, l, recall_link);
+		}
+	}
+}
+
 void dxc_handle_recalls(struct daxrdma_client *c)
 {
 	struct daxrdma_layout *l;
@@ -456,7 +478,7 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 		return;
 	c->in_recall = true;
 	while ((l = TAILQ_FIRST(&c->recalled))) {
-		TAILQ_HEAD(, daxrdma_layout) run = TAILQ_HEAD_INITIALIZER(run);
+		struct dxc_run run = TAILQ_HEAD_INITIALIZER(run);
 		uint64_t rid = l->recall_id;
 		bool all = true, clean = true;
 
@@ -465,22 +487,26 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 
 			TAILQ_REMOVE(&c->recalled, l, recall_link);
 			l->recall_queued = false;
+			l->in_run = true;
+			TAILQ_INSERT_TAIL(&run, l, recall_link);
 			if (c->opts.recall)
 				action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
-			l->return_now = action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED;
-			all = all && l->return_now;
-			clean = clean && dxc_layout_clean(l);
-			TAILQ_INSERT_TAIL(&run, l, recall_link);
+			/* What the application closed or returned is back already. */
+			l->return_now = !l->gone && action == DAXRDMA_RECALL_RETURN && l->state == DXC_LAYOUT_RECALLED;
+			all = all && (l->gone || l->return_now);
+			clean = clean && (l->gone || dxc_layout_clean(l));
 		}
 		if (rid && all) {
 			send_recall_return(c, rid, clean);
 			TAILQ_FOREACH(l, &run, recall_link)
-				l->state = DXC_LAYOUT_RETURNED;
-			continue;
+				if (!l->recalled_again) /* else got again meanwhile, under another stateid */
+					l->state = DXC_LAYOUT_RETURNED;
+		} else {
+			TAILQ_FOREACH(l, &run, recall_link)
+				if (l->return_now && !l->gone)
+					dxc_layout_send_return(l);
 		}
-		TAILQ_FOREACH(l, &run, recall_link)
-			if (l->return_now)
-				dxc_layout_send_return(l);
+		run_end(&run);
 	}
 	c->in_recall = false;
 }

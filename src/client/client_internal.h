@@ -38,6 +38,9 @@ struct daxrdma_layout {
 	uint32_t mr_mode;
 	enum dxc_layout_state state;
 	bool recall_queued;
+	bool in_run;              /* dxc_handle_recalls() holds it: its memory stays until the run ends */
+	bool gone;                /* ... though the application closed its file or returned it meanwhile */
+	bool recalled_again;      /* ... and got it again, and it was recalled again: queued at the end */
 	bool return_now;          /* dxc_handle_recalls(): the library gives it back */
 	int recall_reason;
 	uint64_t recall_id;       /* the FILE_RECALL it is part of (0: a LAYOUT_RECALL) */
@@ -49,6 +52,9 @@ static inline bool dxc_layout_clean(const struct daxrdma_layout *l)
 {
 	return l->dirty_lo == l->dirty_hi;
 }
+
+/* The layouts of one recall, while their callbacks run (recall_link). */
+TAILQ_HEAD(dxc_run, daxrdma_layout);
 
 struct daxrdma_file {
 	TAILQ_ENTRY(daxrdma_file) link;
@@ -126,6 +132,9 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 void dxc_handle_recalls(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */
 int dxc_layout_send_return(struct daxrdma_layout *l);
+/* Unlink L from its file and the recall queue and free it (or, while a
+ * recall run holds it, mark it gone: the run frees it). */
+void dxc_layout_free(struct daxrdma_layout *l);
 /* OPEN F again on a new connection (its path, read-only or RDWR, never
  * creating or truncating); on failure F is stale. */
 int dxc_file_reopen(struct daxrdma_file *f);

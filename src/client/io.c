@@ -143,14 +143,19 @@ int dxc_file_reopen(struct daxrdma_file *f)
 	return ret;
 }
 
-static void layout_free(struct daxrdma_layout *l)
+void dxc_layout_free(struct daxrdma_layout *l)
 {
 	struct daxrdma_client *c = l->file->c;
 
 	if (l->recall_queued)
 		TAILQ_REMOVE(&c->recalled, l, recall_link);
+	l->recall_queued = false;
 	TAILQ_REMOVE(&l->file->layouts, l, link);
-	free(l);
+	l->file = NULL;
+	if (l->in_run)
+		l->gone = true; /* a recall callback closed or returned it */
+	else
+		free(l);
 }
 
 DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
@@ -166,7 +171,7 @@ DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 	f = *file;
 	/* CLOSE returns the layouts on the daemon's side too. */
 	TAILQ_FOREACH_SAFE(l, &f->layouts, link, next)
-		layout_free(l);
+		dxc_layout_free(l);
 	if (f->c->connected && !f->c->broken && !f->stale) {
 		req.u.fh.fh = f->fh;
 		ret = dxc_call(f->c, &req, &rep, NULL);
@@ -330,7 +335,7 @@ DX_EXPORT int daxrdma_layout_return(struct daxrdma_layout **layout)
 	l = *layout;
 	c = l->file->c;
 	ret = c->broken ? 0 : dxc_layout_send_return(l);
-	layout_free(l);
+	dxc_layout_free(l);
 	*layout = NULL;
 	dxc_handle_recalls(c);
 	return ret;

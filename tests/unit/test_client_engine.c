@@ -219,6 +219,65 @@ static void on_message__bye__breaks_the_connection(void **state)
 	daxrdma_client_delete(&c);
 }
 
+/* Recall callbacks that do what an application may do (issue 26 §1). */
+struct in_callback {
+	struct daxrdma_file *close;       /* close this file in the first callback */
+	struct daxrdma_layout *give_back; /* return this layout in the second */
+	unsigned int calls;
+};
+
+static int callback(void *arg, struct daxrdma_layout *l, int reason)
+{
+	struct in_callback *cb = arg;
+
+	if (++cb->calls == 1 && cb->close)
+		assert_int_equal(daxrdma_close(&cb->close), 0);
+	if (cb->calls == 2 && cb->give_back)
+		daxrdma_layout_return(&cb->give_back);
+	return DAXRDMA_RECALL_RETURN;
+}
+
+/* A callback that closes the recalled layout's file: the layout, the rest
+ * of its recall and the file go, and nothing touches them after (ASan's
+ * build saw a use after free here). */
+static void recall_callback__may_close_the_file(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct in_callback cb = { .close = file_with_layouts(c, 1) };
+	struct dxp_msg m = file_recall(77, 1, 6);
+	struct dxp_msg r = recall(9);
+
+	file_with_layouts(c, 2);
+	c->opts.recall = callback;
+	c->opts.recall_arg = &cb;
+	feed(c, &m);
+	feed(c, &r);                             /* and the file's third layout alone, behind it */
+	dxc_handle_recalls(c);
+	assert_int_equal(cb.calls, 1);           /* the others went with the file */
+	assert_null(cb.close);
+	assert_true(TAILQ_EMPTY(&c->recalled));
+	daxrdma_client_delete(&c);
+}
+
+/* A callback that returns an earlier layout of the same recall. */
+static void recall_callback__may_return_another_layout_of_the_recall(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct daxrdma_file *f = file_with_layouts(c, 1);
+	struct in_callback cb = { .give_back = TAILQ_FIRST(&f->layouts) };
+	struct dxp_msg m = file_recall(77, 1, 9);
+
+	c->opts.recall = callback;
+	c->opts.recall_arg = &cb;
+	feed(c, &m);
+	dxc_handle_recalls(c);
+	assert_int_equal(cb.calls, 3);
+	assert_null(cb.give_back);
+	assert_true(TAILQ_EMPTY(&c->recalled));
+	assert_int_equal(TAILQ_FIRST(&f->layouts)->sid.id, 6); /* the returned one is gone */
+	daxrdma_client_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +289,8 @@ int main(void)
 		cmocka_unit_test(on_message__reply_with_another_tag__is_ignored),
 		cmocka_unit_test(on_message__malformed__is_ignored),
 		cmocka_unit_test(on_message__bye__breaks_the_connection),
+		cmocka_unit_test(recall_callback__may_close_the_file),
+		cmocka_unit_test(recall_callback__may_return_another_layout_of_the_recall),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

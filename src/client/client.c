@@ -755,6 +755,10 @@ DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const 
 		return -EINVAL;
 	if (c->connected || c->ec)
 		return -EISCONN;
+	/* The daemon numbers handles per connection: files of an earlier one
+	 * would name whatever the new one opens (issue 26 §3). */
+	if (!TAILQ_EMPTY(&c->files))
+		return -EBUSY;
 	h = strdup(host);
 	if (!h || (port && !(p = strdup(port)))) {
 		free(h);

@@ -278,6 +278,20 @@ static void recall_callback__may_return_another_layout_of_the_recall(void **stat
 	daxrdma_client_delete(&c);
 }
 
+/* Issue 26 §3: after a failed reconnect, a connect would number its
+ * handles from 1 again, and the old files' handles would name new files. */
+static void connect__with_files_of_an_earlier_connection__is_refused(void **state)
+{
+	struct daxrdma_client *c = new_client();
+	struct daxrdma_file *f = file_with_layouts(c, 1); /* left from a lost connection */
+
+	assert_int_equal(daxrdma_connect(c, "192.0.2.1", NULL), -EBUSY);
+	assert_int_equal(daxrdma_close(&f), 0);
+	/* none left: it tries (and fails here, with no RDMA device) */
+	assert_int_not_equal(daxrdma_connect(c, "192.0.2.1", NULL), -EBUSY);
+	daxrdma_client_delete(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +305,7 @@ int main(void)
 		cmocka_unit_test(on_message__bye__breaks_the_connection),
 		cmocka_unit_test(recall_callback__may_close_the_file),
 		cmocka_unit_test(recall_callback__may_return_another_layout_of_the_recall),
+		cmocka_unit_test(connect__with_files_of_an_earlier_connection__is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -843,29 +843,45 @@ static bool rdma_drained(struct daxrdma_client *c)
 	return c->rdma_outstanding == 0;
 }
 
+int dxc_rdma_wait(struct daxrdma_client *c)
+{
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+	int ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
+
+	if (!c->rdma_outstanding)
+		return ret;
+	dxc_log(c, LOG_ERR, "%u RDMA request%s not complete within %d ms: the connection is given up, so that "
+		"none can run later", c->rdma_outstanding, c->rdma_outstanding == 1 ? "" : "s", c->opts.timeout_ms);
+	dxc_break(c, "an RDMA request timed out");
+	/* The error state flushes every request posted: once the flushes are
+	 * in, none of them can read or write memory any more. */
+	if (c->id->qp && ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE) == 0)
+		dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
+	if (c->rdma_outstanding) {
+		dxc_log(c, LOG_ERR, "the flushes did not come either: destroying the QP");
+		rdma_destroy_qp(c->id); /* its work ends with it */
+		c->rdma_outstanding = 0;
+	}
+	return ret ? ret : -ETIMEDOUT;
+}
+
 int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, void *buf, size_t len)
 {
-	int ret;
+	int ret, wret;
 
 	if (!c->connected || len > DXC_STAGE_SLOT)
 		return -EINVAL;
 	if (write)
 		memcpy(c->stage, buf, len);
 	ret = dxc_rdma_chunks(c, write, raddr, rkey, len);
-	if (ret)
-		return ret;
 	/* A failed RDMA op breaks the connection; its completion still counts. */
-	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
+	wret = dxc_rdma_wait(c);
+	ret = ret ? ret : wret;
 	if (ret)
 		return ret;
 	if (!write && c->rdma_status == IBV_WC_SUCCESS)
 		memcpy(buf, c->stage, len);
 	return c->rdma_status;
-}
-
-static bool sent(struct daxrdma_client *c)
-{
-	return c->rdma_outstanding == 0;
 }
 
 int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len)
@@ -886,7 +902,7 @@ int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len)
 	if (ret)
 		return -ret;
 	c->rdma_outstanding++;
-	return dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, sent);
+	return dxc_rdma_wait(c);
 }
 
 int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64_t tag, const struct dxp_msg **rep)

@@ -159,7 +159,17 @@ int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64
  * for a reply (replies that nobody waits for are logged as unexpected).
  */
 int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len);
-/* Post RDMA ops for up to DXC_STAGE_SLOTS chunks and wait for them; used by io.c. */
+/* Post RDMA ops for up to DXC_STAGE_SLOTS chunks of the staging buffer;
+ * used by io.c, which then waits with dxc_rdma_wait(). */
 int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len);
+/*
+ * Wait until every RDMA request posted is complete: 0 (c->rdma_status says
+ * how they ended), or an error. A call returns only when nothing it posted
+ * can still read or write memory (issue 26 §2): requests not complete
+ * within the client's timeout are flushed (the QP goes to the error state,
+ * or is destroyed if even the flushes do not come) and the connection is
+ * given up: -ETIMEDOUT.
+ */
+int dxc_rdma_wait(struct daxrdma_client *c);
 
 #endif

@@ -388,17 +388,12 @@ static int usable(struct daxrdma_layout *l)
 	return layout_get(l->file, l->off, l->len, l->iomode, l);
 }
 
-static bool drained(struct daxrdma_client *c)
-{
-	return c->rdma_outstanding == 0;
-}
-
 static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, size_t len)
 {
 	struct daxrdma_client *c;
 	const size_t batch = (size_t)DXC_STAGE_SLOTS * DXC_STAGE_SLOT;
 	char *p = buf;
-	int ret;
+	int ret, wret;
 
 	if (!l || (!buf && len))
 		return -EINVAL;
@@ -425,14 +420,13 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 			}
 		}
 		ret = dxc_rdma_chunks(c, write, l->raddr + (off - l->off), l->rkey, n);
-		if (ret)
-			break;
-		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, drained);
+		wret = dxc_rdma_wait(c); /* what was posted, even if not all of it */
+		ret = ret ? ret : wret;
 		if (ret == 0 && c->rdma_status != IBV_WC_SUCCESS)
 			ret = -EREMOTEIO;
 		if (ret) {
 			dxc_log(c, LOG_ERR, "RDMA %s at %llu: %s", write ? "WRITE" : "READ", (unsigned long long)off,
-				c->rdma_status != IBV_WC_SUCCESS ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
+				ret == -EREMOTEIO ? ibv_wc_status_str(c->rdma_status) : strerror(-ret));
 			break;
 		}
 		if (!write)

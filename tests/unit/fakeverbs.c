@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include "common/queue.h"
-#include "daemon/conn.h"
-#include "daemon/daemon.h"
 
 enum fv_call fv_calls[256];
 unsigned int fv_n_calls, fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;
@@ -93,6 +91,7 @@ unsigned int fv_mrs_live(bool remote_only, void (*fn)(struct ibv_mr *mr, void *a
 
 #define FV_CQ_RING 512u
 #define FV_RECV_MAX 64u
+#define FV_HELD_MAX 64u
 
 struct fv_channel {
 	struct ibv_comp_channel ch; /* first */
@@ -113,11 +112,15 @@ struct fv_peer {
 	bool has_qp, qp_error, muted, destroyed;
 	struct { uint64_t wr_id; void *addr; uint32_t len; } recv[FV_RECV_MAX]; /* posted, oldest first */
 	unsigned int recv_head, n_recv;
+	struct { struct ibv_send_wr wr; struct ibv_sge sge; } held[FV_HELD_MAX]; /* RDMA, oldest first */
+	unsigned int n_held;
 	uint8_t copy[DXP_MAX_MSG];
 };
 
 static fv_sent_fn *sent_hook;
 static void *sent_arg;
+static fv_rdma_fn *rdma_hook;
+static void *rdma_arg;
 static struct ibv_context device;
 static struct ibv_device_attr device_attr = { .max_qp_rd_atom = 16 };
 
@@ -125,6 +128,12 @@ void fv_set_sent_hook(fv_sent_fn *fn, void *arg)
 {
 	sent_hook = fn;
 	sent_arg = arg;
+}
+
+void fv_set_rdma_hook(fv_rdma_fn *fn, void *arg)
+{
+	rdma_hook = fn;
+	rdma_arg = arg;
 }
 
 static struct fv_peer *peer_of_qp(struct ibv_qp *qp)
@@ -191,15 +200,87 @@ static void flush_recvs(struct fv_peer *p)
 	}
 }
 
+static void flush_held(struct fv_peer *p)
+{
+	for (unsigned int i = 0; i < p->n_held; i++)
+		complete(p, p->held[i].wr.wr_id, IBV_WC_WR_FLUSH_ERR,
+			 p->held[i].wr.opcode == IBV_WR_RDMA_READ ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE, 0);
+	p->n_held = 0;
+}
+
+static void to_error(struct fv_peer *p)
+{
+	p->qp_error = true;
+	flush_recvs(p);
+	flush_held(p);
+}
+
+/* RDMA request WR of P ran with STATUS: its completion (an error always
+ * has one), and an error moves the QP to the error state. */
+static void rdma_done(struct fv_peer *p, const struct ibv_send_wr *wr, int status)
+{
+	if (status != IBV_WC_SUCCESS || ((wr->send_flags & IBV_SEND_SIGNALED) && !p->muted))
+		complete(p, wr->wr_id, (enum ibv_wc_status)status,
+			 wr->opcode == IBV_WR_RDMA_READ ? IBV_WC_RDMA_READ : IBV_WC_RDMA_WRITE, 0);
+	if (status != IBV_WC_SUCCESS)
+		to_error(p);
+}
+
+static int post_rdma(struct fv_peer *p, struct ibv_send_wr *wr)
+{
+	int status = rdma_hook ? rdma_hook(p, wr, rdma_arg) : IBV_WC_SUCCESS;
+
+	if (status != FV_RDMA_HOLD) {
+		rdma_done(p, wr, status);
+		return 0;
+	}
+	if (p->n_held == FV_HELD_MAX || wr->num_sge > 1)
+		return ENOMEM;
+	p->held[p->n_held].wr = *wr;
+	if (wr->num_sge)
+		p->held[p->n_held].sge = wr->sg_list[0];
+	p->held[p->n_held].wr.sg_list = &p->held[p->n_held].sge;
+	p->held[p->n_held].wr.next = NULL;
+	p->n_held++;
+	return 0;
+}
+
+unsigned int fv_peer_release(struct fv_peer *p)
+{
+	unsigned int n = p->n_held;
+
+	for (unsigned int i = 0; i < n && !p->qp_error; i++) {
+		int status = rdma_hook(p, &p->held[i].wr, rdma_arg);
+
+		rdma_done(p, &p->held[i].wr, status == FV_RDMA_HOLD ? IBV_WC_SUCCESS : status);
+	}
+	p->n_held = 0;
+	return n;
+}
+
+unsigned int fv_peer_held(const struct fv_peer *p)
+{
+	return p->n_held;
+}
+
 static int fv_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr, struct ibv_send_wr **bad)
 {
 	struct fv_peer *p = peer_of_qp(qp);
 	struct dxp_msg m;
 	const char *why;
+	int ret;
 
 	for (; wr; wr = wr->next) {
 		if (p->qp_error) {
 			complete(p, wr->wr_id, IBV_WC_WR_FLUSH_ERR, IBV_WC_SEND, 0);
+			continue;
+		}
+		if (wr->opcode == IBV_WR_RDMA_WRITE || wr->opcode == IBV_WR_RDMA_READ) {
+			ret = post_rdma(p, wr);
+			if (ret) {
+				*bad = wr;
+				return ret;
+			}
 			continue;
 		}
 		if (wr->opcode == IBV_WR_SEND) {
@@ -344,8 +425,7 @@ int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int mask)
 		if (qp->context == &device) { /* a fake peer's QP (tests may bring their own) */
 			struct fv_peer *p = peer_of_qp(qp);
 
-			p->qp_error = true;
-			flush_recvs(p);
+			to_error(p);
 		}
 	}
 	return 0;
@@ -362,7 +442,7 @@ int ibv_destroy_qp(struct ibv_qp *qp)
 		struct fv_peer *p = peer_of_qp(qp);
 
 		p->has_qp = false;
-		p->n_recv = 0;
+		p->n_recv = p->n_held = 0;
 	}
 	return 0;
 }
@@ -428,13 +508,6 @@ unsigned int fv_peer_cq_depth(const struct fv_peer *p)
 	return p->cq ? p->cq->n : 0;
 }
 
-void fv_cm_event(struct dxd *d, struct fv_peer *p, enum rdma_cm_event_type type)
-{
-	struct rdma_cm_event ev = { .event = type, .id = &p->id, .listen_id = d->listener->id };
-
-	dx_conn_cm_event(d, &ev);
-}
-
 int rdma_create_qp(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_init_attr *attr)
 {
 	struct fv_peer *p = (struct fv_peer *)((char *)id - offsetof(struct fv_peer, id));
@@ -456,7 +529,7 @@ void rdma_destroy_qp(struct rdma_cm_id *id)
 
 	p->has_qp = false;
 	p->cq = NULL; /* the daemon destroys its CQ next */
-	p->n_recv = 0;
+	p->n_recv = p->n_held = 0;
 	id->qp = NULL;
 }
 
@@ -487,9 +560,4 @@ int rdma_destroy_id(struct rdma_cm_id *id)
 int rdma_ack_cm_event(struct rdma_cm_event *event)
 {
 	return 0;
-}
-
-/* main.c's, which is not in the daemon library: STATUS= for systemd. */
-void dxd_notify_status(struct dxd *d)
-{
 }

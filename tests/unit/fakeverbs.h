@@ -62,8 +62,25 @@ void fv_peer_free(struct fv_peer *p);
  * in error). Larger than the slot: a local length error, as on a NIC. */
 int fv_peer_deliver(struct fv_peer *p, const void *bytes, size_t len);
 /* rdma_cm's event TYPE for P's id, handed to the daemon D as its listener's
- * channel would (CONNECT_REQUEST names D's listener's id). */
+ * channel would (CONNECT_REQUEST names D's listener's id). In fakedaemon.c,
+ * which is linked with the daemon's modules only. */
 void fv_cm_event(struct dxd *d, struct fv_peer *p, enum rdma_cm_event_type type);
+/*
+ * The NIC's side of an RDMA WRITE or READ that P's QP posted (WR: its
+ * opcode, one local sge, remote address and rkey): the hook moves the bytes
+ * and returns the completion's status (an error moves the QP to the error
+ * state, as on a NIC), or FV_RDMA_HOLD to keep the request posted, as a
+ * stalled responder does, until fv_peer_release() runs it: then it reads
+ * or writes the local buffer as it is at that time. A QP moved to the error
+ * state flushes what it holds, a destroyed one drops it. Without a hook
+ * every request completes at once and moves nothing.
+ */
+#define FV_RDMA_HOLD (-1)
+typedef int fv_rdma_fn(struct fv_peer *p, const struct ibv_send_wr *wr, void *arg);
+void fv_set_rdma_hook(fv_rdma_fn *fn, void *arg);
+/* Run what P holds, oldest first (the hook may not hold it again): how many. */
+unsigned int fv_peer_release(struct fv_peer *p);
+unsigned int fv_peer_held(const struct fv_peer *p);
 /* A muted peer completes nothing: no send, no keepalive is acknowledged. */
 void fv_peer_mute(struct fv_peer *p, bool muted);
 /* Completions waiting in P's CQ that the daemon has not polled yet. */

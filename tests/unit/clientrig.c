@@ -1,0 +1,237 @@
+#include "clientrig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cr_file *cr_file(struct crig *r, const char *path, bool make)
+{
+	struct cr_file *free_slot = NULL;
+
+	for (unsigned int i = 0; i < CR_FILES; i++) {
+		if (strcmp(r->files[i].path, path) == 0)
+			return &r->files[i];
+		if (!free_slot && !r->files[i].path[0])
+			free_slot = &r->files[i];
+	}
+	if (!make || !free_slot || strlen(path) >= sizeof(free_slot->path))
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	snprintf(free_slot->path, sizeof(free_slot->path), "%s", path);
+	free_slot->ino = ++r->next_ino;
+	return free_slot;
+}
+
+static struct cr_file *file_of(struct crig *r, uint64_t fh)
+{
+	return fh && fh < CR_HANDLES && r->handle_file[fh] >= 0 ? &r->files[r->handle_file[fh]] : NULL;
+}
+
+static struct cr_layout *layout_by_id(struct crig *r, uint64_t id)
+{
+	for (unsigned int i = 0; i < CR_LAYOUTS; i++)
+		if (r->layouts[i].live && r->layouts[i].id == id)
+			return &r->layouts[i];
+	return NULL;
+}
+
+/* A new connection: the daemon numbers its handles from 1 again, and what
+ * the old one held is gone. */
+static void new_connection(struct crig *r, struct fv_peer *p)
+{
+	r->p = p;
+	r->next_fh = 0;
+	for (unsigned int i = 0; i < CR_HANDLES; i++)
+		r->handle_file[i] = -1;
+	for (unsigned int i = 0; i < CR_LAYOUTS; i++)
+		r->layouts[i].live = false;
+}
+
+static unsigned int op_open(struct crig *r, const struct dxp_msg *m, struct dxp_msg *rep)
+{
+	char path[64];
+	struct cr_file *f;
+
+	snprintf(path, sizeof(path), "%.*s", (int)m->u.open.path_len, m->s2);
+	f = cr_file(r, path, m->u.open.flags & DXP_OPEN_CREATE);
+	if (!f)
+		return DXP_E_NOENT;
+	if (r->next_fh + 1 >= CR_HANDLES)
+		return DXP_E_LIMIT;
+	r->handle_file[++r->next_fh] = (int)(f - r->files);
+	if (m->u.open.flags & DXP_OPEN_TRUNC)
+		f->size = 0;
+	rep->u.open_rep.fh = r->next_fh;
+	rep->u.open_rep.size = f->size;
+	rep->u.open_rep.attrs = DXP_ATTR_FILE_ID;
+	rep->file_id = (struct dxp_file_id){ .ino = f->ino, .gen = 1 };
+	return DXP_E_OK;
+}
+
+static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struct dxp_msg *rep)
+{
+	const struct dxp_layout_get_req *q = &m->u.lget;
+	struct cr_file *f = file_of(r, q->fh);
+	struct cr_layout *l = NULL;
+
+	if (!f)
+		return DXP_E_BADHANDLE;
+	if (q->off + q->len > f->size || q->off + q->len > CR_FILE_SIZE)
+		return DXP_E_RANGE;
+	for (unsigned int i = 0; i < CR_LAYOUTS && !l; i++)
+		if (!r->layouts[i].live)
+			l = &r->layouts[i];
+	if (!l)
+		return DXP_E_LIMIT;
+	*l = (struct cr_layout){ .id = ++r->next_layout_id, .file = (unsigned int)(f - r->files), .off = q->off,
+				 .len = q->len, .rkey = ++r->next_rkey, .live = true,
+				 .rw = q->iomode == DXP_IOMODE_RW };
+	rep->u.lget_rep = (struct dxp_layout_get_rep){
+		.stateid = { .id = l->id, .seq = 1 }, .off = q->off, .len = q->len,
+		.raddr = (uintptr_t)(f->data + q->off), .rkey = l->rkey, .iomode = q->iomode,
+		.mr_mode = DXP_MR_PINNED,
+	};
+	return DXP_E_OK;
+}
+
+static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_msg *m, struct dxp_msg *rep)
+{
+	struct cr_file *f;
+	struct cr_layout *l;
+
+	switch (m->hdr.op) {
+	case DXP_HELLO:
+		new_connection(r, p);
+		rep->u.hello = (struct dxp_hello){
+			.magic = DXP_MAGIC, .version = DXP_VERSION, .credits = 16, .max_msg = DXP_MAX_MSG,
+			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID),
+			.recall_timeout_ms = 2000, .max_layout_size = CR_FILE_SIZE,
+		};
+		return DXP_E_OK;
+	case DXP_OPEN:
+		return op_open(r, m, rep);
+	case DXP_CLOSE:
+		if (!file_of(r, m->u.fh.fh))
+			return DXP_E_BADHANDLE;
+		r->handle_file[m->u.fh.fh] = -1;
+		return DXP_E_OK;
+	case DXP_STAT:
+		f = file_of(r, m->u.fh.fh);
+		if (!f)
+			return DXP_E_BADHANDLE;
+		rep->u.stat_rep.size = f->size;
+		return DXP_E_OK;
+	case DXP_ALLOCATE:
+		f = file_of(r, m->u.alloc.fh);
+		if (!f)
+			return DXP_E_BADHANDLE;
+		if (m->u.alloc.off + m->u.alloc.len > CR_FILE_SIZE)
+			return DXP_E_NOSPC;
+		if ((m->u.alloc.flags & DXP_ALLOC_SETSIZE) || m->u.alloc.off + m->u.alloc.len > f->size)
+			f->size = m->u.alloc.off + m->u.alloc.len;
+		rep->u.alloc_rep.size = f->size;
+		return DXP_E_OK;
+	case DXP_LAYOUT_GET:
+		return op_layout_get(r, m, rep);
+	case DXP_LAYOUT_RETURN:
+		l = layout_by_id(r, m->u.lret.stateid.id);
+		if (!l)
+			return DXP_E_STALE_STATEID;
+		l->live = false;
+		return DXP_E_OK;
+	case DXP_COMMIT:
+		return layout_by_id(r, m->u.commit.stateid.id) ? DXP_E_OK : DXP_E_STALE_STATEID;
+	case DXP_RECALL_RETURN:
+		return DXP_E_OK;
+	default:
+		return DXP_E_PROTO;
+	}
+}
+
+/* The client sent M on P's QP: the daemon answers at once. */
+static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
+{
+	struct crig *r = arg;
+	struct dxp_msg rep;
+	uint8_t buf[DXP_MAX_MSG];
+	unsigned int code;
+	ssize_t len;
+
+	if (!m || m->hdr.op == DXP_BYE)
+		return;
+	r->requests++;
+	memset(&rep, 0, sizeof(rep));
+	code = answer(r, p, m, &rep);
+	if (code != DXP_E_OK) {
+		memset(&rep, 0, sizeof(rep));
+		rep.hdr.op = DXP_ERROR;
+		rep.u.error.code = code;
+	} else {
+		rep.hdr.op = m->hdr.op;
+	}
+	rep.hdr.flags = DXP_F_REPLY;
+	rep.hdr.tag = m->hdr.tag;
+	len = dxp_encode(&rep, buf, sizeof(buf));
+	if (len <= 0 || fv_peer_deliver(p, buf, (size_t)len))
+		abort(); /* the rig's own replies always encode, and the client always has a receive posted */
+}
+
+/* The NIC: an RDMA request reaches a live layout's memory through its rkey. */
+static int on_rdma(struct fv_peer *p, const struct ibv_send_wr *wr, void *arg)
+{
+	struct crig *r = arg;
+	uint32_t len = wr->num_sge ? wr->sg_list->length : 0;
+	uint64_t raddr = wr->wr.rdma.remote_addr;
+
+	if (r->stall_rdma)
+		return FV_RDMA_HOLD;
+	for (unsigned int i = 0; i < CR_LAYOUTS; i++) {
+		const struct cr_layout *l = &r->layouts[i];
+		uint8_t *base = r->files[l->file].data + l->off;
+
+		if (!l->live || l->rkey != wr->wr.rdma.rkey)
+			continue;
+		if (raddr < (uintptr_t)base || raddr + len > (uintptr_t)base + l->len ||
+		    (wr->opcode == IBV_WR_RDMA_WRITE && !l->rw))
+			return IBV_WC_REM_ACCESS_ERR;
+		if (wr->opcode == IBV_WR_RDMA_WRITE)
+			memcpy((void *)(uintptr_t)raddr, (const void *)(uintptr_t)wr->sg_list->addr, len);
+		else
+			memcpy((void *)(uintptr_t)wr->sg_list->addr, (const void *)(uintptr_t)raddr, len);
+		return IBV_WC_SUCCESS;
+	}
+	return IBV_WC_REM_ACCESS_ERR;
+}
+
+static int on_connect(struct fv_peer *p, void *arg)
+{
+	return ((struct crig *)arg)->refuse_connect ? -1 : 0;
+}
+
+struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg)
+{
+	struct daxrdma_client_opts o = {
+		.size = sizeof(o), .timeout_ms = timeout_ms, .flags = flags, .recall = recall, .recall_arg = arg,
+	};
+	struct crig *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		abort();
+	new_connection(r, NULL);
+	fv_set_sent_hook(on_sent, r);
+	fv_set_rdma_hook(on_rdma, r);
+	fv_set_connect_hook(on_connect, r);
+	if (daxrdma_client_new(&o, &r->c) || daxrdma_connect(r->c, "192.0.2.1", NULL))
+		abort(); /* the rig's daemon always takes the first connection */
+	return r;
+}
+
+void cr_down(struct crig *r)
+{
+	daxrdma_client_delete(&r->c);
+	fv_set_sent_hook(NULL, NULL);
+	fv_set_rdma_hook(NULL, NULL);
+	fv_set_connect_hook(NULL, NULL);
+	fv_cm_free_all();
+	free(r);
+}

@@ -1,0 +1,62 @@
+/*
+ * libdaxrdma-client's real code (its static test build) against a scripted
+ * daemon on the fake verbs and rdma_cm (fakeverbs.h, fakecm.h): the rig
+ * answers every request the client sends as daxrdmad would, keeps the
+ * remote files as buffers that RDMA WRITEs and READs really reach (through
+ * the rkey of a granted layout, else a remote access error), and lets a
+ * test stall RDMA, hold replies and send recalls, byes and rdma_cm events.
+ * For the client's unit tests and its stateful fuzzer.
+ */
+#ifndef DX_CLIENTRIG_H
+#define DX_CLIENTRIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/client_internal.h"
+#include "fakecm.h"
+
+#define CR_FILES 8u
+#define CR_FILE_SIZE (64u << 10)
+#define CR_LAYOUTS 64u
+#define CR_HANDLES 64u
+
+struct cr_file {
+	char path[32];          /* "" : no file */
+	uint8_t data[CR_FILE_SIZE];
+	uint64_t size;
+	uint64_t ino;           /* its identity: a file made again at a path gets a new one */
+};
+
+struct cr_layout {
+	uint64_t id;
+	unsigned int file;
+	uint64_t off, len;
+	uint32_t rkey;
+	bool live;              /* granted and not returned */
+	bool rw;
+};
+
+struct crig {
+	struct daxrdma_client *c;
+	struct fv_peer *p;          /* the connection's peer, once the client connected */
+	struct cr_file files[CR_FILES];
+	int handle_file[CR_HANDLES]; /* of this connection, numbered from 1 as the daemon does; -1: none */
+	uint64_t next_fh;
+	struct cr_layout layouts[CR_LAYOUTS];
+	uint64_t next_layout_id, next_ino;
+	uint32_t next_rkey;
+	/* What the test makes the daemon or the NIC do: */
+	bool stall_rdma;            /* hold every RDMA request (a stalled responder) */
+	bool refuse_connect;
+	unsigned int requests;      /* requests the client sent */
+};
+
+/* A client (TIMEOUT_MS, FLAGS, RECALL callback with ARG) connected to the
+ * rig's daemon, which has no file yet. */
+struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg);
+void cr_down(struct crig *r);
+/* The rig's file at PATH (made empty if MAKE), or NULL. */
+struct cr_file *cr_file(struct crig *r, const char *path, bool make);
+
+#endif

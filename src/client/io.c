@@ -239,11 +239,24 @@ DX_EXPORT int daxrdma_set_size(struct daxrdma_file *f, uint64_t size)
 	return allocate(f, size, 0, DXP_ALLOC_SETSIZE);
 }
 
-/* One LAYOUT_GET, retried while the daemon says "later". */
+/* A recall that came right behind the grant of L, before L had its
+ * stateid (dxc_on_message kept it): L is recalled now. */
+static void apply_early_recall(struct daxrdma_client *c, struct daxrdma_layout *l)
+{
+	if (c->early_recall_valid && c->early_recall.stateid.id == l->sid.id)
+		dxc_layout_recalled(l, c->early_recall.reason, 0);
+	if (c->early_frecall_valid && dxc_file_recall_covers(&c->early_frecall, l->file->fh, l))
+		dxc_layout_recalled(l, c->early_frecall.reason, c->early_frecall.recall_id);
+	c->early_recall_valid = c->early_frecall_valid = false;
+}
+
+/* One LAYOUT_GET into L (a new handle, or a recalled one got again),
+ * retried while the daemon says "later". */
 static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int iomode, struct daxrdma_layout *l)
 {
 	struct daxrdma_client *c = f->c;
 	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_GET };
+	struct dxp_layout_get_rep g;
 	const struct dxp_msg *rep;
 	int ret;
 
@@ -253,22 +266,33 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 	req.u.lget.off = off;
 	req.u.lget.len = len;
 	req.u.lget.iomode = (uint32_t)iomode;
+	c->early_recall_valid = c->early_frecall_valid = false;
+	c->lget_fh = f->fh;
 	ret = call_patiently(c, &req, &rep);
 	if (ret)
 		return ret;
-	l->sid = rep->u.lget_rep.stateid;
-	l->off = rep->u.lget_rep.off;
-	l->len = rep->u.lget_rep.len;
-	l->raddr = rep->u.lget_rep.raddr;
-	l->rkey = rep->u.lget_rep.rkey;
-	l->iomode = (int)rep->u.lget_rep.iomode;
-	l->mr_mode = rep->u.lget_rep.mr_mode;
-	l->state = DXC_LAYOUT_VALID;
-	if (l->off != off || l->len != len) {
-		dxc_log(c, LOG_ERR, "daxrdmad granted [%llu, +%llu) for [%llu, +%llu)", (unsigned long long)l->off,
-			(unsigned long long)l->len, (unsigned long long)off, (unsigned long long)len);
+	g = rep->u.lget_rep;
+	if (g.off != off || g.len != len || g.iomode != (uint32_t)iomode) {
+		/* Not what was asked for: given back, and L stays as it was. */
+		dxc_log(c, LOG_ERR, "daxrdmad granted [%llu, +%llu) %s for [%llu, +%llu) %s: returning it",
+			(unsigned long long)g.off, (unsigned long long)g.len, g.iomode == DXP_IOMODE_RW ? "RW" : "READ",
+			(unsigned long long)off, (unsigned long long)len, iomode == DAXRDMA_RW ? "RW" : "READ");
+		req = (struct dxp_msg){ .hdr.op = DXP_LAYOUT_RETURN };
+		req.u.lret.stateid = g.stateid;
+		req.u.lret.flags = DXP_RETURN_CLEAN;
+		dxc_call(c, &req, &rep, NULL);
+		c->early_recall_valid = c->early_frecall_valid = false;
 		return -EPROTO;
 	}
+	l->sid = g.stateid;
+	l->off = g.off;
+	l->len = g.len;
+	l->raddr = g.raddr;
+	l->rkey = g.rkey;
+	l->iomode = (int)g.iomode;
+	l->mr_mode = g.mr_mode;
+	l->state = DXC_LAYOUT_VALID;
+	apply_early_recall(c, l);
 	return 0;
 }
 
@@ -288,8 +312,6 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	if (!l)
 		return -ENOMEM;
 	l->file = f;
-	f->c->early_recall_valid = f->c->early_frecall_valid = false;
-	f->c->lget_fh = f->fh;
 	ret = layout_get(f, off, len, iomode, l);
 	if (ret) {
 		free(l);
@@ -297,11 +319,6 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 		return ret;
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);
-	if (f->c->early_recall_valid && f->c->early_recall.stateid.id == l->sid.id)
-		dxc_layout_recalled(l, f->c->early_recall.reason, 0);
-	if (f->c->early_frecall_valid && dxc_file_recall_covers(&f->c->early_frecall, f->fh, l))
-		dxc_layout_recalled(l, f->c->early_frecall.reason, f->c->early_frecall.recall_id);
-	f->c->early_recall_valid = f->c->early_frecall_valid = false;
 	*out = l;
 	dxc_handle_recalls(f->c);
 	return 0;

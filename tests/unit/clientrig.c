@@ -27,7 +27,7 @@ static struct cr_file *file_of(struct crig *r, uint64_t fh)
 	return fh && fh < CR_HANDLES && r->handle_file[fh] >= 0 ? &r->files[r->handle_file[fh]] : NULL;
 }
 
-static struct cr_layout *layout_by_id(struct crig *r, uint64_t id)
+struct cr_layout *cr_layout(struct crig *r, uint64_t id)
 {
 	for (unsigned int i = 0; i < CR_LAYOUTS; i++)
 		if (r->layouts[i].live && r->layouts[i].id == id)
@@ -87,7 +87,7 @@ static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struc
 				 .len = q->len, .rkey = ++r->next_rkey, .live = true,
 				 .rw = q->iomode == DXP_IOMODE_RW };
 	rep->u.lget_rep = (struct dxp_layout_get_rep){
-		.stateid = { .id = l->id, .seq = 1 }, .off = q->off, .len = q->len,
+		.stateid = { .id = l->id, .seq = 1 }, .off = q->off + (r->grant_elsewhere ? DXP_PAGE : 0), .len = q->len,
 		.raddr = (uintptr_t)(f->data + q->off), .rkey = l->rkey, .iomode = q->iomode,
 		.mr_mode = DXP_MR_PINNED,
 	};
@@ -134,13 +134,13 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 	case DXP_LAYOUT_GET:
 		return op_layout_get(r, m, rep);
 	case DXP_LAYOUT_RETURN:
-		l = layout_by_id(r, m->u.lret.stateid.id);
+		l = cr_layout(r, m->u.lret.stateid.id);
 		if (!l)
 			return DXP_E_STALE_STATEID;
 		l->live = false;
 		return DXP_E_OK;
 	case DXP_COMMIT:
-		return layout_by_id(r, m->u.commit.stateid.id) ? DXP_E_OK : DXP_E_STALE_STATEID;
+		return cr_layout(r, m->u.commit.stateid.id) ? DXP_E_OK : DXP_E_STALE_STATEID;
 	case DXP_RECALL_RETURN:
 		return DXP_E_OK;
 	default:
@@ -148,14 +148,33 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 	}
 }
 
+static void deliver(struct fv_peer *p, const struct dxp_msg *m)
+{
+	uint8_t buf[DXP_MAX_MSG];
+	ssize_t len = dxp_encode(m, buf, sizeof(buf));
+
+	if (len <= 0 || fv_peer_deliver(p, buf, (size_t)len))
+		abort(); /* the rig's own messages always encode, and the client always has a receive posted */
+}
+
+void cr_recall(struct crig *r, uint64_t id)
+{
+	struct cr_layout *l = cr_layout(r, id);
+	struct dxp_msg m = { .hdr.op = DXP_LAYOUT_RECALL };
+
+	m.u.recall = (struct dxp_layout_recall){
+		.stateid = { .id = id, .seq = 1 }, .off = l ? l->off : 0, .len = l ? l->len : DXP_PAGE,
+		.reason = DXP_RECALL_CONFLICT, .timeout_ms = 2000,
+	};
+	deliver(r->p, &m);
+}
+
 /* The client sent M on P's QP: the daemon answers at once. */
 static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 {
 	struct crig *r = arg;
 	struct dxp_msg rep;
-	uint8_t buf[DXP_MAX_MSG];
 	unsigned int code;
-	ssize_t len;
 
 	if (!m || m->hdr.op == DXP_BYE)
 		return;
@@ -171,9 +190,11 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 	}
 	rep.hdr.flags = DXP_F_REPLY;
 	rep.hdr.tag = m->hdr.tag;
-	len = dxp_encode(&rep, buf, sizeof(buf));
-	if (len <= 0 || fv_peer_deliver(p, buf, (size_t)len))
-		abort(); /* the rig's own replies always encode, and the client always has a receive posted */
+	deliver(p, &rep);
+	if (m->hdr.op == DXP_LAYOUT_GET && code == DXP_E_OK && r->recall_next_grant) {
+		r->recall_next_grant = false;
+		cr_recall(r, rep.u.lget_rep.stateid.id);
+	}
 }
 
 /* The NIC: an RDMA request reaches a live layout's memory through its rkey. */

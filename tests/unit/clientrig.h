@@ -49,6 +49,8 @@ struct crig {
 	/* What the test makes the daemon or the NIC do: */
 	bool stall_rdma;            /* hold every RDMA request (a stalled responder) */
 	bool refuse_connect;
+	bool recall_next_grant;     /* a LAYOUT_RECALL right behind the next grant (another client wants it) */
+	bool grant_elsewhere;       /* grant the page after the range asked for (a lying daemon) */
 	unsigned int requests;      /* requests the client sent */
 };
 
@@ -58,5 +60,9 @@ struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall,
 void cr_down(struct crig *r);
 /* The rig's file at PATH (made empty if MAKE), or NULL. */
 struct cr_file *cr_file(struct crig *r, const char *path, bool make);
+/* The daemon's layout ID, if it is live (granted and not returned). */
+struct cr_layout *cr_layout(struct crig *r, uint64_t id);
+/* The daemon sends LAYOUT_RECALL of layout ID (reason CONFLICT). */
+void cr_recall(struct crig *r, uint64_t id);
 
 #endif

@@ -66,11 +66,55 @@ static void write__that_timed_out__never_lands_later(void **state)
 	cr_down(r);
 }
 
+/* Issue 26 §4: with RELAYOUT, I/O on a recalled layout gets it again; a
+ * recall right behind that grant was parked and never applied, so the
+ * layout was never returned (the client would be fenced). */
+static void relayout__keeps_a_recall_right_behind_the_new_grant(void **state)
+{
+	struct crig *r = cr_up(500, DAXRDMA_RELAYOUT, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l = rw_layout(r, "a", 4096, &f);
+	char a[4096];
+	uint64_t second;
+
+	memset(a, 'A', sizeof(a));
+	cr_recall(r, 1);
+	r->recall_next_grant = true; /* and another client wants the range again at once */
+	second = r->next_layout_id + 1;
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), 0);
+	assert_false(cr_layout(r, 1));       /* the first went back */
+	assert_int_equal(r->next_layout_id, second);
+	assert_false(cr_layout(r, second));  /* and so did the second, recalled right away */
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
+/* Issue 26 §5: a grant of another range than asked for is refused, and
+ * given back: the daemon must not think the client holds it. */
+static void layout_get__of_another_range__is_returned(void **state)
+{
+	struct crig *r = cr_up(500, 0, NULL, NULL);
+	struct daxrdma_layout *l = NULL;
+	struct daxrdma_file *f;
+
+	assert_int_equal(daxrdma_open(r->c, "x", "a", DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f), 0);
+	assert_int_equal(daxrdma_allocate(f, 0, 8192), 0);
+	r->grant_elsewhere = true;
+	assert_int_equal(daxrdma_layout_get(f, 0, 4096, DAXRDMA_RW, &l), -EPROTO);
+	assert_null(l);
+	assert_false(cr_layout(r, r->next_layout_id));
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(write__lands_in_the_file_and_reads_back),
 		cmocka_unit_test(write__that_timed_out__never_lands_later),
+		cmocka_unit_test(relayout__keeps_a_recall_right_behind_the_new_grant),
+		cmocka_unit_test(layout_get__of_another_range__is_returned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

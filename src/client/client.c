@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,20 +16,24 @@
 #include "build-config.h"
 #include "client/client_internal.h"
 #include "common/clock.h"
+#include "common/escape.h"
 #include "common/rdmadev.h"
 
 #define WR_RDMA_BIT (1ull << 41)
 
 void dxc_log(const struct daxrdma_client *c, int prio, const char *fmt, ...)
 {
-	char msg[512];
+	char raw[512], msg[1024];
 	va_list ap;
 
 	if (!c->opts.log || prio > c->opts.log_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* The daemon's words (error texts, paths) are in there: no control
+	 * bytes reach the application's terminal or log. */
+	dx_escape_to(msg, sizeof(msg), raw);
 	c->opts.log(c->opts.log_arg, prio, msg);
 }
 
@@ -63,6 +68,7 @@ DX_EXPORT int daxrdma_client_new(const struct daxrdma_client_opts *opts, struct 
 	if (!c->opts.timeout_ms)
 		c->opts.timeout_ms = 5000;
 	c->epfd = -1;
+	c->more_fd = -1;
 	TAILQ_INIT(&c->files);
 	TAILQ_INIT(&c->recalled);
 	dxc_log(c, LOG_DEBUG, "libdaxrdma-client %s: client created", DAXRDMA_VERSION);
@@ -107,6 +113,15 @@ void dxc_break(struct daxrdma_client *c, const char *why)
 			l->state = DXC_LAYOUT_RETURNED;
 }
 
+void dxc_give_up(struct daxrdma_client *c, const char *why)
+{
+	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
+
+	dxc_break(c, why);
+	if (c->id && c->id->qp && ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE))
+		dxc_log(c, LOG_ERR, "ibv_modify_qp to the error state failed");
+}
+
 static int post_recv(struct daxrdma_client *c, unsigned int i)
 {
 	return dx_msgslots_post_recv(&c->slots, c->id->qp, i);
@@ -144,6 +159,19 @@ void dxc_layout_recalled(struct daxrdma_layout *l, uint32_t reason, uint64_t rec
 	TAILQ_INSERT_TAIL(&l->file->c->recalled, l, recall_link);
 }
 
+/* A message that changed nothing: a few are races (a recall of a layout
+ * returned meanwhile); a stream of them is a daemon that floods, which
+ * would keep every call busy: the connection ends. */
+static void changed_nothing(struct daxrdma_client *c, const char *what)
+{
+	char why[96];
+
+	if (++c->idle_msgs <= DXC_MAX_IDLE_MSGS)
+		return;
+	snprintf(why, sizeof(why), "a flood: %u messages in a row that change nothing (%s)", c->idle_msgs, what);
+	dxc_give_up(c, why);
+}
+
 void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 {
 	struct daxrdma_layout *l;
@@ -152,17 +180,20 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 
 	if (dxp_decode(buf, len, &m, &why)) {
 		dxc_log(c, LOG_ERR, "malformed message from daxrdmad: %s", why);
+		changed_nothing(c, "malformed");
 		return;
 	}
 	if ((m.hdr.flags & DXP_F_REPLY) || m.hdr.op == DXP_ERROR) {
 		if (m.hdr.tag != c->wait_tag || c->have_reply) {
 			dxc_log(c, LOG_WARNING, "unexpected %s reply (tag %llu)", dxp_op_name(m.hdr.op),
 				(unsigned long long)m.hdr.tag);
+			changed_nothing(c, "unexpected replies");
 			return;
 		}
 		memcpy(c->reply_buf, buf, len);
 		dxp_decode(c->reply_buf, len, &c->reply, &why);
 		c->have_reply = true;
+		c->idle_msgs = 0;
 		return;
 	}
 	switch (m.hdr.op) {
@@ -171,14 +202,18 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 		dxc_log(c, LOG_INFO, "daxrdmad recalls layout %llu [%llu, +%llu) (reason %u, %u ms)",
 			(unsigned long long)m.u.recall.stateid.id, (unsigned long long)m.u.recall.off,
 			(unsigned long long)m.u.recall.len, m.u.recall.reason, m.u.recall.timeout_ms);
-		if (l) {
+		if (l && l->state == DXC_LAYOUT_VALID) {
 			dxc_layout_recalled(l, m.u.recall.reason, 0);
-		} else if (c->have_reply && c->reply.hdr.op == DXP_LAYOUT_GET &&
+			c->idle_msgs = 0;
+		} else if (!l && c->have_reply && c->reply.hdr.op == DXP_LAYOUT_GET &&
 			   c->reply.u.lget_rep.stateid.id == m.u.recall.stateid.id) {
 			/* Granted by the reply that arrived just before: it has no
 			 * handle yet. daxrdma_layout_get() applies the recall. */
 			c->early_recall = m.u.recall;
 			c->early_recall_valid = true;
+			c->idle_msgs = 0;
+		} else {
+			changed_nothing(c, "recalls of layouts it does not hold");
 		}
 		return;
 	case DXP_FILE_RECALL: {
@@ -191,7 +226,7 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 			(unsigned long long)r->len, (unsigned long long)r->recall_id, r->reason, r->timeout_ms);
 		TAILQ_FOREACH(f, &c->files, link)
 			TAILQ_FOREACH(l, &f->layouts, link)
-				if (dxc_file_recall_covers(r, f->fh, l)) {
+				if (l->state == DXC_LAYOUT_VALID && dxc_file_recall_covers(r, f->fh, l)) {
 					dxc_layout_recalled(l, r->reason, r->recall_id);
 					n++;
 				}
@@ -201,7 +236,12 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 			 * has no handle yet: daxrdma_layout_get() applies it. */
 			c->early_frecall = *r;
 			c->early_frecall_valid = true;
+			n++;
 		}
+		if (n)
+			c->idle_msgs = 0;
+		else
+			changed_nothing(c, "recalls of layouts it does not hold");
 		return;
 	}
 	case DXP_BYE: {
@@ -213,16 +253,17 @@ void dxc_on_message(struct daxrdma_client *c, const uint8_t *buf, uint32_t len)
 	}
 	default:
 		dxc_log(c, LOG_WARNING, "ignoring unsolicited %s", dxp_op_name(m.hdr.op));
+		changed_nothing(c, "unsolicited messages");
 	}
 }
 
-/* Drain the CQ. */
+/* Handle up to DXC_POLL_BUDGET completions: how many, or -EIO. */
 static int poll_cq(struct daxrdma_client *c)
 {
 	struct ibv_wc wc[16];
-	int n, total = 0;
+	int n = 0, total = 0;
 
-	while ((n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
+	while (total < (int)DXC_POLL_BUDGET && (n = ibv_poll_cq(c->cq, 16, wc)) > 0) {
 		total += n;
 		for (int i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
@@ -242,7 +283,7 @@ static int poll_cq(struct daxrdma_client *c)
 			}
 			if (!(id & (DX_WR_SEND | WR_RDMA_BIT))) {
 				dxc_on_message(c, dx_msgslots_buf(&c->slots, (unsigned int)id), wc[i].byte_len);
-				if (post_recv(c, (unsigned int)id))
+				if (!c->broken && post_recv(c, (unsigned int)id))
 					dxc_break(c, "ibv_post_recv failed");
 			}
 		}
@@ -277,10 +318,23 @@ static void drain_cm_events(struct daxrdma_client *c)
 static void take_cq_events(struct daxrdma_client *c)
 {
 	struct ibv_cq *cq;
+	uint64_t n;
 	void *ctx;
 
 	while (ibv_get_cq_event(c->ch, &cq, &ctx) == 0)
 		ibv_ack_cq_events(cq, 1);
+	if (c->more_fd >= 0 && read(c->more_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		dxc_log(c, LOG_DEBUG, "read of the more-work eventfd: %s", strerror(errno));
+}
+
+/* Completions keep coming faster than a call handles them: the fd stays
+ * readable, and the next call goes on. */
+static void more_work(struct daxrdma_client *c)
+{
+	uint64_t one = 1;
+
+	if (write(c->more_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+		dxc_log(c, LOG_ERR, "write of the more-work eventfd: %s", strerror(errno));
 }
 
 /* Ask for an event at the next completion, then look once more: whatever
@@ -289,14 +343,17 @@ static void take_cq_events(struct daxrdma_client *c)
  * unseen behind a quiet fd. */
 static int arm_cq(struct daxrdma_client *c)
 {
-	int n;
+	for (unsigned int i = 0; i < DXC_ARM_TRIES; i++) {
+		int n;
 
-	do {
 		if (ibv_req_notify_cq(c->cq, 0))
 			return -EIO;
 		n = poll_cq(c);
-	} while (n > 0);
-	return n < 0 ? -EIO : 0;
+		if (n <= 0)
+			return n < 0 ? -EIO : 0;
+	}
+	more_work(c); /* a flood: no call handles it all, each handles some */
+	return 0;
 }
 
 /*
@@ -305,8 +362,9 @@ static int arm_cq(struct daxrdma_client *c)
  * CQ armed and the channel's events taken, so daxrdma_client_fd() becomes
  * readable exactly when something new arrives.
  */
-/* Poll the CQ for up to busy_poll_us until DONE: 1 if it came, else 0. */
-static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_client *))
+/* Poll the CQ for up to busy_poll_us (not past DEADLINE, in ms) until DONE:
+ * 1 if it came, else 0. */
+static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_client *), int64_t deadline)
 {
 	int64_t until;
 	unsigned int i = 0;
@@ -315,6 +373,8 @@ static int busy_poll(struct daxrdma_client *c, bool (*done)(struct daxrdma_clien
 	if (!c->opts.busy_poll_us || !done)
 		return 0;
 	until = dx_now_us() + c->opts.busy_poll_us;
+	if (until > deadline * 1000)
+		until = deadline * 1000;
 	for (;;) {
 		n = poll_cq(c);
 		if (n < 0)
@@ -336,10 +396,10 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 	if (!c->cq)
 		return -ENOTCONN; /* torn down: the device went away */
 
-	if (busy_poll(c, done))
+	if (busy_poll(c, done, deadline))
 		return arm_cq(c);
 	for (;;) {
-		struct epoll_event ev[2];
+		struct epoll_event ev[3];
 		int64_t left;
 		int n;
 
@@ -364,15 +424,19 @@ int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct
 			arm_cq(c);
 			return -ENOTCONN;
 		}
+		/* Every turn looks at the deadline, however busy the CQ is. */
+		left = deadline - dxc_now_ms();
+		if (left <= 0) {
+			if (arm_cq(c))
+				return -EIO;
+			return done ? -ETIMEDOUT : 0;
+		}
 		/* Arm, then look once more: a completion between the two is not lost. */
 		if (ibv_req_notify_cq(c->cq, 0))
 			return -EIO;
 		if (poll_cq(c) > 0)
 			continue;
-		left = deadline - dxc_now_ms();
-		if (left <= 0)
-			return done ? -ETIMEDOUT : 0;
-		n = epoll_wait(c->epfd, ev, 2, (int)left);
+		n = epoll_wait(c->epfd, ev, 3, (int)left);
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		for (int i = 0; i < n; i++)
@@ -598,10 +662,17 @@ static int setup_qp(struct daxrdma_client *c)
 	if (fcntl(c->ch->fd, F_SETFL, fcntl(c->ch->fd, F_GETFL) | O_NONBLOCK) ||
 	    fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
-	if (c->epfd < 0)
+	if (c->epfd < 0) { /* the application's fd, kept across reconnects */
 		c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (c->epfd < 0)
-		return -errno;
+		if (c->epfd < 0)
+			return -errno;
+		c->more_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (c->more_fd < 0)
+			return -errno;
+		ev.data.fd = c->more_fd;
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->more_fd, &ev))
+			return -errno;
+	}
 	ev.data.fd = c->ch->fd;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->ch->fd, &ev))
 		return -errno;
@@ -628,6 +699,15 @@ static int hello(struct daxrdma_client *c)
 		return ret;
 	if (rep->u.hello.magic != DXP_MAGIC || rep->u.hello.version != DXP_VERSION || rep->u.hello.credits == 0)
 		return -EPROTO;
+	/* What no daemon says: a layout smaller than a page, a recall timeout
+	 * that does not fit an int, a feature nobody asked for. */
+	if (rep->u.hello.max_layout_size < DXP_PAGE || rep->u.hello.recall_timeout_ms > INT32_MAX ||
+	    (rep->u.hello.features & ~req.u.hello.features)) {
+		dxc_log(c, LOG_ERR, "HELLO reply: max_layout_size %llu, recall_timeout_ms %u, features %#llx of %#llx",
+			(unsigned long long)rep->u.hello.max_layout_size, rep->u.hello.recall_timeout_ms,
+			(unsigned long long)rep->u.hello.features, (unsigned long long)req.u.hello.features);
+		return -EPROTO;
+	}
 	c->credits = rep->u.hello.credits;
 	c->recall_timeout_ms = rep->u.hello.recall_timeout_ms;
 	c->max_layout_size = rep->u.hello.max_layout_size;
@@ -642,7 +722,8 @@ static void teardown(struct daxrdma_client *c, bool keep_fd)
 {
 	if (c->epfd >= 0 && !keep_fd) {
 		close(c->epfd);
-		c->epfd = -1;
+		close(c->more_fd);
+		c->epfd = c->more_fd = -1;
 	}
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
@@ -680,6 +761,8 @@ static int connect_to(struct daxrdma_client *c, const char *host, const char *po
 	int ret;
 
 	deadline = dxc_now_ms() + c->opts.timeout_ms;
+	c->broken = false; /* a new connection (a device removal tore the last one down) */
+	c->idle_msgs = 0;
 	ret = getaddrinfo(host, port ? port : DXC_DEFAULT_PORT, &hints, &ai);
 	if (ret) {
 		dxc_log(c, LOG_ERR, "%s: %s", host, gai_strerror(ret));
@@ -773,6 +856,7 @@ DX_EXPORT int daxrdma_connect(struct daxrdma_client *c, const char *host, const 
 
 DX_EXPORT int daxrdma_reconnect(struct daxrdma_client *c)
 {
+	unsigned int n_files = 0, n_open = 0;
 	struct daxrdma_layout *l;
 	struct daxrdma_file *f;
 	int ret;
@@ -801,10 +885,13 @@ DX_EXPORT int daxrdma_reconnect(struct daxrdma_client *c)
 	if (ret)
 		return ret;
 	dxc_log(c, LOG_NOTICE, "reconnected to daxrdmad at %s", c->host);
-	TAILQ_FOREACH(f, &c->files, link)
-		dxc_file_reopen(f);
+	TAILQ_FOREACH(f, &c->files, link) {
+		n_files++;
+		n_open += dxc_file_reopen(f) == 0;
+	}
 	dxc_handle_recalls(c);
-	return 0;
+	/* Connected, but none of the application's files is back. */
+	return n_files && !n_open ? -ESTALE : 0;
 }
 
 int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, size_t len)

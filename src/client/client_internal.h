@@ -17,6 +17,9 @@
 #define DXC_RECALL_CREDITS 16u             /* recalls the daemon may have outstanding */
 #define DXC_RECV (DXC_RECALL_CREDITS + 4u) /* + our one reply in flight + BYE + slack */
 #define DXC_SEND 4u
+#define DXC_POLL_BUDGET 32u               /* completions handled per look at the CQ */
+#define DXC_ARM_TRIES 4u                   /* looks after arming, before a call leaves the rest */
+#define DXC_MAX_IDLE_MSGS (2u * DXC_RECV)  /* messages in a row that change nothing: then a flood */
 #define DXC_STAGE_SLOTS 4u
 #define DXC_STAGE_SLOT (1u << 20)          /* RDMA chunk through the staging buffer */
 #define DXC_DEFAULT_PORT "20049"
@@ -80,7 +83,9 @@ struct daxrdma_client {
 	struct dx_msgslots slots;       /* DXC_RECV receive, then DXC_SEND send slots */
 	uint8_t *stage;                 /* DXC_STAGE_SLOTS * DXC_STAGE_SLOT */
 	struct ibv_mr *stage_mr;
-	int epfd;                       /* completion channel + rdma_cm channel */
+	int epfd;                       /* completion channel + rdma_cm channel + more_fd */
+	int more_fd;                    /* readable: completions left for the next call (an eventfd) */
+	unsigned int idle_msgs;         /* messages since the last that changed anything */
 	bool connected, broken;
 	bool device_lost;               /* DEVICE_REMOVAL: free everything on the device now */
 	bool closing;                   /* in daxrdma_client_delete(): a disconnect is expected */
@@ -139,6 +144,8 @@ void dxc_layout_free(struct daxrdma_layout *l);
  * creating or truncating); on failure F is stale. */
 int dxc_file_reopen(struct daxrdma_file *f);
 void dxc_break(struct daxrdma_client *c, const char *why);
+/* The same, and the QP goes to the error state: nothing more arrives. */
+void dxc_give_up(struct daxrdma_client *c, const char *why);
 
 /*
  * For tests only (not exported): RDMA WRITE (write true) or READ of LEN bytes

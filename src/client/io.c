@@ -393,6 +393,8 @@ static int usable(struct daxrdma_layout *l)
 		return -ENOTCONN;
 	dxc_progress(c, 0, NULL);
 	dxc_handle_recalls(c);
+	if (c->broken) /* it broke just now: that, not the layout, is what failed */
+		return -ENOTCONN;
 	if (l->state == DXC_LAYOUT_VALID)
 		return 0;
 	if (!(c->opts.flags & DAXRDMA_RELAYOUT))

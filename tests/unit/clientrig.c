@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 struct cr_file *cr_file(struct crig *r, const char *path, bool make)
 {
@@ -107,6 +108,12 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID),
 			.recall_timeout_ms = 2000, .max_layout_size = CR_FILE_SIZE,
 		};
+		if (r->hello.features)
+			rep->u.hello.features |= r->hello.features;
+		if (r->hello.recall_timeout_ms)
+			rep->u.hello.recall_timeout_ms = r->hello.recall_timeout_ms;
+		if (r->hello.max_layout_size)
+			rep->u.hello.max_layout_size = r->hello.max_layout_size;
 		return DXP_E_OK;
 	case DXP_OPEN:
 		return op_open(r, m, rep);
@@ -185,6 +192,10 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 		memset(&rep, 0, sizeof(rep));
 		rep.hdr.op = DXP_ERROR;
 		rep.u.error.code = code;
+		if (r->error_text) {
+			rep.s1 = r->error_text;
+			rep.u.error.msg_len = (uint16_t)strlen(r->error_text);
+		}
 	} else {
 		rep.hdr.op = m->hdr.op;
 	}
@@ -224,26 +235,62 @@ static int on_rdma(struct fv_peer *p, const struct ibv_send_wr *wr, void *arg)
 	return IBV_WC_REM_ACCESS_ERR;
 }
 
+/* A daemon that floods: each receive the client posts gets a message at
+ * once, as long as the flood lasts. */
+static void on_recv_posted(struct fv_peer *p, void *arg)
+{
+	struct crig *r = arg;
+
+	if (r->flood && p == r->p) {
+		r->flood--;
+		cr_recall(r, 1u << 30); /* no such layout */
+	}
+}
+
 static int on_connect(struct fv_peer *p, void *arg)
 {
 	return ((struct crig *)arg)->refuse_connect ? -1 : 0;
 }
 
-struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg)
+char cr_log[16][512];
+unsigned int cr_n_log;
+
+static void on_log(void *arg, int prio, const char *msg)
+{
+	if (cr_n_log == sizeof(cr_log) / sizeof(cr_log[0])) {
+		memmove(cr_log[0], cr_log[1], sizeof(cr_log) - sizeof(cr_log[0]));
+		cr_n_log--;
+	}
+	snprintf(cr_log[cr_n_log++], sizeof(cr_log[0]), "%s", msg);
+}
+
+struct crig *cr_new(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg)
 {
 	struct daxrdma_client_opts o = {
 		.size = sizeof(o), .timeout_ms = timeout_ms, .flags = flags, .recall = recall, .recall_arg = arg,
+		.log = on_log, .log_level = LOG_DEBUG,
 	};
 	struct crig *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		abort();
+	cr_n_log = 0;
 	new_connection(r, NULL);
 	fv_set_sent_hook(on_sent, r);
 	fv_set_rdma_hook(on_rdma, r);
 	fv_set_connect_hook(on_connect, r);
-	if (daxrdma_client_new(&o, &r->c) || daxrdma_connect(r->c, "192.0.2.1", NULL))
-		abort(); /* the rig's daemon always takes the first connection */
+	fv_set_recv_hook(on_recv_posted, r);
+	if (daxrdma_client_new(&o, &r->c))
+		abort();
+	return r;
+}
+
+struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg)
+{
+	struct crig *r = cr_new(timeout_ms, flags, recall, arg);
+
+	if (daxrdma_connect(r->c, "192.0.2.1", NULL))
+		abort(); /* the rig's daemon takes every connection unless told */
 	return r;
 }
 
@@ -253,6 +300,7 @@ void cr_down(struct crig *r)
 	fv_set_sent_hook(NULL, NULL);
 	fv_set_rdma_hook(NULL, NULL);
 	fv_set_connect_hook(NULL, NULL);
+	fv_set_recv_hook(NULL, NULL);
 	fv_cm_free_all();
 	free(r);
 }

@@ -51,12 +51,19 @@ struct crig {
 	bool refuse_connect;
 	bool recall_next_grant;     /* a LAYOUT_RECALL right behind the next grant (another client wants it) */
 	bool grant_elsewhere;       /* grant the page after the range asked for (a lying daemon) */
+	unsigned int flood;         /* recalls of no layout, one per receive the client posts, this many */
+	struct dxp_hello hello;     /* fields not 0 replace those of the HELLO reply (a lying daemon) */
+	const char *error_text;     /* the text of every ERROR the daemon sends */
 	unsigned int requests;      /* requests the client sent */
 };
 
-/* A client (TIMEOUT_MS, FLAGS, RECALL callback with ARG) connected to the
- * rig's daemon, which has no file yet. */
+/* A client (TIMEOUT_MS, FLAGS, RECALL callback with ARG) of the rig's
+ * daemon, which has no file yet: not connected (cr_new), or connected. */
+struct crig *cr_new(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg);
 struct crig *cr_up(int timeout_ms, unsigned int flags, daxrdma_recall_fn recall, void *arg);
+/* The client's log, at LOG_DEBUG and up: the last messages, oldest first. */
+extern char cr_log[16][512];
+extern unsigned int cr_n_log;
 void cr_down(struct crig *r);
 /* The rig's file at PATH (made empty if MAKE), or NULL. */
 struct cr_file *cr_file(struct crig *r, const char *path, bool make);

@@ -121,6 +121,8 @@ static fv_sent_fn *sent_hook;
 static void *sent_arg;
 static fv_rdma_fn *rdma_hook;
 static void *rdma_arg;
+static fv_recv_fn *recv_hook;
+static void *recv_arg;
 static struct ibv_context device;
 static struct ibv_device_attr device_attr = { .max_qp_rd_atom = 16 };
 
@@ -128,6 +130,12 @@ void fv_set_sent_hook(fv_sent_fn *fn, void *arg)
 {
 	sent_hook = fn;
 	sent_arg = arg;
+}
+
+void fv_set_recv_hook(fv_recv_fn *fn, void *arg)
+{
+	recv_hook = fn;
+	recv_arg = arg;
 }
 
 void fv_set_rdma_hook(fv_rdma_fn *fn, void *arg)
@@ -314,6 +322,8 @@ static int fv_post_recv(struct ibv_qp *qp, struct ibv_recv_wr *wr, struct ibv_re
 		p->recv[(p->recv_head + p->n_recv) % FV_RECV_MAX].addr = (void *)(uintptr_t)wr->sg_list->addr;
 		p->recv[(p->recv_head + p->n_recv) % FV_RECV_MAX].len = wr->sg_list->length;
 		p->n_recv++;
+		if (recv_hook)
+			recv_hook(p, recv_arg);
 	}
 	return 0;
 }

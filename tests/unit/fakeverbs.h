@@ -81,6 +81,10 @@ void fv_set_rdma_hook(fv_rdma_fn *fn, void *arg);
 /* Run what P holds, oldest first (the hook may not hold it again): how many. */
 unsigned int fv_peer_release(struct fv_peer *p);
 unsigned int fv_peer_held(const struct fv_peer *p);
+/* Called after each receive the daemon (or client) posts on P's QP: a
+ * peer that floods delivers the next message from here. */
+typedef void fv_recv_fn(struct fv_peer *p, void *arg);
+void fv_set_recv_hook(fv_recv_fn *fn, void *arg);
 /* A muted peer completes nothing: no send, no keepalive is acknowledged. */
 void fv_peer_mute(struct fv_peer *p, bool muted);
 /* Completions waiting in P's CQ that the daemon has not polled yet. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "clientrig.h"
@@ -108,6 +109,92 @@ static void layout_get__of_another_range__is_returned(void **state)
 	cr_down(r);
 }
 
+/* Issue 26 §4: a daemon that floods kept every call busy for as long as
+ * the flood lasted (daxrdma_client_process, which must not block, drained
+ * all of it). Each call now does bounded work, the fd stays readable while
+ * there is more, and a flood of messages that change nothing ends the
+ * connection. */
+static void flood__is_handled_a_bounded_part_per_call_then_ends_the_connection(void **state)
+{
+	struct crig *r = cr_up(200, 0, NULL, NULL);
+	struct pollfd pfd = { .events = POLLIN };
+	struct daxrdma_file *f;
+	int64_t t0, worst = 0;
+	int ret = 0, calls = 0;
+
+	assert_int_equal(daxrdma_open(r->c, "x", "a", DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f), 0);
+	pfd.fd = daxrdma_client_fd(r->c);
+	r->flood = 200000;
+	cr_recall(r, 1u << 30); /* the first of them */
+	while (ret == 0 && calls < 1000) {
+		assert_int_equal(poll(&pfd, 1, 1000), 1); /* readable while there is work */
+		t0 = dxc_now_ms();
+		ret = daxrdma_client_process(r->c);
+		worst = dxc_now_ms() - t0 > worst ? dxc_now_ms() - t0 : worst;
+		calls++;
+	}
+	assert_int_equal(ret, -ENOTCONN);    /* the flood ended the connection */
+	assert_true(worst < 100);            /* each call bounded */
+	assert_true(r->flood > 199000);      /* long before the flood's end */
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
+/* Issue 26 §5: a HELLO reply no daemon sends is refused. */
+static void hello__that_lies__is_refused(void **state)
+{
+	static const struct dxp_hello lies[] = {
+		{ .max_layout_size = 512 },                  /* chunks of 0 bytes: put wrote nothing */
+		{ .recall_timeout_ms = 0x80000000u },        /* came back as a negative errno */
+		{ .features = DXP_FEAT_REMOTE_PERSIST },     /* not asked for (COMMIT_MESSAGE) */
+	};
+
+	for (unsigned int i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		struct crig *r = cr_new(500, DAXRDMA_COMMIT_MESSAGE, NULL, NULL);
+
+		r->hello = lies[i];
+		assert_int_equal(daxrdma_connect(r->c, "192.0.2.1", NULL), -EPROTO);
+		cr_down(r);
+	}
+}
+
+/* Issue 26 §5: the daemon's error text reaches the application's log
+ * without control bytes. */
+static void error_text__reaches_the_log_escaped(void **state)
+{
+	struct crig *r = cr_up(500, 0, NULL, NULL);
+	struct daxrdma_file *f = NULL;
+	bool seen = false;
+
+	r->error_text = "no \x1b]0;owned\x07 file";
+	assert_int_equal(daxrdma_open(r->c, "x", "nope", 0, 0, &f), -ENOENT);
+	for (unsigned int i = 0; i < cr_n_log; i++) {
+		assert_null(strchr(cr_log[i], 0x1b));
+		assert_null(strchr(cr_log[i], 0x07));
+		seen = seen || strstr(cr_log[i], "owned");
+	}
+	assert_true(seen);
+	cr_down(r);
+}
+
+/* Issue 26 §5: I/O when the connection breaks says so (ENOTCONN), not that
+ * the layout was recalled; a reconnect that brings no file back says so. */
+static void break__is_enotconn_and_a_reconnect_without_files_is_estale(void **state)
+{
+	struct crig *r = cr_up(500, 0, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l = rw_layout(r, "a", 4096, &f);
+	char a[16] = "a";
+
+	fv_cm_push(r->c->id, RDMA_CM_EVENT_DISCONNECTED); /* the daemon went away */
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), -ENOTCONN);
+	cr_file(r, "a", false)->path[0] = '\0';             /* and the file with it */
+	assert_int_equal(daxrdma_reconnect(r->c), -ESTALE);
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +202,10 @@ int main(void)
 		cmocka_unit_test(write__that_timed_out__never_lands_later),
 		cmocka_unit_test(relayout__keeps_a_recall_right_behind_the_new_grant),
 		cmocka_unit_test(layout_get__of_another_range__is_returned),
+		cmocka_unit_test(flood__is_handled_a_bounded_part_per_call_then_ends_the_connection),
+		cmocka_unit_test(hello__that_lies__is_refused),
+		cmocka_unit_test(error_text__reaches_the_log_escaped),
+		cmocka_unit_test(break__is_enotconn_and_a_reconnect_without_files_is_estale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

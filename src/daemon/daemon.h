@@ -48,6 +48,10 @@ struct dxd {
 	uint64_t reloads, reloads_failed;
 	struct dx_reload *reload;      /* the reload in progress (main.c) */
 	int lease_break_time_s;
+	/* Read again at each lease break (an admin may change it at any time;
+	 * the kernel takes it at the break): DX_LEASE_BREAK_TIME_PATH, or NULL
+	 * (tests of the bound set lease_break_time_s themselves). */
+	const char *lease_break_time_path;
 	TAILQ_HEAD(, dx_conn) conns;
 	TAILQ_HEAD(, dx_file) files;
 	size_t n_conns, n_layouts;

@@ -39,27 +39,14 @@ static void usage(FILE *f)
 		DAXRDMA_CONFIG_FILE);
 }
 
-static int read_lease_break_time(void)
-{
-	FILE *f = fopen("/proc/sys/fs/lease-break-time", "r");
-	int v = -1;
-
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -EINVAL;
-	fclose(f);
-	return v;
-}
-
 /* A lease the kernel breaks by itself before we fence would let a local
  * truncate free blocks that an rkey still covers. */
 static int check_recall_timeout(struct dxd *d, const struct dx_config *cfg)
 {
-	int lbt = read_lease_break_time();
+	int lbt = dx_lease_break_time_read(DX_LEASE_BREAK_TIME_PATH);
 
 	if (lbt < 0)
-		return dx_log_fail("reading /proc/sys/fs/lease-break-time", lbt);
+		return dx_log_fail("reading " DX_LEASE_BREAK_TIME_PATH, lbt);
 	d->lease_break_time_s = lbt;
 	/* Everything on a breaking file is fenced DX_LEASE_MARGIN_MS before the
 	 * kernel's time runs out (seal.c): a recall must be able to end first. */
@@ -624,7 +611,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE };
+	struct dxd d = { .config_file = DAXRDMA_CONFIG_FILE, .lease_break_time_path = DX_LEASE_BREAK_TIME_PATH };
 	struct dxbuf out = DXBUF_INIT;
 	bool check = false, dump = false, debug = false;
 	int c, ret;

@@ -127,7 +127,46 @@ struct dx_lease_watch {
 
 int64_t dx_lease_bound_ms(const struct dx_file *f)
 {
-	return f->break_ms + (int64_t)f->d->lease_break_time_s * 1000 - DX_LEASE_MARGIN_MS;
+	return f->break_ms + (int64_t)f->break_lbt_s * 1000 - DX_LEASE_MARGIN_MS;
+}
+
+int dx_lease_break_time_read(const char *path)
+{
+	FILE *fp = fopen(path, "re");
+	int v = -1;
+
+	if (!fp)
+		return -errno;
+	if (fscanf(fp, "%d", &v) != 1 || v < 0)
+		v = -EINVAL;
+	fclose(fp);
+	return v;
+}
+
+/* The lease-break-time the kernel applies to a break now: read again, so
+ * that lowering fs.lease-break-time at run time never leaves a bound late.
+ * If it cannot be read, the last value stays. */
+static int lease_break_time_now(struct dxd *d)
+{
+	int lbt;
+
+	if (!d->lease_break_time_path)
+		return d->lease_break_time_s;
+	lbt = dx_lease_break_time_read(d->lease_break_time_path);
+	if (lbt < 0) {
+		log_warn("reading %s: %s: the lease bound uses %d s", d->lease_break_time_path, strerror(-lbt),
+			 d->lease_break_time_s);
+		return d->lease_break_time_s;
+	}
+	if (lbt != d->lease_break_time_s) {
+		log_notice("fs.lease-break-time is %d s now (was %d s)", lbt, d->lease_break_time_s);
+		if (d->cfg->recall_timeout_ms > (int64_t)lbt * 1000 - DX_LEASE_MARGIN_MS)
+			log_warn("recall_timeout_ms = %lld no longer fits fs.lease-break-time (%d s): holders of a "
+				 "breaking file are fenced at its lease bound, before their recall deadline",
+				 (long long)d->cfg->recall_timeout_ms, lbt);
+		d->lease_break_time_s = lbt;
+	}
+	return lbt;
 }
 
 static void on_lease_bound(evutil_socket_t fd, short what, void *arg)
@@ -176,6 +215,7 @@ static void lease_broken(struct dx_file *f, int64_t at_ms)
 		return;
 	set_lease(f, LEASE_BREAKING);
 	f->break_ms = at_ms;
+	f->break_lbt_s = lease_break_time_now(f->d);
 	f->lease_breaks++;
 	f->d->st.lease_breaks++;
 	log_notice("lease break on %s/%s: a local process wants the file; recalling its layouts (signalled %lld ms ago)",

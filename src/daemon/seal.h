@@ -69,6 +69,7 @@ struct dx_file {
 	enum dx_lease_state lease;
 	uint64_t lease_breaks;
 	int64_t break_ms;               /* when the kernel signalled the break (dx_now_ms) */
+	int break_lbt_s;                /* the kernel's lease-break-time at that break */
 	struct event *ev_bound;         /* BREAKING: fires at dx_lease_bound_ms() */
 	int64_t holdoff_until_ms;       /* CLOCK_MONOTONIC; see DX_LEASE_HOLDOFF_MS */
 	struct dx_fmap *fmap;           /* the current mapping (fmap.h), kept while the file is open */
@@ -107,9 +108,13 @@ void dx_file_put(struct dx_file *f);
 void dx_file_settle(struct dx_file *f);
 const char *dx_lease_state_name(enum dx_lease_state s);
 /* BREAKING: when everything on F must be dead, by our clock (dx_now_ms):
- * lease-break-time minus DX_LEASE_MARGIN_MS after the kernel's signal. The
- * daemon refuses a recall_timeout_ms beyond that (main.c). */
+ * lease-break-time (as it was at the break) minus DX_LEASE_MARGIN_MS after
+ * the kernel's signal. The daemon refuses a recall_timeout_ms beyond that
+ * (main.c). */
 int64_t dx_lease_bound_ms(const struct dx_file *f);
+#define DX_LEASE_BREAK_TIME_PATH "/proc/sys/fs/lease-break-time"
+/* The lease-break-time in seconds read from PATH, or -errno. */
+int dx_lease_break_time_read(const char *path);
 struct dx_file *dx_file_find(struct dxd *d, dev_t dev, ino_t ino);
 /* fstat(2) of F's fd, with a device-DAX file's size in st_size. 0 or -errno. */
 int dx_file_stat(const struct dx_file *f, struct stat *st);

@@ -1500,6 +1500,42 @@ static void ctl_layouts__pages_show_every_layout_once(void **state)
 	rig_down();
 }
 
+/* Issue 26 §5: fs.lease-break-time was read once, at start; lowered at
+ * run time, the kernel would take the lease back before the daemon's bound.
+ * It is read at each break, and the break's bound follows it. */
+static void lease_bound__follows_a_lease_break_time_lowered_at_run_time(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+	char path[128];
+	int64_t t0;
+	FILE *fp;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	R->cfg.recall_timeout_ms = 30000;      /* the bound, not the recall deadline, ends it */
+	snprintf(path, sizeof(path), "%s.lbt", R->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "3\n");                   /* the admin lowered it from 45 s */
+	fclose(fp);
+	R->d.lease_break_time_path = path;
+	dx_fake_clock_freeze();
+	t0 = dx_now_ms();
+	break_lease("a");
+	loop_until(l->state == LAYOUT_RECALL_SENT, 2000);
+	while (c->state != CONN_CLOSING && dx_now_ms() - t0 < 5000) {
+		dx_fake_clock_advance(10);
+		turn();
+	}
+	assert_int_equal(c->state, CONN_CLOSING);   /* fenced at the bound of 3 s - margin */
+	assert_true(dx_now_ms() - t0 <= 3000 - DX_LEASE_MARGIN_MS + 20);
+	assert_int_equal(R->d.lease_break_time_s, 3);
+	loop_until(lease_released("a"), 5000);
+	assert_true(lease_released("a"));
+	unlink(path);
+	rig_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1538,6 +1574,7 @@ int main(void)
 		cmocka_unit_test(allocate__is_answered_before_the_close_that_cancels_it),
 		cmocka_unit_test(allocate__stops_when_a_local_process_wants_the_file),
 		cmocka_unit_test(ctl_layouts__pages_show_every_layout_once),
+		cmocka_unit_test(lease_bound__follows_a_lease_break_time_lowered_at_run_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include "build-config.h"
 #include "common/clock.h"
 #include "common/ctlmsg.h"
+#include "common/parse.h"
 
 struct ctl_opts {
 	const char *socket;
@@ -275,17 +276,14 @@ int main(int argc, char **argv)
 	const struct subcmd *cmd;
 	char *args[DXCTL_MAX_ARGS], offset[64], length[64], ban[64];
 	int c, nargs = 0;
-	char *end;
-	long t;
+	uint64_t t, v;
 
 	/* Options may come before or after the command: "status --json". */
 	while ((c = getopt_long(argc, argv, "s:t:jVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': o.socket = optarg; break;
 		case 't':
-			errno = 0;
-			t = strtol(optarg, &end, 10);
-			if (errno || *end || t < 1 || t > 3600) {
+			if (dx_parse_uint(optarg, 1, 3600, &t)) {
 				fprintf(stderr, "daxrdmactl: --timeout takes 1 to 3600 seconds, not \"%s\"\n", optarg);
 				return 2;
 			}
@@ -328,6 +326,15 @@ int main(int argc, char **argv)
 	}
 	if (o.ban && strcmp(cmd->name, "evict") != 0) {
 		fprintf(stderr, "daxrdmactl: --ban belongs to evict\n");
+		return 2;
+	}
+	/* Checked here as the daemon checks them: nothing is cut to fit. */
+	if ((o.offset && dx_parse_bytes(o.offset, &v)) || (o.length && dx_parse_bytes(o.length, &v))) {
+		fprintf(stderr, "daxrdmactl: --offset and --length take a byte count: digits, and K, M, G or T\n");
+		return 2;
+	}
+	if (o.ban && dx_parse_uint(o.ban, 1, 86400, &v)) {
+		fprintf(stderr, "daxrdmactl: --ban takes 1 to 86400 seconds, not \"%s\"\n", o.ban);
 		return 2;
 	}
 	if (o.ban) {

@@ -10,6 +10,7 @@
 #include "build-config.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/parse.h"
 #include "daemon/ban.h"
 #include "daemon/conn.h"
 #include "daemon/daemon.h"
@@ -350,17 +351,20 @@ static int cmd_layouts(struct dxd *d, const struct ucred *peer, int argc, char *
 	return 0;
 }
 
-static int parse_u64_opt(const char *arg, const char *name, uint64_t *v, struct dxbuf *msg)
+/* "NAME=VALUE": 0 with *V, 1 if ARG is not NAME's, -EINVAL (said in MSG)
+ * if VALUE is not a plain decimal count (with a K, M, G or T suffix if
+ * BYTES): no sign, no spaces, no 0x or octal. */
+static int parse_u64_opt(const char *arg, const char *name, bool bytes, uint64_t *v, struct dxbuf *msg)
 {
 	size_t n = strlen(name);
-	char *end;
+	int ret;
 
 	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
 		return 1;
-	errno = 0;
-	*v = strtoull(arg + n + 1, &end, 0);
-	if (errno || *end || arg[n + 1] == '\0' || arg[n + 1] == '-') {
-		dxbuf_printf(msg, "%s takes a byte count, not \"%s\"\n", name, arg + n + 1);
+	ret = bytes ? dx_parse_bytes(arg + n + 1, v) : dx_parse_uint(arg + n + 1, 0, UINT64_MAX, v);
+	if (ret) {
+		dxbuf_printf(msg, "%s takes %s, not \"%s\"\n", name,
+			     bytes ? "a byte count (digits, and K, M, G or T)" : "a number of seconds", arg + n + 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -387,9 +391,9 @@ static int cmd_recall(struct dxd *d, const struct ucred *peer, int argc, char **
 			poll = true;
 			continue;
 		}
-		ret = parse_u64_opt(argv[i], "--offset", &off, msg);
+		ret = parse_u64_opt(argv[i], "--offset", true, &off, msg);
 		if (ret > 0)
-			ret = parse_u64_opt(argv[i], "--length", &len, msg);
+			ret = parse_u64_opt(argv[i], "--length", true, &len, msg);
 		if (ret > 0) {
 			dxbuf_printf(msg, "recall: unknown argument \"%s\"\n", argv[i]);
 			return -EINVAL;
@@ -436,7 +440,7 @@ static int cmd_evict(struct dxd *d, const struct ucred *peer, int argc, char **a
 	int ret;
 
 	if (argc > 2) {
-		ret = parse_u64_opt(argv[2], "--ban", &ban, msg);
+		ret = parse_u64_opt(argv[2], "--ban", false, &ban, msg);
 		if (ret > 0)
 			dxbuf_printf(msg, "evict: unknown argument \"%s\"\n", argv[2]);
 		if (ret == 0 && (ban < 1 || ban > DX_BAN_MAX_S)) {

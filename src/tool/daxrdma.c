@@ -17,6 +17,7 @@
 
 #include "build-config.h"
 #include "client/daxrdma.h"
+#include "common/parse.h"
 
 #define PAGE 4096u
 #define CHUNK_MAX (16u << 20)   /* one layout per chunk */
@@ -355,15 +356,14 @@ int main(int argc, char **argv)
 	struct remote r, r2;
 	const char *cmd;
 	int c, nargs;
-	long t;
+	uint64_t t;
 
 	while ((c = getopt_long(argc, argv, "p:t:qvVh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': o.port = optarg; break;
 		case 't':
-			t = strtol(optarg, NULL, 10);
-			if (t < 1 || t > 3600) {
-				fprintf(stderr, "daxrdma: --timeout takes 1 to 3600 seconds\n");
+			if (dx_parse_uint(optarg, 1, 3600, &t)) {
+				fprintf(stderr, "daxrdma: --timeout takes 1 to 3600 seconds, not \"%s\"\n", optarg);
 				return 2;
 			}
 			o.timeout_ms = (int)t * 1000;

@@ -40,6 +40,13 @@ check "daxrdmactl: an unknown command is a usage error (2)" test $? -eq 2
 check "daxrdmactl --help lists status and exports" bash -c "'$CTL' --help | grep -q '^  exports'"
 "$CTL" reload --json > /dev/null 2>&1
 check "daxrdmactl: --json on a command without it is a usage error" test $? -eq 2
+"$CTL" -s "$T/none.sock" recall /x --offset ' -4096' > "$T/out" 2>&1
+check "daxrdmactl: --offset ' -4096' is a usage error, before any connect" \
+	bash -c "test $? -eq 2 && grep -q 'byte count' '$T/out'"
+"$CTL" -s "$T/none.sock" -t 5x status > /dev/null 2>&1
+check "daxrdmactl: -t 5x is a usage error" test $? -eq 2
+"$B/src/tool/daxrdma" -t 5x get 192.0.2.1:x/a "$T/a" > /dev/null 2>&1
+check "daxrdma: -t 5x is a usage error" test $? -eq 2
 check "systemd-analyze verify accepts daxrdmad.service" \
 	bash -c "cp '$B/systemd/daxrdmad.service' '$T/' && sed -i 's|ExecStart=[^ ]*|ExecStart=$D|' '$T/daxrdmad.service' && systemd-analyze verify --man=no '$T/daxrdmad.service'"
 check "the unit is Type=notify with LimitMEMLOCK=infinity" \

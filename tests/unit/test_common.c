@@ -13,6 +13,7 @@
 #include "common/ctlmsg.h"
 #include "common/escape.h"
 #include "common/net.h"
+#include "common/parse.h"
 #include "common/report.h"
 
 static struct sockaddr_storage addr(const char *s)
@@ -264,6 +265,32 @@ static void ctl_reply__carries_negative_status(void **state)
 	assert_int_equal(dxctl_reply_check(&h, &status, &len), -EPROTO);
 }
 
+/* Issue 26 §5: daxrdmactl's --offset " -4096" passed a sign check and
+ * became 2^64 - 4096, "010" was octal, "5x" a timeout of 5. */
+static void parse__takes_plain_decimal_numbers_only(void **state)
+{
+	static const char *const bad[] = { "", " 1", "-4096", " -4096", "+1", "0x10", "1.5", "5x", "1 ", "1KB", "1kk",
+					   "18446744073709551616", "16777216T" };
+	uint64_t v;
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(dx_parse_bytes(bad[i], &v), 0);
+	assert_int_equal(dx_parse_bytes("010", &v), 0);
+	assert_int_equal(v, 10);                         /* decimal, not octal */
+	assert_int_equal(dx_parse_bytes("4k", &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(dx_parse_bytes("2MiB", &v), 0);
+	assert_int_equal(v, 2 << 20);
+	assert_int_equal(dx_parse_bytes("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(dx_parse_bytes("16777215T", &v), 0);
+	assert_int_equal(dx_parse_uint("5x", 1, 3600, &v), -EINVAL);
+	assert_int_equal(dx_parse_uint("0", 1, 3600, &v), -ERANGE);
+	assert_int_equal(dx_parse_uint("3601", 1, 3600, &v), -ERANGE);
+	assert_int_equal(dx_parse_uint("3600", 1, 3600, &v), 0);
+	assert_int_equal(v, 3600);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +305,7 @@ int main(void)
 		cmocka_unit_test(ctl_request__round_trips),
 		cmocka_unit_test(ctl_request__malformed_is_refused),
 		cmocka_unit_test(ctl_reply__carries_negative_status),
+		cmocka_unit_test(parse__takes_plain_decimal_numbers_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,9 @@ static int parse_remote(const char *s, struct remote *r)
 		rest = close + 2;
 	} else {
 		colon = strchr(s, ':');
-		if (!colon || colon == s || (size_t)(colon - s) >= sizeof(r->host))
+		/* A slash before the colon makes it a local path ("./a:b/c"). */
+		if (!colon || colon == s || memchr(s, '/', (size_t)(colon - s)) ||
+		    (size_t)(colon - s) >= sizeof(r->host))
 			return -EINVAL;
 		snprintf(r->host, sizeof(r->host), "%.*s", (int)(colon - s), s);
 		rest = colon + 1;
@@ -122,9 +125,10 @@ static void remote_close(struct remote_file *rf)
 	daxrdma_client_delete(&rf->c);
 }
 
-/* Connect, open R with FLAGS, size the chunk from the daemon's largest
- * layout. Prints what failed; 0 or 1. */
-static int remote_open(const struct opts *o, const struct remote *r, unsigned int flags, struct remote_file *rf)
+/* Connect, open R with FLAGS (and MODE if it creates the file), size the
+ * chunk from the daemon's largest layout. Prints what failed; 0 or 1. */
+static int remote_open(const struct opts *o, const struct remote *r, unsigned int flags, unsigned int mode,
+		       struct remote_file *rf)
 {
 	struct daxrdma_client_opts co = {
 		.size = sizeof(co), .log = log_to_stderr, .log_level = o->verbose ? LOG_INFO : LOG_ERR,
@@ -142,7 +146,7 @@ static int remote_open(const struct opts *o, const struct remote *r, unsigned in
 		fprintf(stderr, "daxrdma: cannot connect to daxrdmad at %s: %s\n", r->host, strerror(-ret));
 		goto err;
 	}
-	ret = daxrdma_open(rf->c, r->export_name, r->path, flags, 0644, &rf->f);
+	ret = daxrdma_open(rf->c, r->export_name, r->path, flags, mode, &rf->f);
 	if (ret) {
 		fail("cannot open", r->path, ret);
 		goto err;
@@ -216,9 +220,16 @@ static int put_pieces(struct remote_file *rf, int fd, const char *local, const c
 			ret = daxrdma_layout_get(rf->f, off, alen, DAXRDMA_RW, &l);
 		if (ret)
 			return fail("cannot lay out", path, ret);
-		ret = daxrdma_write(l, off, rf->buf, (size_t)n);
-		if (!ret)
-			ret = daxrdma_commit(l, off, (uint64_t)n);
+		for (int tries = 0;; tries++) {
+			ret = daxrdma_write(l, off, rf->buf, (size_t)n);
+			if (!ret)
+				ret = daxrdma_commit(l, off, (uint64_t)n);
+			/* Recalled between the WRITE and its COMMIT, the layout went
+			 * back: write again under the one the library gets next
+			 * (DAXRDMA_RELAYOUT), and commit that. */
+			if (ret != -ESTALE || tries == 3)
+				break;
+		}
 		daxrdma_layout_return(&l);
 		if (ret)
 			return fail("RDMA write to", path, ret);
@@ -240,7 +251,9 @@ static int put(const struct opts *o, const char *local, const struct remote *r)
 	fd = strcmp(local, "-") == 0 ? 0 : open(local, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		return fail("cannot read", local, -errno);
-	rc = remote_open(o, r, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_TRUNC, &rf);
+	/* A new remote file gets the local one's permission bits (stdin's: 0644). */
+	rc = remote_open(o, r, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_TRUNC,
+			 S_ISREG(st.st_mode) ? st.st_mode & 0777 : 0644, &rf);
 	if (!rc) {
 		pr.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 		pr.on = !o->quiet && isatty(2) && (pr.total >= PROGRESS_MIN || !S_ISREG(st.st_mode));
@@ -281,33 +294,80 @@ static int get_pieces(struct remote_file *rf, uint64_t size, int fd, const char 
 	return 0;
 }
 
+/*
+ * LOCAL is written as a temporary file beside it (*TMP), renamed over LOCAL
+ * once every byte is in (finish_local): a failure, of the connection or
+ * midway, leaves LOCAL as it was, and a symlink at LOCAL is replaced, never
+ * followed. An existing file's permission bits are kept; a new file gets
+ * 0666 less the umask.
+ */
+static int open_local(const char *local, char *tmp, size_t tmplen)
+{
+	struct stat st;
+	mode_t mode, mask;
+	int fd;
+
+	if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if ((size_t)snprintf(tmp, tmplen, "%s.daxrdma-XXXXXX", local) >= tmplen)
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	mask = umask(0);
+	umask(mask);
+	mode = lstat(local, &st) == 0 && S_ISREG(st.st_mode) ? st.st_mode & 07777 : 0666 & ~mask;
+	if (fchmod(fd, mode)) {
+		int err = -errno;
+
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	return fd;
+}
+
+/* Make the temporary file LOCAL, durably, or take it away if RC failed. */
+static int finish_local(int fd, const char *tmp, const char *local, int rc)
+{
+	if (!rc && fsync(fd))
+		rc = fail("cannot write", local, -errno);
+	if (close(fd) && !rc)
+		rc = fail("cannot write", local, -errno);
+	if (!rc && rename(tmp, local))
+		rc = fail("cannot rename the finished file to", local, -errno);
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
 static int get(const struct opts *o, const struct remote *r, const char *local)
 {
 	struct progress pr = { .what = "get" };
 	struct remote_file rf;
 	struct daxrdma_stat st;
+	bool to_stdout = strcmp(local, "-") == 0;
+	char tmp[PATH_MAX];
 	int fd, ret, rc;
 
-	fd = strcmp(local, "-") == 0 ? 1 : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = to_stdout ? 1 : open_local(local, tmp, sizeof(tmp));
 	if (fd < 0)
-		return fail("cannot write", local, -errno);
-	rc = remote_open(o, r, 0, &rf);
+		return fail("cannot write", local, fd);
+	rc = remote_open(o, r, 0, 0, &rf);
 	if (!rc) {
 		ret = daxrdma_stat(rf.f, &st);
 		rc = ret ? fail("cannot stat", r->path, ret) : 0;
+		if (!rc) {
+			pr.total = st.size;
+			pr.on = !o->quiet && isatty(2) && !to_stdout && st.size >= PROGRESS_MIN;
+			pr.start = now_s();
+			rc = get_pieces(&rf, st.size, fd, local, r->path, &pr);
+			if (!rc)
+				progress_show(&pr, true);
+		}
+		remote_close(&rf);
 	}
-	if (!rc) {
-		pr.total = st.size;
-		pr.on = !o->quiet && isatty(2) && fd != 1 && st.size >= PROGRESS_MIN;
-		pr.start = now_s();
-		rc = get_pieces(&rf, st.size, fd, local, r->path, &pr);
-		if (!rc)
-			progress_show(&pr, true);
-	}
-	remote_close(&rf);
-	if (fd > 1)
-		close(fd);
-	return rc;
+	return to_stdout ? rc : finish_local(fd, tmp, local, rc);
 }
 
 static int stat_remote(const struct opts *o, const struct remote *r)
@@ -316,7 +376,7 @@ static int stat_remote(const struct opts *o, const struct remote *r)
 	struct daxrdma_stat st;
 	int ret;
 
-	if (remote_open(o, r, 0, &rf))
+	if (remote_open(o, r, 0, 0, &rf))
 		return 1;
 	ret = daxrdma_stat(rf.f, &st);
 	remote_close(&rf);

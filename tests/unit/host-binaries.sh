@@ -47,6 +47,12 @@ check "daxrdmactl: --offset ' -4096' is a usage error, before any connect" \
 check "daxrdmactl: -t 5x is a usage error" test $? -eq 2
 "$B/src/tool/daxrdma" -t 5x get 192.0.2.1:x/a "$T/a" > /dev/null 2>&1
 check "daxrdma: -t 5x is a usage error" test $? -eq 2
+echo keep > "$T/keep"
+"$B/src/tool/daxrdma" -t 1 get 192.0.2.1:x/a "$T/keep" > "$T/out" 2>&1
+check "daxrdma get that cannot connect leaves the local file as it was, and no temporary" \
+	bash -c "test $? -eq 1 && test \"\$(cat '$T/keep')\" = keep && ! ls '$T'/keep.daxrdma-* 2>/dev/null"
+(cd "$T" && "$B/src/tool/daxrdma" -t 1 cp ./no:such/file 192.0.2.1:x/a) > "$T/out" 2>&1
+check "daxrdma cp: ./a:b/c is a local path" grep -q 'cannot read ./no:such/file' "$T/out"
 check "systemd-analyze verify accepts daxrdmad.service" \
 	bash -c "cp '$B/systemd/daxrdmad.service' '$T/' && sed -i 's|ExecStart=[^ ]*|ExecStart=$D|' '$T/daxrdmad.service' && systemd-analyze verify --man=no '$T/daxrdmad.service'"
 check "the unit is Type=notify with LimitMEMLOCK=infinity" \

@@ -525,7 +525,8 @@ static void run_end(struct dxc_run *run)
 	TAILQ_FOREACH_SAFE(l, run, recall_link, next) {
 		l->in_run = false;
 		if (l->gone) {
-			free(l);
+			if (!l->pins) /* else the call that pins it frees it */
+				free(l);
 		} else if (l->recalled_again) {
 			l->recalled_again = false;
 			l->recall_queued = true;

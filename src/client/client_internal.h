@@ -42,6 +42,7 @@ struct daxrdma_layout {
 	enum dxc_layout_state state;
 	bool recall_queued;
 	bool in_run;              /* dxc_handle_recalls() holds it: its memory stays until the run ends */
+	unsigned int pins;        /* calls that use it across a recall callback: the same */
 	bool gone;                /* ... though the application closed its file or returned it meanwhile */
 	bool recalled_again;      /* ... and got it again, and it was recalled again: queued at the end */
 	bool return_now;          /* dxc_handle_recalls(): the library gives it back */
@@ -69,6 +70,8 @@ struct daxrdma_file {
 	bool has_id;              /* the daemon said */
 	bool rw;
 	bool remote_persist;      /* OPEN said DXP_ATTR_REMOTE_PERSIST */
+	unsigned int pins;        /* calls that use it across a recall callback: freed after them */
+	bool closed;              /* ... though a callback closed it meanwhile */
 	TAILQ_HEAD(, daxrdma_layout) layouts;
 };
 

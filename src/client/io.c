@@ -152,10 +152,43 @@ void dxc_layout_free(struct daxrdma_layout *l)
 	l->recall_queued = false;
 	TAILQ_REMOVE(&l->file->layouts, l, link);
 	l->file = NULL;
-	if (l->in_run)
-		l->gone = true; /* a recall callback closed or returned it */
+	if (l->in_run || l->pins)
+		l->gone = true; /* a recall callback closed or returned it: freed when let go */
 	else
 		free(l);
+}
+
+/*
+ * A call that uses a file or a layout across points where recall callbacks
+ * run (a retry of call_patiently(), usable()) pins it: a callback may close
+ * the file or return the layout meanwhile (libdaxrdma-client(3) allows it),
+ * and then the memory stays until the call lets go, which frees it and
+ * says so (true: it went, the call must not use it any more).
+ */
+static void file_pin(struct daxrdma_file *f)
+{
+	f->pins++;
+}
+
+static bool file_unpin(struct daxrdma_file *f)
+{
+	if (--f->pins || !f->closed)
+		return false;
+	file_free(f);
+	return true;
+}
+
+static void layout_pin(struct daxrdma_layout *l)
+{
+	l->pins++;
+}
+
+static bool layout_unpin(struct daxrdma_layout *l)
+{
+	if (--l->pins || !l->gone || l->in_run)
+		return false;
+	free(l);
+	return true;
 }
 
 DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
@@ -177,9 +210,12 @@ DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 		ret = dxc_call(f->c, &req, &rep, NULL);
 	}
 	TAILQ_REMOVE(&f->c->files, f, link);
-	dxc_handle_recalls(f->c);
-	file_free(f);
 	*file = NULL;
+	dxc_handle_recalls(f->c);
+	if (f->pins)
+		f->closed = true; /* closed from a callback inside a call on it: freed when that call lets go */
+	else
+		file_free(f);
 	return ret;
 }
 
@@ -212,6 +248,7 @@ static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t
 {
 	struct dxp_msg req = { .hdr.op = DXP_ALLOCATE };
 	const struct dxp_msg *rep;
+	struct daxrdma_client *c;
 	int ret;
 
 	if (f->stale)
@@ -220,8 +257,11 @@ static int allocate(struct daxrdma_file *f, uint64_t off, uint64_t len, uint32_t
 	req.u.alloc.off = off;
 	req.u.alloc.len = len;
 	req.u.alloc.flags = flags;
-	ret = call_patiently(f->c, &req, &rep);
-	dxc_handle_recalls(f->c);
+	c = f->c;
+	file_pin(f);
+	ret = call_patiently(c, &req, &rep);
+	file_unpin(f);
+	dxc_handle_recalls(c);
 	return ret;
 }
 
@@ -272,17 +312,21 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 	if (ret)
 		return ret;
 	g = rep->u.lget_rep;
-	if (g.off != off || g.len != len || g.iomode != (uint32_t)iomode) {
-		/* Not what was asked for: given back, and L stays as it was. */
-		dxc_log(c, LOG_ERR, "daxrdmad granted [%llu, +%llu) %s for [%llu, +%llu) %s: returning it",
-			(unsigned long long)g.off, (unsigned long long)g.len, g.iomode == DXP_IOMODE_RW ? "RW" : "READ",
-			(unsigned long long)off, (unsigned long long)len, iomode == DAXRDMA_RW ? "RW" : "READ");
+	if (g.off != off || g.len != len || g.iomode != (uint32_t)iomode || l->gone) {
+		/* Not what was asked for, or asked for a handle that a recall
+		 * callback let go meanwhile: given back, L stays as it was. */
+		if (!l->gone)
+			dxc_log(c, LOG_ERR, "daxrdmad granted [%llu, +%llu) %s for [%llu, +%llu) %s: returning it",
+				(unsigned long long)g.off, (unsigned long long)g.len,
+				g.iomode == DXP_IOMODE_RW ? "RW" : "READ", (unsigned long long)off,
+				(unsigned long long)len, iomode == DAXRDMA_RW ? "RW" : "READ");
+		ret = l->gone ? -ESTALE : -EPROTO;
 		req = (struct dxp_msg){ .hdr.op = DXP_LAYOUT_RETURN };
 		req.u.lret.stateid = g.stateid;
 		req.u.lret.flags = DXP_RETURN_CLEAN;
 		dxc_call(c, &req, &rep, NULL);
 		c->early_recall_valid = c->early_frecall_valid = false;
-		return -EPROTO;
+		return ret;
 	}
 	l->sid = g.stateid;
 	l->off = g.off;
@@ -299,6 +343,7 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int iomode,
 				 struct daxrdma_layout **out)
 {
+	struct daxrdma_client *c;
 	struct daxrdma_layout *l;
 	int ret;
 
@@ -312,15 +357,21 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	if (!l)
 		return -ENOMEM;
 	l->file = f;
+	c = f->c;
+	file_pin(f);
 	ret = layout_get(f, off, len, iomode, l);
+	if (file_unpin(f) && !ret)
+		ret = -EBADF; /* a recall callback closed the file meanwhile (its handle is gone: no grant) */
 	if (ret) {
+		if (l->recall_queued)
+			TAILQ_REMOVE(&c->recalled, l, recall_link);
 		free(l);
-		dxc_handle_recalls(f->c);
+		dxc_handle_recalls(c);
 		return ret;
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);
 	*out = l;
-	dxc_handle_recalls(f->c);
+	dxc_handle_recalls(c);
 	return 0;
 }
 
@@ -395,6 +446,8 @@ static int usable(struct daxrdma_layout *l)
 	dxc_handle_recalls(c);
 	if (c->broken) /* it broke just now: that, not the layout, is what failed */
 		return -ENOTCONN;
+	if (l->gone) /* a recall callback returned it, or closed its file */
+		return -ESTALE;
 	if (l->state == DXC_LAYOUT_VALID)
 		return 0;
 	if (!(c->opts.flags & DAXRDMA_RELAYOUT))
@@ -409,6 +462,7 @@ static int usable(struct daxrdma_layout *l)
 
 static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, size_t len)
 {
+	struct daxrdma_file *f;
 	struct daxrdma_client *c;
 	const size_t batch = (size_t)DXC_STAGE_SLOTS * DXC_STAGE_SLOT;
 	char *p = buf;
@@ -422,10 +476,15 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 	if (write && l->iomode != DAXRDMA_RW)
 		return -EBADF;
 	ret = 0;
+	f = l->file;
+	file_pin(f);
+	layout_pin(l);
 	while (len && !ret) {
 		size_t n = len < batch ? len : batch;
 
 		ret = usable(l);
+		if (!ret && l->gone)
+			ret = -ESTALE; /* a recall callback returned it, or closed its file */
 		if (ret)
 			break;
 		if (write) {
@@ -454,6 +513,8 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 		off += n;
 		len -= n;
 	}
+	layout_unpin(l);
+	file_unpin(f);
 	/* Recalls that arrived meanwhile are answered now: the fd will not
 	 * say so again. */
 	dxc_handle_recalls(c);

@@ -12,7 +12,7 @@ struct cr_file *cr_file(struct crig *r, const char *path, bool make)
 	for (unsigned int i = 0; i < CR_FILES; i++) {
 		if (strcmp(r->files[i].path, path) == 0)
 			return &r->files[i];
-		if (!free_slot && !r->files[i].path[0])
+		if (!free_slot && !r->files[i].path[0] && !r->files[i].unlinked)
 			free_slot = &r->files[i];
 	}
 	if (!make || !free_slot || strlen(path) >= sizeof(free_slot->path))
@@ -21,6 +21,22 @@ struct cr_file *cr_file(struct crig *r, const char *path, bool make)
 	snprintf(free_slot->path, sizeof(free_slot->path), "%s", path);
 	free_slot->ino = ++r->next_ino;
 	return free_slot;
+}
+
+struct cr_file *cr_replace(struct crig *r, const char *path)
+{
+	struct cr_file *old = cr_file(r, path, false), *f;
+
+	if (!old)
+		return NULL;
+	old->path[0] = '\0';
+	old->unlinked = true;
+	f = cr_file(r, path, true);
+	if (!f) { /* no room: the old one stays at the path */
+		snprintf(old->path, sizeof(old->path), "%s", path);
+		old->unlinked = false;
+	}
+	return f;
 }
 
 static struct cr_file *file_of(struct crig *r, uint64_t fh)
@@ -84,7 +100,7 @@ static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struc
 			l = &r->layouts[i];
 	if (!l)
 		return DXP_E_LIMIT;
-	*l = (struct cr_layout){ .id = ++r->next_layout_id, .file = (unsigned int)(f - r->files), .off = q->off,
+	*l = (struct cr_layout){ .id = ++r->next_layout_id, .file = (unsigned int)(f - r->files), .fh = q->fh, .off = q->off,
 				 .len = q->len, .rkey = ++r->next_rkey, .live = true,
 				 .rw = q->iomode == DXP_IOMODE_RW };
 	rep->u.lget_rep = (struct dxp_layout_get_rep){
@@ -121,6 +137,9 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		if (!file_of(r, m->u.fh.fh))
 			return DXP_E_BADHANDLE;
 		r->handle_file[m->u.fh.fh] = -1;
+		for (unsigned int i = 0; i < CR_LAYOUTS; i++) /* CLOSE returns the handle's layouts */
+			if (r->layouts[i].fh == m->u.fh.fh)
+				r->layouts[i].live = false;
 		return DXP_E_OK;
 	case DXP_STAT:
 		f = file_of(r, m->u.fh.fh);
@@ -148,8 +167,16 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		return DXP_E_OK;
 	case DXP_COMMIT:
 		return cr_layout(r, m->u.commit.stateid.id) ? DXP_E_OK : DXP_E_STALE_STATEID;
-	case DXP_RECALL_RETURN:
-		return DXP_E_OK;
+	case DXP_RECALL_RETURN: {
+		unsigned int n = 0;
+
+		for (unsigned int i = 0; i < CR_LAYOUTS; i++)
+			if (r->layouts[i].live && r->layouts[i].recall_id == m->u.rret.recall_id) {
+				r->layouts[i].live = false;
+				n++;
+			}
+		return n || !m->u.rret.recall_id ? DXP_E_OK : DXP_E_STALE_STATEID;
+	}
 	default:
 		return DXP_E_PROTO;
 	}
@@ -169,11 +196,56 @@ void cr_recall(struct crig *r, uint64_t id)
 	struct cr_layout *l = cr_layout(r, id);
 	struct dxp_msg m = { .hdr.op = DXP_LAYOUT_RECALL };
 
+	if (l)
+		l->recalled = true;
+
 	m.u.recall = (struct dxp_layout_recall){
 		.stateid = { .id = id, .seq = 1 }, .off = l ? l->off : 0, .len = l ? l->len : DXP_PAGE,
 		.reason = DXP_RECALL_CONFLICT, .timeout_ms = 2000,
 	};
 	deliver(r->p, &m);
+}
+
+unsigned int cr_file_recall(struct crig *r, uint64_t fh)
+{
+	struct dxp_msg m = { .hdr.op = DXP_FILE_RECALL };
+	uint64_t rid = ++r->next_recall_id;
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < CR_LAYOUTS; i++) {
+		struct cr_layout *l = &r->layouts[i];
+
+		if (l->live && l->fh == fh && !l->recall_id) {
+			l->recalled = true;
+			l->recall_id = rid;
+			n++;
+		}
+	}
+	m.u.frecall = (struct dxp_file_recall){
+		.recall_id = rid, .fh = fh, .off = 0, .len = UINT64_MAX, .max_id = r->next_layout_id,
+		.reason = DXP_RECALL_LOCAL, .timeout_ms = 2000, .count = n,
+	};
+	deliver(r->p, &m);
+	return n;
+}
+
+void cr_bye(struct crig *r, unsigned int reason)
+{
+	struct dxp_msg m = { .hdr.op = DXP_BYE };
+
+	m.u.bye.reason = reason;
+	deliver(r->p, &m);
+}
+
+void cr_pattern(uint64_t ino, uint64_t off, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		uint64_t word = ino << 48 | ((off + i) & ~7ull);
+
+		p[i] = (uint8_t)(word >> (8 * ((off + i) & 7)));
+	}
 }
 
 /* The client sent M on P's QP: the daemon answers at once. */
@@ -226,6 +298,18 @@ static int on_rdma(struct fv_peer *p, const struct ibv_send_wr *wr, void *arg)
 		if (raddr < (uintptr_t)base || raddr + len > (uintptr_t)base + l->len ||
 		    (wr->opcode == IBV_WR_RDMA_WRITE && !l->rw))
 			return IBV_WC_REM_ACCESS_ERR;
+		if (wr->opcode == IBV_WR_RDMA_WRITE && r->check_payload) {
+			uint8_t want[4096];
+			uint64_t at = l->off + (raddr - (uintptr_t)base);
+
+			for (uint32_t done = 0; done < len; done += sizeof(want)) {
+				uint32_t n = len - done < sizeof(want) ? len - done : (uint32_t)sizeof(want);
+
+				cr_pattern(r->files[l->file].ino, at + done, want, n);
+				if (memcmp(want, (const uint8_t *)(uintptr_t)wr->sg_list->addr + done, n) != 0)
+					abort(); /* the oracle: these bytes were written for another place */
+			}
+		}
 		if (wr->opcode == IBV_WR_RDMA_WRITE)
 			memcpy((void *)(uintptr_t)raddr, (const void *)(uintptr_t)wr->sg_list->addr, len);
 		else

@@ -26,15 +26,19 @@ struct cr_file {
 	uint8_t data[CR_FILE_SIZE];
 	uint64_t size;
 	uint64_t ino;           /* its identity: a file made again at a path gets a new one */
+	bool unlinked;          /* another file took its path; handles that have it keep it */
 };
 
 struct cr_layout {
 	uint64_t id;
 	unsigned int file;
+	uint64_t fh;            /* the handle it was granted through */
 	uint64_t off, len;
 	uint32_t rkey;
 	bool live;              /* granted and not returned */
 	bool rw;
+	bool recalled;          /* a recall of it was sent */
+	uint64_t recall_id;     /* the FILE_RECALL it is in (0: none) */
 };
 
 struct crig {
@@ -44,7 +48,7 @@ struct crig {
 	int handle_file[CR_HANDLES]; /* of this connection, numbered from 1 as the daemon does; -1: none */
 	uint64_t next_fh;
 	struct cr_layout layouts[CR_LAYOUTS];
-	uint64_t next_layout_id, next_ino;
+	uint64_t next_layout_id, next_ino, next_recall_id;
 	uint32_t next_rkey;
 	/* What the test makes the daemon or the NIC do: */
 	bool stall_rdma;            /* hold every RDMA request (a stalled responder) */
@@ -54,6 +58,7 @@ struct crig {
 	unsigned int flood;         /* recalls of no layout, one per receive the client posts, this many */
 	struct dxp_hello hello;     /* fields not 0 replace those of the HELLO reply (a lying daemon) */
 	const char *error_text;     /* the text of every ERROR the daemon sends */
+	bool check_payload;         /* every WRITE must carry cr_pattern() of where it lands, or abort */
 	unsigned int requests;      /* requests the client sent */
 };
 
@@ -67,9 +72,21 @@ extern unsigned int cr_n_log;
 void cr_down(struct crig *r);
 /* The rig's file at PATH (made empty if MAKE), or NULL. */
 struct cr_file *cr_file(struct crig *r, const char *path, bool make);
+/* A local process puts another (empty) file at PATH, as a rename over it
+ * does: the old one stays with the handles that have it. The new file, or
+ * NULL (no file at PATH, or no room). */
+struct cr_file *cr_replace(struct crig *r, const char *path);
 /* The daemon's layout ID, if it is live (granted and not returned). */
 struct cr_layout *cr_layout(struct crig *r, uint64_t id);
 /* The daemon sends LAYOUT_RECALL of layout ID (reason CONFLICT). */
 void cr_recall(struct crig *r, uint64_t id);
+/* The daemon sends FILE_RECALL of every live layout of handle FH (reason
+ * LOCAL): how many it covers. */
+unsigned int cr_file_recall(struct crig *r, uint64_t fh);
+/* The daemon sends BYE (REASON, a protocol code). */
+void cr_bye(struct crig *r, unsigned int reason);
+/* The bytes a write of LEN at OFF of the file of identity INO carries when
+ * the payload is checked: each 8-byte word says where it belongs. */
+void cr_pattern(uint64_t ino, uint64_t off, void *buf, size_t len);
 
 #endif

@@ -6,7 +6,7 @@ import sys
 
 OPEN, CLOSE, LGET, WRITE, READ, COMMIT, SETSIZE, RETURN, PROCESS, RECONNECT, CONNECT, ALLOC = range(12)
 CB = 12  # a: 0 return, 1 defer, 2 close its file, 3 return another layout
-RECALL, FRECALL, BYE, CMEV, STALL, RELEASE, REPLACE, FLOOD, RECALL_NEXT = range(15, 24)
+RECALL, FRECALL, BYE, CMEV, STALL, RELEASE, REPLACE, FLOOD, RECALL_NEXT, REFUSE = range(15, 25)
 
 CREATE = 4
 
@@ -25,6 +25,8 @@ stories = {
     "relayout-recall-behind-the-grant": s(*base, (RECALL, 0, 0), (RECALL_NEXT, 1, 0), (WRITE, 0, 0), (PROCESS, 0, 0)),
     "device-removal-then-connect": s(*base, (CMEV, 0, 0), (PROCESS, 0, 0), (CONNECT, 0, 0), (OPEN, 1, CREATE | 1),
                                      (SETSIZE, 0, 0)),
+    "failed-reconnect-then-connect": s(*base, (CMEV, 1, 0), (PROCESS, 0, 0), (REFUSE, 1, 0), (RECONNECT, 0, 0),
+                                       (REFUSE, 0, 0), (CONNECT, 0, 0), (OPEN, 1, CREATE | 1), (SETSIZE, 0, 0)),
     "disconnect-then-reconnect": s(*base, (CMEV, 1, 0), (PROCESS, 0, 0), (REPLACE, 0, 0), (RECONNECT, 0, 0),
                                    (OPEN, 1, CREATE | 1)),
     # found by the fuzzer: the recall callback, run by the write itself

@@ -7,7 +7,8 @@
  * connect), what the recall callback does (return, defer, close its file,
  * return another layout), and what the daemon and the NIC do (recalls of
  * one layout or of a file, BYE, a disconnect, a device removal, RDMA that
- * stalls and runs later, floods, files replaced at their path).
+ * stalls and runs later, floods, files replaced at their path, connections
+ * refused).
  *
  * After every step (oracle):
  *  - no sanitizer error;
@@ -228,7 +229,7 @@ static bool app_io(unsigned int what, uint8_t a, uint8_t b)
 
 static void step(const uint8_t *s)
 {
-	uint8_t what = s[0] % 24, a = s[1], b = s[2];
+	uint8_t what = s[0] % 25, a = s[1], b = s[2];
 	int64_t t0 = dxc_now_ms();
 	bool call = what < 12, was[CR_LAYOUTS];
 
@@ -271,7 +272,7 @@ static void step(const uint8_t *s)
 		A.cb = (enum cb_action)(a % CB_N);
 		return;
 	}
-	if (!connected() && what != 21)
+	if (!connected() && what != 21 && what != 24)
 		return; /* the daemon cannot send on a connection that is gone */
 	switch (what) {
 	case 15: cr_recall(A.r, A.r->next_layout_id - (a % 4)); break;
@@ -288,6 +289,8 @@ static void step(const uint8_t *s)
 	case 22: A.r->flood = a; break;
 	case 23: A.r->recall_next_grant = a & 1; break;
 	}
+	if (what == 24) /* the daemon refuses new connections (a restart under way) */
+		A.r->refuse_connect = a & 1;
 	check_handles();
 }
 

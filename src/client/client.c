@@ -451,6 +451,12 @@ static bool reply_arrived(struct daxrdma_client *c)
 
 int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code)
 {
+	return dxc_call_until(c, req, rep, code, dxc_now_ms() + c->opts.timeout_ms);
+}
+
+int dxc_call_until(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code,
+		   int64_t deadline)
+{
 	int ret;
 
 	if (code)
@@ -464,9 +470,10 @@ int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg
 	ret = send_msg(c, req);
 	if (ret)
 		return ret;
-	ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
+	ret = dxc_progress(c, deadline, reply_arrived);
 	if (ret == -ETIMEDOUT) {
-		dxc_log(c, LOG_ERR, "no reply to %s within %d ms", dxp_op_name(req->hdr.op), c->opts.timeout_ms);
+		dxc_log(c, LOG_ERR, "no reply to %s within the timeout (%d ms)", dxp_op_name(req->hdr.op),
+			c->opts.timeout_ms);
 		dxc_break(c, "request timed out");
 		return ret;
 	}
@@ -683,7 +690,7 @@ static int setup_qp(struct daxrdma_client *c)
 	return ibv_req_notify_cq(c->cq, 0) ? -EIO : 0;
 }
 
-static int hello(struct daxrdma_client *c)
+static int hello(struct daxrdma_client *c, int64_t deadline)
 {
 	struct dxp_msg req = { .hdr.op = DXP_HELLO };
 	const struct dxp_msg *rep;
@@ -695,7 +702,7 @@ static int hello(struct daxrdma_client *c)
 	req.u.hello.max_msg = DXP_MAX_MSG;
 	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID |
 				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
-	ret = dxc_call(c, &req, &rep, NULL);
+	ret = dxc_call_until(c, &req, &rep, NULL, deadline);
 	if (ret)
 		return ret;
 	if (rep->u.hello.magic != DXP_MAGIC || rep->u.hello.version != DXP_VERSION || rep->u.hello.credits == 0)
@@ -815,7 +822,7 @@ static int connect_to(struct daxrdma_client *c, const char *host, const char *po
 		goto err;
 	}
 	c->connected = true;
-	ret = hello(c);
+	ret = hello(c, deadline); /* the connect's one timeout, HELLO included */
 	if (ret) {
 		dxc_log(c, LOG_ERR, "HELLO to %s: %s", host, strerror(-ret));
 		goto err;
@@ -944,7 +951,7 @@ int dxc_rdma_wait(struct daxrdma_client *c)
 	/* The error state flushes every request posted: once the flushes are
 	 * in, none of them can read or write memory any more. */
 	if (c->id->qp && ibv_modify_qp(c->id->qp, &qa, IBV_QP_STATE) == 0)
-		dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
+		dxc_progress(c, dxc_now_ms() + DXC_FLUSH_WAIT_MS, rdma_drained);
 	if (c->rdma_outstanding) {
 		dxc_log(c, LOG_ERR, "the flushes did not come either: destroying the QP");
 		rdma_destroy_qp(c->id); /* its work ends with it */

@@ -19,6 +19,7 @@
 #define DXC_SEND 4u
 #define DXC_POLL_BUDGET 32u               /* completions handled per look at the CQ */
 #define DXC_ARM_TRIES 4u                   /* looks after arming, before a call leaves the rest */
+#define DXC_FLUSH_WAIT_MS 100              /* for the flushes of RDMA that timed out (a NIC: microseconds) */
 #define DXC_MAX_IDLE_MSGS (2u * DXC_RECV)  /* messages in a row that change nothing: then a flood */
 #define DXC_STAGE_SLOTS 4u
 #define DXC_STAGE_SLOT (1u << 20)          /* RDMA chunk through the staging buffer */
@@ -125,6 +126,9 @@ int64_t dxc_now_ms(void);
  * until the next call). The daemon's ERROR becomes its -errno; *CODE, if not
  * NULL, gets the protocol code (DXP_E_OK on success). */
 int dxc_call(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code);
+/* The same, waiting no later than DEADLINE (ms, dxc_now_ms()). */
+int dxc_call_until(struct daxrdma_client *c, struct dxp_msg *req, const struct dxp_msg **rep, unsigned int *code,
+		   int64_t deadline);
 /* Work through completions until DEADLINE (ms, dxc_now_ms()) or until DONE()
  * is true; 0, -ETIMEDOUT, or -ENOTCONN when the connection broke. */
 int dxc_progress(struct daxrdma_client *c, int64_t deadline, bool (*done)(struct daxrdma_client *));
@@ -177,8 +181,8 @@ int dxc_rdma_chunks(struct daxrdma_client *c, bool write, uint64_t raddr, uint32
  * how they ended), or an error. A call returns only when nothing it posted
  * can still read or write memory (issue 26 §2): requests not complete
  * within the client's timeout are flushed (the QP goes to the error state,
- * or is destroyed if even the flushes do not come) and the connection is
- * given up: -ETIMEDOUT.
+ * or is destroyed if even the flushes do not come within DXC_FLUSH_WAIT_MS)
+ * and the connection is given up: -ETIMEDOUT.
  */
 int dxc_rdma_wait(struct daxrdma_client *c);
 

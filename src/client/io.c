@@ -27,7 +27,7 @@ static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const s
 	int ret;
 
 	for (;;) {
-		ret = dxc_call(c, req, rep, &code);
+		ret = dxc_call_until(c, req, rep, &code, deadline); /* the call's one timeout, not one per try */
 		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
 			return ret;
 		dxc_handle_recalls(c);

@@ -259,7 +259,14 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 		return;
 	r->requests++;
 	memset(&rep, 0, sizeof(rep));
-	code = answer(r, p, m, &rep);
+	if (m->hdr.op != DXP_HELLO && r->silent_after_busy && !r->busy_replies)
+		return;
+	if (m->hdr.op != DXP_HELLO && r->busy_replies) {
+		r->busy_replies--;
+		code = DXP_E_BUSY_LOCAL;
+	} else {
+		code = answer(r, p, m, &rep);
+	}
 	if (code != DXP_E_OK) {
 		memset(&rep, 0, sizeof(rep));
 		rep.hdr.op = DXP_ERROR;

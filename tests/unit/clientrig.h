@@ -59,6 +59,8 @@ struct crig {
 	struct dxp_hello hello;     /* fields not 0 replace those of the HELLO reply (a lying daemon) */
 	const char *error_text;     /* the text of every ERROR the daemon sends */
 	bool check_payload;         /* every WRITE must carry cr_pattern() of where it lands, or abort */
+	unsigned int busy_replies;  /* answer the next this many requests BUSY_LOCAL (a local process has the file) */
+	bool silent_after_busy;     /* ... and then answer none */
 	unsigned int requests;      /* requests the client sent */
 };
 

@@ -195,6 +195,26 @@ static void break__is_enotconn_and_a_reconnect_without_files_is_estale(void **st
 	cr_down(r);
 }
 
+/* Issue 26 §5: a call that retries while the daemon says "later" had a
+ * timeout per try: the last try could take another whole timeout. */
+static void retries__end_at_the_calls_one_timeout(void **state)
+{
+	struct crig *r = cr_up(200, 0, NULL, NULL);
+	struct daxrdma_file *f;
+	int64_t t0;
+	int ret;
+
+	assert_int_equal(daxrdma_open(r->c, "x", "a", DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f), 0);
+	r->busy_replies = 5;          /* tries at 0, 5, 15, 35, 75 ms; the sixth, at 155 ms, */
+	r->silent_after_busy = true;  /* gets no answer */
+	t0 = dxc_now_ms();
+	ret = daxrdma_allocate(f, 0, 4096);
+	assert_true(ret == -ETIMEDOUT || ret == -EAGAIN);
+	assert_true(dxc_now_ms() - t0 <= 200 + 50);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +226,7 @@ int main(void)
 		cmocka_unit_test(hello__that_lies__is_refused),
 		cmocka_unit_test(error_text__reaches_the_log_escaped),
 		cmocka_unit_test(break__is_enotconn_and_a_reconnect_without_files_is_estale),
+		cmocka_unit_test(retries__end_at_the_calls_one_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

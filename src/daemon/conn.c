@@ -148,13 +148,28 @@ void dx_conn_answer(struct dx_conn *c, uint32_t op, uint64_t tag, unsigned int c
 		dx_conn_close(c, DXP_E_PROTO, false, "cannot send a reply");
 }
 
+/* No probe of dx_conns_flush() is out any more. */
+static bool flushed(const struct dxd *d)
+{
+	const struct dx_conn *c;
+
+	TAILQ_FOREACH(c, &d->conns, link)
+		if (c->state == CONN_READY && !c->qp_dead && c->probing)
+			return false;
+	return true;
+}
+
 /* One work completion of C. */
 static void on_wc(struct dx_conn *c, const struct ibv_wc *wc)
 {
 	if (wc->wr_id & DX_WR_SEND)
 		dx_msgslots_sent(&c->slots, wc->wr_id);
-	if (wc->wr_id & DX_WR_KEEPALIVE)
+	if (wc->wr_id & DX_WR_KEEPALIVE) {
 		c->probing = false;
+		/* At exit, the last replies are out once every probe is in. */
+		if (c->d->stopping && c->d->n_layouts == 0 && flushed(c->d))
+			event_base_loopbreak(c->d->base);
+	}
 	if (wc->status == IBV_WC_LOC_LEN_ERR && !(wc->wr_id & DX_WR_SEND) && c->state != CONN_CLOSING) {
 		c->d->st.malformed++;
 		log_warn("client %llu (%s): malformed message: larger than %u bytes: closing",
@@ -325,10 +340,25 @@ static void arm_timer(struct dx_conn *c, int ms)
  * retries forever at retry_count 7, the value clients commonly ask for.
  * A silent but live client costs one ACK per interval.
  */
+/* A zero-length, signaled RDMA WRITE: its completion says the client's
+ * NIC is there, and, as RC completes in order, that every message posted
+ * before it is out. 0 or -errno. */
+static int post_probe(struct dx_conn *c)
+{
+	struct ibv_send_wr wr = { .wr_id = DX_WR_KEEPALIVE, .opcode = IBV_WR_RDMA_WRITE,
+				   .send_flags = IBV_SEND_SIGNALED }, *bad;
+	int ret = ibv_post_send(c->cm->qp, &wr, &bad);
+
+	if (ret)
+		return -ret;
+	c->probing = true;
+	c->probe_ms = dx_now_ms();
+	return 0;
+}
+
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
 	struct dx_conn *c = arg;
-	struct ibv_send_wr wr = { 0 }, *bad;
 	int64_t now = dx_now_ms(), every = c->d->cfg->keepalive_ms;
 	int ret;
 
@@ -347,19 +377,26 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 	}
 	if (now - c->heard_ms < every)
 		return;
-	wr.wr_id = DX_WR_KEEPALIVE;
-	wr.opcode = IBV_WR_RDMA_WRITE;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	ret = ibv_post_send(c->cm->qp, &wr, &bad);
+	ret = post_probe(c);
 	if (ret) {
-		dx_log_fail("ibv_post_send (keepalive)", -ret);
+		dx_log_fail("ibv_post_send (keepalive)", ret);
 		dx_conn_close(c, DXP_E_IO, false, "cannot post a keepalive");
 		return;
 	}
-	c->probing = true;
-	c->probe_ms = now;
 	c->d->st.keepalives++;
 }
+
+bool dx_conns_flush(struct dxd *d)
+{
+	struct dx_conn *c;
+	bool out = false;
+
+	TAILQ_FOREACH(c, &d->conns, link)
+		if (c->state == CONN_READY && !c->qp_dead && (c->probing || post_probe(c) == 0))
+			out = true;
+	return out;
+}
+
 
 /* Ticks at half the interval: a probe follows keepalive_ms to 1.5 times
  * that of silence. */

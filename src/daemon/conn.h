@@ -143,6 +143,10 @@ void dx_conn_fence(struct dx_conn *c, const char *why);
 /* Close handle H of C: its ALLOCATE in progress, if any, is cancelled
  * (answered, unless C is closing), its file reference dropped, H freed. */
 void dx_handle_free(struct dx_conn *c, struct dx_handle *h);
+/* At exit, once every layout is back: a probe behind the last replies on
+ * every live connection (true if any is out; the loop breaks when they are
+ * all in), so that answers already sent are not flushed by the disconnect. */
+bool dx_conns_flush(struct dxd *d);
 /* After a reload: revoke the handles (and recall the layouts) of clients the
  * acl no longer admits; recall RW layouts on exports that became read_only. */
 void dx_conns_reload_access(struct dxd *d);

@@ -37,7 +37,9 @@ struct dx_recall *dx_recall_find(struct dx_conn *c, uint64_t id);
 struct dx_layout *dx_recall_first(const struct dx_recall *rc, unsigned int *n);
 /* Send queued recalls while the client has credits. */
 void dx_recall_pump(struct dx_conn *c);
-/* While stopping: end the loop once no layout is left. */
+/* While stopping: end the loop once no layout is left and the last answers
+ * are out (DX_EXIT_FLUSH_MS at most for those). */
+#define DX_EXIT_FLUSH_MS 200
 void dx_recall_check_stop(struct dxd *d);
 const char *dx_recall_reason_name(uint32_t reason);
 

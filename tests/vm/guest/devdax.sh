@@ -112,7 +112,7 @@ kill -TERM $DPID
 wait $DPID
 check "shutdown: exit 0" test $? -eq 0
 check "shutdown: the client heard reason 5" grep -q 'RECALLED reason=5' /tmp/term.out
-check "shutdown: it returned the layout" grep -q RETURNED /tmp/term.out
+check "shutdown: it returned the layout" wait_line /tmp/term.out RETURNED
 touch /tmp/term.go
 check "shutdown: its old rkey is dead" wait_line /tmp/term.out 'STALE_WRITE status=[^s]'
 grep STALE_WRITE /tmp/term.out

@@ -70,7 +70,7 @@ check "acl: its layout is recalled (4)" wait_line /tmp/a1.out 'RECALLED reason=4
 wait $a1
 cat /tmp/a1.out
 check "acl: its COMMIT is refused: EACCES" grep -q 'RECALL_COMMIT ERR EACCES' /tmp/a1.out
-check "acl: it returns the layout" grep -q RETURNED /tmp/a1.out
+check "acl: it returns the layout" wait_line /tmp/a1.out RETURNED
 check "acl: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/a1.out
 check "acl: its handle is revoked: a new layout gets EACCES" grep -q 'AGAIN ERR EACCES' /tmp/a1.out
 check "acl: the daemon says so" grep -q 'no longer admits it: file handle' /tmp/daemon.log
@@ -92,7 +92,7 @@ check "read_only: the RW layout is recalled (4)" wait_line /tmp/r1.out 'RECALLED
 wait $r1
 cat /tmp/r1.out
 check "read_only: its COMMIT is refused: EROFS" grep -q 'RECALL_COMMIT ERR EROFS' /tmp/r1.out
-check "read_only: it returns the layout" grep -q RETURNED /tmp/r1.out
+check "read_only: it returns the layout" wait_line /tmp/r1.out RETURNED
 check "read_only: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/r1.out
 check "read_only: the READ layout stays" json "d['layouts'] == 1" status
 check "read_only: ... its holder was not recalled" bash -c "! grep -q RECALLED /tmp/r2.out"
@@ -151,7 +151,7 @@ echo "   SIGTERM to exit: $took ms"
 check "SIGTERM with live layouts: exit 0" test $rc -eq 0
 check "it waited for the recall (>= recall_timeout, the ignoring holder)" test $took -ge 1900
 check "the cooperating holder was recalled for shutdown (5)" grep -q 'RECALLED reason=5' /tmp/t1.out
-check "... and returned its layout" grep -q RETURNED /tmp/t1.out
+check "... and returned its layout" wait_line /tmp/t1.out RETURNED
 check "... and a new layout while stopping is refused: EIO" grep -q 'AGAIN ERR EIO' /tmp/t1.out
 check "the ignoring holder was recalled" grep -q 'RECALLED reason=5' /tmp/t2.out
 check "... and fenced" wait_line /tmp/t2.out FENCED

@@ -525,15 +525,17 @@ static int send_recall_return(struct daxrdma_client *c, uint64_t rid, bool clean
  * A callback may close a layout's file or return a layout of the run: the
  * run holds their memory (in_run) and frees what went (gone) at its end.
  */
-static void run_end(struct dxc_run *run)
+static void run_end(struct dxc_run *run, struct dxc_run *dead)
 {
 	struct daxrdma_layout *l, *next;
 
 	TAILQ_FOREACH_SAFE(l, run, recall_link, next) {
 		l->in_run = false;
 		if (l->gone) {
-			if (!l->pins) /* else the call that pins it frees it */
-				free(l);
+			if (!l->pins) { /* else the call that pins it frees it */
+				TAILQ_REMOVE(run, l, recall_link);
+				TAILQ_INSERT_TAIL(dead, l, recall_link);
+			}
 		} else if (l->recalled_again) {
 			l->recalled_again = false;
 			l->recall_queued = true;
@@ -544,7 +546,8 @@ static void run_end(struct dxc_run *run)
 
 void dxc_handle_recalls(struct daxrdma_client *c)
 {
-	struct daxrdma_layout *l;
+	struct dxc_run dead = TAILQ_HEAD_INITIALIZER(dead); /* freed once every run is done */
+	struct daxrdma_layout *l, *next;
 
 	if (c->in_recall)
 		return;
@@ -578,9 +581,11 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 				if (l->return_now && !l->gone)
 					dxc_layout_send_return(l);
 		}
-		run_end(&run);
+		run_end(&run, &dead);
 	}
 	c->in_recall = false;
+	TAILQ_FOREACH_SAFE(l, &dead, recall_link, next)
+		free(l);
 }
 
 DX_EXPORT int daxrdma_client_process(struct daxrdma_client *client)

@@ -310,15 +310,13 @@ unsigned int dx_recall_fence_file(struct dx_file *f)
 
 void dx_recall_check_stop(struct dxd *d)
 {
-	struct timeval grace = { 0, DX_EXIT_FLUSH_MS * 1000 };
+	struct timeval grace = { 0, (suseconds_t)DX_EXIT_FLUSH_MS * 1000 };
 
 	if (!d->stopping || d->n_layouts)
 		return;
 	/* The answers to the last returns leave before the connections close
 	 * (a disconnect flushes what the NIC has not sent yet): a probe behind
 	 * them on each connection, DX_EXIT_FLUSH_MS at most for all. */
-	if (!dx_conns_flush(d))
-		event_base_loopbreak(d->base);
-	else if (event_base_loopexit(d->base, &grace))
+	if (!dx_conns_flush(d) || event_base_loopexit(d->base, &grace))
 		event_base_loopbreak(d->base);
 }

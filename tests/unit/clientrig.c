@@ -328,7 +328,7 @@ static int on_rdma(struct fv_peer *p, const struct ibv_send_wr *wr, void *arg)
 
 /* A daemon that floods: each receive the client posts gets a message at
  * once, as long as the flood lasts. */
-static void on_recv_posted(struct fv_peer *p, void *arg)
+static void on_recv_posted(const struct fv_peer *p, void *arg)
 {
 	struct crig *r = arg;
 

@@ -83,7 +83,7 @@ unsigned int fv_peer_release(struct fv_peer *p);
 unsigned int fv_peer_held(const struct fv_peer *p);
 /* Called after each receive the daemon (or client) posts on P's QP: a
  * peer that floods delivers the next message from here. */
-typedef void fv_recv_fn(struct fv_peer *p, void *arg);
+typedef void fv_recv_fn(const struct fv_peer *p, void *arg);
 void fv_set_recv_hook(fv_recv_fn *fn, void *arg);
 /* A muted peer completes nothing: no send, no keepalive is acknowledged. */
 void fv_peer_mute(struct fv_peer *p, bool muted);

@@ -32,6 +32,8 @@ stories = {
     # found by the fuzzer: the recall callback, run by the write itself
     # (usable()), closes the file the write is on
     "callback-closes-the-file-being-written": s((CB, 2, 0), *base, (FRECALL, 0, 0), (WRITE, 0, 1)),
+    # more messages than the client has receives posted: the rest wait (RNR)
+    "recalls-beyond-the-receives": s(*base, *[(RECALL, 0, 0)] * 25, (PROCESS, 0, 0)),
     "bye-and-flood": s(*base, (FLOOD, 60, 0), (PROCESS, 0, 0), (PROCESS, 0, 0), (BYE, 0, 0), (PROCESS, 0, 0)),
 }
 out = sys.argv[1]

@@ -1,5 +1,6 @@
 #include "clientrig.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct cr_layout *cr_layout(struct crig *r, uint64_t id)
 static void new_connection(struct crig *r, struct fv_peer *p)
 {
 	r->p = p;
+	r->n_pending = 0; /* what waited for the old connection is gone with it */
 	r->next_fh = 0;
 	for (unsigned int i = 0; i < CR_HANDLES; i++)
 		r->handle_file[i] = -1;
@@ -182,13 +184,24 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 	}
 }
 
-static void deliver(struct fv_peer *p, const struct dxp_msg *m)
+/* Send M to the client on P: into a posted receive, or, if none is posted
+ * (RNR), after the ones waiting, as the client posts receives; on a QP that
+ * is gone, nowhere. */
+static void deliver(struct crig *r, struct fv_peer *p, const struct dxp_msg *m)
 {
 	uint8_t buf[DXP_MAX_MSG];
 	ssize_t len = dxp_encode(m, buf, sizeof(buf));
+	int ret;
 
-	if (len <= 0 || fv_peer_deliver(p, buf, (size_t)len))
-		abort(); /* the rig's own messages always encode, and the client always has a receive posted */
+	if (len <= 0)
+		abort(); /* the rig's own messages always encode */
+	ret = r->n_pending && p == r->p ? -ENOBUFS : fv_peer_deliver(p, buf, (size_t)len);
+	if (ret != -ENOBUFS || p != r->p)
+		return;
+	if (r->n_pending == sizeof(r->pending) / sizeof(r->pending[0]))
+		abort(); /* a test that sends this much unread is wrong */
+	memcpy(r->pending[r->n_pending].bytes, buf, (size_t)len);
+	r->pending[r->n_pending++].len = (size_t)len;
 }
 
 void cr_recall(struct crig *r, uint64_t id)
@@ -203,7 +216,7 @@ void cr_recall(struct crig *r, uint64_t id)
 		.stateid = { .id = id, .seq = 1 }, .off = l ? l->off : 0, .len = l ? l->len : DXP_PAGE,
 		.reason = DXP_RECALL_CONFLICT, .timeout_ms = 2000,
 	};
-	deliver(r->p, &m);
+	deliver(r, r->p, &m);
 }
 
 unsigned int cr_file_recall(struct crig *r, uint64_t fh)
@@ -225,7 +238,7 @@ unsigned int cr_file_recall(struct crig *r, uint64_t fh)
 		.recall_id = rid, .fh = fh, .off = 0, .len = UINT64_MAX, .max_id = r->next_layout_id,
 		.reason = DXP_RECALL_LOCAL, .timeout_ms = 2000, .count = n,
 	};
-	deliver(r->p, &m);
+	deliver(r, r->p, &m);
 	return n;
 }
 
@@ -234,7 +247,7 @@ void cr_bye(struct crig *r, unsigned int reason)
 	struct dxp_msg m = { .hdr.op = DXP_BYE };
 
 	m.u.bye.reason = reason;
-	deliver(r->p, &m);
+	deliver(r, r->p, &m);
 }
 
 void cr_pattern(uint64_t ino, uint64_t off, void *buf, size_t len)
@@ -280,7 +293,7 @@ static void on_sent(struct fv_peer *p, const struct dxp_msg *m, void *arg)
 	}
 	rep.hdr.flags = DXP_F_REPLY;
 	rep.hdr.tag = m->hdr.tag;
-	deliver(p, &rep);
+	deliver(r, p, &rep);
 	if (m->hdr.op == DXP_LAYOUT_GET && code == DXP_E_OK && r->recall_next_grant) {
 		r->recall_next_grant = false;
 		cr_recall(r, rep.u.lget_rep.stateid.id);
@@ -332,6 +345,15 @@ static void on_recv_posted(const struct fv_peer *p, void *arg)
 {
 	struct crig *r = arg;
 
+	if (p == r->p && r->n_pending) { /* the oldest waiting message takes it */
+		int ret = fv_peer_deliver(r->p, r->pending[0].bytes, r->pending[0].len);
+
+		if (ret == 0 || ret == -ENOTCONN) {
+			r->n_pending--;
+			memmove(&r->pending[0], &r->pending[1], r->n_pending * sizeof(r->pending[0]));
+		}
+		return;
+	}
 	if (r->flood && p == r->p) {
 		r->flood--;
 		cr_recall(r, 1u << 30); /* no such layout */

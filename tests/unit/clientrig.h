@@ -62,6 +62,10 @@ struct crig {
 	unsigned int busy_replies;  /* answer the next this many requests BUSY_LOCAL (a local process has the file) */
 	bool silent_after_busy;     /* ... and then answer none */
 	unsigned int requests;      /* requests the client sent */
+	/* Messages waiting for the client to post a receive (a NIC retries on
+	 * RNR until it does), oldest first. */
+	struct { uint8_t bytes[DXP_MAX_MSG]; size_t len; } pending[32];
+	unsigned int n_pending;
 };
 
 /* A client (TIMEOUT_MS, FLAGS, RECALL callback with ARG) of the rig's

@@ -90,6 +90,7 @@ struct daxrdma_client {
 	int epfd;                       /* completion channel + rdma_cm channel + more_fd */
 	int more_fd;                    /* readable: completions left for the next call (an eventfd) */
 	unsigned int idle_msgs;         /* messages since the last that changed anything */
+	unsigned int raw_requests;      /* sent by dxc_send_raw(): their replies are no flood */
 	bool connected, broken;
 	bool device_lost;               /* DEVICE_REMOVAL: free everything on the device now */
 	bool closing;                   /* in daxrdma_client_delete(): a disconnect is expected */

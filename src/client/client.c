@@ -137,9 +137,12 @@ static struct daxrdma_layout *find_layout(struct daxrdma_client *c, const struct
 	struct daxrdma_file *f;
 	struct daxrdma_layout *l;
 
+	/* A returned handle (it waits for daxrdma_layout_return()) is no
+	 * layout of the daemon's any more: after a restart its id may name a
+	 * new one. */
 	TAILQ_FOREACH(f, &c->files, link)
 		TAILQ_FOREACH(l, &f->layouts, link)
-			if (l->sid.id == sid->id)
+			if (l->sid.id == sid->id && l->state != DXC_LAYOUT_RETURNED)
 				return l->sid.seq == sid->seq ? l : NULL;
 	return NULL;
 }
@@ -274,7 +277,8 @@ static int poll_cq(struct daxrdma_client *c)
 			if (id & DX_WR_SEND)
 				dx_msgslots_sent(&c->slots, id);
 			else if (id & WR_RDMA_BIT) {
-				c->rdma_outstanding--;
+				if (c->rdma_outstanding) /* none is counted after a destroyed QP */
+					c->rdma_outstanding--;
 				if (wc[i].status != IBV_WC_SUCCESS && c->rdma_status == IBV_WC_SUCCESS)
 					c->rdma_status = wc[i].status;
 			}
@@ -566,6 +570,7 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 			TAILQ_REMOVE(&c->recalled, l, recall_link);
 			l->recall_queued = false;
 			l->in_run = true;
+			l->run_sid = l->sid.id;
 			TAILQ_INSERT_TAIL(&run, l, recall_link);
 			if (c->opts.recall)
 				action = c->opts.recall(c->opts.recall_arg, l, l->recall_reason);
@@ -577,11 +582,11 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 		if (rid && all) {
 			send_recall_return(c, rid, clean);
 			TAILQ_FOREACH(l, &run, recall_link)
-				if (!l->recalled_again) /* else got again meanwhile, under another stateid */
+				if (!l->gone && l->sid.id == l->run_sid) /* else got again meanwhile: another stateid */
 					l->state = DXC_LAYOUT_RETURNED;
 		} else {
 			TAILQ_FOREACH(l, &run, recall_link)
-				if (l->return_now && !l->gone)
+				if (l->return_now && !l->gone && l->sid.id == l->run_sid)
 					dxc_layout_send_return(l);
 		}
 		run_end(&run, &dead);
@@ -638,6 +643,28 @@ static int wait_cm(struct daxrdma_client *c, enum rdma_cm_event_type want, int64
 	}
 }
 
+/* The application's fd: an epoll set with the more-work eventfd in it
+ * (the channels join it at each connect). All of it or nothing. */
+static int make_epfd(struct daxrdma_client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ret;
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		return -errno;
+	c->more_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ev.data.fd = c->more_fd;
+	if (c->more_fd >= 0 && epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->more_fd, &ev) == 0)
+		return 0;
+	ret = -errno;
+	if (c->more_fd >= 0)
+		close(c->more_fd);
+	close(c->epfd);
+	c->epfd = c->more_fd = -1;
+	return ret;
+}
+
 static int setup_qp(struct daxrdma_client *c)
 {
 	struct ibv_qp_init_attr qa = { 0 };
@@ -679,15 +706,9 @@ static int setup_qp(struct daxrdma_client *c)
 	    fcntl(c->ec->fd, F_SETFL, fcntl(c->ec->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
 	if (c->epfd < 0) { /* the application's fd, kept across reconnects */
-		c->epfd = epoll_create1(EPOLL_CLOEXEC);
-		if (c->epfd < 0)
-			return -errno;
-		c->more_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (c->more_fd < 0)
-			return -errno;
-		ev.data.fd = c->more_fd;
-		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->more_fd, &ev))
-			return -errno;
+		ret = make_epfd(c);
+		if (ret)
+			return ret;
 	}
 	ev.data.fd = c->ch->fd;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->ch->fd, &ev))
@@ -760,6 +781,7 @@ static void teardown(struct daxrdma_client *c, bool keep_fd)
 	free(c->stage);
 	c->id = NULL;
 	c->ec = NULL;
+	c->rdma_outstanding = 0; /* the QP and its work are gone */
 	c->pd = NULL;
 	c->ch = NULL;
 	c->cq = NULL;
@@ -778,7 +800,7 @@ static int connect_to(struct daxrdma_client *c, const char *host, const char *po
 
 	deadline = dxc_now_ms() + c->opts.timeout_ms;
 	c->broken = false; /* a new connection (a device removal tore the last one down) */
-	c->idle_msgs = 0;
+	c->idle_msgs = c->raw_requests = 0;
 	ret = getaddrinfo(host, port ? port : DXC_DEFAULT_PORT, &hints, &ai);
 	if (ret) {
 		dxc_log(c, LOG_ERR, "%s: %s", host, gai_strerror(ret));
@@ -951,7 +973,7 @@ int dxc_rdma_wait(struct daxrdma_client *c)
 	struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
 	int ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, rdma_drained);
 
-	if (!c->rdma_outstanding)
+	if (!c->rdma_outstanding || !c->id) /* done, or the device went and took the QP with it */
 		return ret;
 	dxc_log(c, LOG_ERR, "%u RDMA request%s not complete within %d ms: the connection is given up, so that "
 		"none can run later", c->rdma_outstanding, c->rdma_outstanding == 1 ? "" : "s", c->opts.timeout_ms);
@@ -974,6 +996,8 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 
 	if (!c->connected || len > DXC_STAGE_SLOT)
 		return -EINVAL;
+	if (c->broken || !c->id || !c->id->qp)
+		return -ENOTCONN;
 	if (write)
 		memcpy(c->stage, buf, len);
 	ret = dxc_rdma_chunks(c, write, raddr, rkey, len);
@@ -1016,6 +1040,8 @@ int dxc_call_raw(struct daxrdma_client *c, const void *bytes, size_t len, uint64
 	c->wait_tag = tag;
 	c->have_reply = false;
 	ret = dxc_send_raw(c, bytes, len);
+	if (c->raw_requests) /* its reply is the one waited for, not a stray one */
+		c->raw_requests--;
 	if (!ret)
 		ret = dxc_progress(c, dxc_now_ms() + c->opts.timeout_ms, reply_arrived);
 	if (ret)

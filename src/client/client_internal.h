@@ -46,6 +46,7 @@ struct daxrdma_layout {
 	unsigned int pins;        /* calls that use it across a recall callback: the same */
 	bool gone;                /* ... though the application closed its file or returned it meanwhile */
 	bool recalled_again;      /* ... and got it again, and it was recalled again: queued at the end */
+	uint64_t run_sid;         /* the stateid id it had when the run took it */
 	bool return_now;          /* dxc_handle_recalls(): the library gives it back */
 	int recall_reason;
 	uint64_t recall_id;       /* the FILE_RECALL it is part of (0: a LAYOUT_RECALL) */

@@ -31,14 +31,16 @@ static int call_patiently(struct daxrdma_client *c, struct dxp_msg *req, const s
 		if (code != DXP_E_BUSY_LOCAL && code != DXP_E_RECALL_PENDING)
 			return ret;
 		dxc_handle_recalls(c);
-		if (dxc_now_ms() + backoff > deadline) {
+		dxc_progress(c, dxc_now_ms() + backoff, NULL);
+		dxc_handle_recalls(c);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		/* Another try only with time for its answer left: a try whose
+		 * answer the deadline cut off would break the connection. */
+		if (deadline - dxc_now_ms() < c->opts.timeout_ms / 4) {
 			dxc_log(c, LOG_WARNING, "%s: still %s after %d ms", dxp_op_name(req->hdr.op), dxp_err_name(code),
 				c->opts.timeout_ms);
 			return -EAGAIN;
 		}
-		dxc_progress(c, dxc_now_ms() + backoff, NULL);
-		dxc_handle_recalls(c);
-		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
 }
 
@@ -75,6 +77,39 @@ static void file_free(struct daxrdma_file *f)
 	free(f);
 }
 
+/*
+ * A call that uses a file or a layout across points where recall callbacks
+ * run (a retry of call_patiently(), usable()) pins it: a callback may close
+ * the file or return the layout meanwhile (libdaxrdma-client(3) allows it),
+ * and then the memory stays until the call lets go, which frees it and
+ * says so (true: it went, the call must not use it any more).
+ */
+static void file_pin(struct daxrdma_file *f)
+{
+	f->pins++;
+}
+
+static bool file_unpin(struct daxrdma_file *f)
+{
+	if (--f->pins || !f->closed)
+		return false;
+	file_free(f);
+	return true;
+}
+
+static void layout_pin(struct daxrdma_layout *l)
+{
+	l->pins++;
+}
+
+static bool layout_unpin(struct daxrdma_layout *l)
+{
+	if (--l->pins || !l->gone || l->in_run)
+		return false;
+	free(l);
+	return true;
+}
+
 DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, const char *path,
 			   unsigned int flags, unsigned int mode, struct daxrdma_file **out)
 {
@@ -106,8 +141,11 @@ DX_EXPORT int daxrdma_open(struct daxrdma_client *c, const char *export_name, co
 	}
 	TAILQ_INSERT_TAIL(&c->files, f, link);
 	*out = f;
+	file_pin(f); /* a recall callback may close it (through *OUT) before this call returns */
 	dxc_handle_recalls(c);
-	return 0;
+	ret = f->closed ? -EBADF : 0;
+	file_unpin(f);
+	return ret;
 }
 
 /* CLOSE of handle FH, best effort: the file at the path is not F's. */
@@ -158,38 +196,6 @@ void dxc_layout_free(struct daxrdma_layout *l)
 		free(l);
 }
 
-/*
- * A call that uses a file or a layout across points where recall callbacks
- * run (a retry of call_patiently(), usable()) pins it: a callback may close
- * the file or return the layout meanwhile (libdaxrdma-client(3) allows it),
- * and then the memory stays until the call lets go, which frees it and
- * says so (true: it went, the call must not use it any more).
- */
-static void file_pin(struct daxrdma_file *f)
-{
-	f->pins++;
-}
-
-static bool file_unpin(struct daxrdma_file *f)
-{
-	if (--f->pins || !f->closed)
-		return false;
-	file_free(f);
-	return true;
-}
-
-static void layout_pin(struct daxrdma_layout *l)
-{
-	l->pins++;
-}
-
-static bool layout_unpin(struct daxrdma_layout *l)
-{
-	if (--l->pins || !l->gone || l->in_run)
-		return false;
-	free(l);
-	return true;
-}
 
 DX_EXPORT int daxrdma_close(struct daxrdma_file **file)
 {
@@ -312,6 +318,7 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 	if (ret)
 		return ret;
 	g = rep->u.lget_rep;
+	c->have_reply = false; /* the grant is in hand: no later recall is "right behind" it */
 	if (g.off != off || g.len != len || g.iomode != (uint32_t)iomode || l->gone) {
 		/* Not what was asked for, or asked for a handle that a recall
 		 * callback let go meanwhile: given back, L stays as it was. */
@@ -345,6 +352,7 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 {
 	struct daxrdma_client *c;
 	struct daxrdma_layout *l;
+	bool gone;
 	int ret;
 
 	if (!f || !out || (iomode != DAXRDMA_READ && iomode != DAXRDMA_RW) || len == 0 || off % DXP_PAGE ||
@@ -360,18 +368,28 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	c = f->c;
 	file_pin(f);
 	ret = layout_get(f, off, len, iomode, l);
-	if (file_unpin(f) && !ret)
+	if (!ret && f->closed)
 		ret = -EBADF; /* a recall callback closed the file meanwhile (its handle is gone: no grant) */
 	if (ret) {
 		if (l->recall_queued)
 			TAILQ_REMOVE(&c->recalled, l, recall_link);
 		free(l);
+		file_unpin(f);
 		dxc_handle_recalls(c);
 		return ret;
 	}
 	TAILQ_INSERT_TAIL(&f->layouts, l, link);
 	*out = l;
+	/* A recall of it may have come right behind the grant: its callback
+	 * may close the file or return the layout before this call returns. */
+	layout_pin(l);
 	dxc_handle_recalls(c);
+	gone = layout_unpin(l);
+	file_unpin(f);
+	if (gone) {
+		*out = NULL;
+		return -ESTALE;
+	}
 	return 0;
 }
 

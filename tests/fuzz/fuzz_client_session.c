@@ -48,6 +48,7 @@ struct app {
 	struct { struct daxrdma_file *f; uint64_t ino; } files[NF];
 	struct { struct daxrdma_layout *l; unsigned int file; } layouts[NL];
 	enum cb_action cb;
+	struct fv_peer *ended;  /* the connection an rdma_cm event ended */
 	uint64_t deferred[64];  /* stateids the callback kept (DEFER) */
 	unsigned int n_deferred;
 	uint8_t buf[2 * CR_FILE_SIZE];
@@ -196,8 +197,8 @@ static bool app_layout_get(uint8_t a, uint8_t b)
 		;
 	if (s == NL || !A.files[i].f)
 		return false;
-	if (daxrdma_layout_get(A.files[i].f, off, len, b & 0x80 ? DAXRDMA_READ : DAXRDMA_RW, &A.layouts[s].l) == 0)
-		A.layouts[s].file = i;
+	A.layouts[s].file = i; /* before: a callback inside the call may see the new layout */
+	daxrdma_layout_get(A.files[i].f, off, len, b & 0x80 ? DAXRDMA_READ : DAXRDMA_RW, &A.layouts[s].l);
 	return true;
 }
 
@@ -278,7 +279,12 @@ static void step(const uint8_t *s)
 	case 15: cr_recall(A.r, A.r->next_layout_id - (a % 4)); break;
 	case 16: cr_file_recall(A.r, 1 + a % 4); break;
 	case 17: cr_bye(A.r, DXP_E_IO); break;
-	case 18: fv_cm_push(A.r->c->id, a & 1 ? RDMA_CM_EVENT_DISCONNECTED : RDMA_CM_EVENT_DEVICE_REMOVAL); break;
+	case 18: /* a connection ends once */
+		if (A.r->p != A.ended) {
+			A.ended = A.r->p;
+			fv_cm_push(A.r->c->id, a & 1 ? RDMA_CM_EVENT_DISCONNECTED : RDMA_CM_EVENT_DEVICE_REMOVAL);
+		}
+		break;
 	case 19: A.r->stall_rdma = a & 1; break;
 	case 20:
 		A.r->stall_rdma = false;
@@ -309,7 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			daxrdma_close(&A.files[i].f);
 	/* The daemon goes first: a delete then sends no BYE and waits for
 	 * nothing (its 100 ms for the BYE would be most of a run). */
-	if (A.r->c->id) {
+	if (A.r->c->id && A.r->p != A.ended) {
 		fv_cm_push(A.r->c->id, RDMA_CM_EVENT_DISCONNECTED);
 		daxrdma_client_process(A.r->c);
 	}

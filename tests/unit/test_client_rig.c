@@ -211,6 +211,9 @@ static void retries__end_at_the_calls_one_timeout(void **state)
 	ret = daxrdma_allocate(f, 0, 4096);
 	assert_true(ret == -ETIMEDOUT || ret == -EAGAIN);
 	assert_true(dxc_now_ms() - t0 <= 200 + 50);
+	r->silent_after_busy = false;
+	assert_int_equal(ret, -EAGAIN);   /* no try whose answer the deadline would cut off */
+	assert_false(r->c->broken);       /* and so the connection stays */
 	assert_int_equal(daxrdma_close(&f), 0);
 	cr_down(r);
 }

@@ -332,7 +332,6 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 		req.u.lret.stateid = g.stateid;
 		req.u.lret.flags = DXP_RETURN_CLEAN;
 		dxc_call(c, &req, &rep, NULL);
-		c->early_recall_valid = c->early_frecall_valid = false;
 		return ret;
 	}
 	l->sid = g.stateid;
@@ -500,9 +499,7 @@ static int io(struct daxrdma_layout *l, bool write, uint64_t off, void *buf, siz
 	while (len && !ret) {
 		size_t n = len < batch ? len : batch;
 
-		ret = usable(l);
-		if (!ret && l->gone)
-			ret = -ESTALE; /* a recall callback returned it, or closed its file */
+		ret = usable(l); /* -ESTALE if a recall callback returned it, or closed its file */
 		if (ret)
 			break;
 		if (write) {

@@ -331,15 +331,6 @@ static void arm_timer(struct dx_conn *c, int ms)
 	event_add(c->ev_timer, &tv);
 }
 
-/*
- * A connection that completed nothing for keepalive_ms gets a zero-length
- * RDMA WRITE: it needs no rkey (IBA C9-88) and the client's NIC acknowledges
- * it without the application. A host that is gone acknowledges nothing; the
- * probe is then given keepalive_ms, after which the QP goes to error and the
- * connection closes. The transport's own retries are not waited for: rxe
- * retries forever at retry_count 7, the value clients commonly ask for.
- * A silent but live client costs one ACK per interval.
- */
 /* A zero-length, signaled RDMA WRITE: its completion says the client's
  * NIC is there, and, as RC completes in order, that every message posted
  * before it is out. 0 or -errno. */
@@ -356,6 +347,15 @@ static int post_probe(struct dx_conn *c)
 	return 0;
 }
 
+/*
+ * A connection that completed nothing for keepalive_ms gets a zero-length
+ * RDMA WRITE: it needs no rkey (IBA C9-88) and the client's NIC acknowledges
+ * it without the application. A host that is gone acknowledges nothing; the
+ * probe is then given keepalive_ms, after which the QP goes to error and the
+ * connection closes. The transport's own retries are not waited for: rxe
+ * retries forever at retry_count 7, the value clients commonly ask for.
+ * A silent but live client costs one ACK per interval.
+ */
 static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
 	struct dx_conn *c = arg;
@@ -396,7 +396,6 @@ bool dx_conns_flush(struct dxd *d)
 			out = true;
 	return out;
 }
-
 
 /* Ticks at half the interval: a probe follows keepalive_ms to 1.5 times
  * that of silence. */

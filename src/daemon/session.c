@@ -389,20 +389,19 @@ static int alloc_step(struct dx_work *w)
 static unsigned int alloc_finish(struct req_ctx *r, struct alloc_job *j)
 {
 	struct dx_file *f = j->h->f;
+	unsigned int code = DXP_E_OK;
 	struct stat st;
-	unsigned int code;
 
+	if (j->setsize)
+		code = set_size(r, f, j->end);
+	else if (fstat(f->fd, &st))
+		return fail_errno(r, -errno, "fstat");
+	else if ((uint64_t)st.st_size < j->end && ftruncate(f->fd, (off_t)j->end))
+		return fail_errno(r, -errno, "ftruncate");
+	if (code)
+		return code;
 	if (fstat(f->fd, &st))
 		return fail_errno(r, -errno, "fstat");
-	if (j->setsize || (uint64_t)st.st_size < j->end) {
-		code = j->setsize ? set_size(r, f, j->end) : DXP_E_OK;
-		if (code)
-			return code;
-		if (!j->setsize && ftruncate(f->fd, (off_t)j->end))
-			return fail_errno(r, -errno, "ftruncate");
-		if (fstat(f->fd, &st))
-			return fail_errno(r, -errno, "fstat");
-	}
 	r->rep->u.alloc_rep.size = (uint64_t)st.st_size;
 	return DXP_E_OK;
 }

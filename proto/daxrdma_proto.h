@@ -60,6 +60,8 @@ enum dxp_op {
 	DXP_BYE = 11,          /* either way, unsolicited */
 	DXP_FILE_RECALL = 12,  /* server -> client, unsolicited (DXP_FEAT_FILE_RECALL) */
 	DXP_RECALL_RETURN = 13, /* everything one FILE_RECALL asked for, in one request */
+	DXP_RENAME = 14,       /* an open file takes another name (DXP_FEAT_RENAME) */
+	DXP_REMOVE = 15,       /* an open file loses its name (DXP_FEAT_RENAME) */
 	DXP_OP_MAX
 };
 
@@ -118,6 +120,7 @@ enum dxp_features {
 	DXP_FEAT_REMOTE_PERSIST = 1u << 0, /* OPEN says which files may be persisted one-sided */
 	DXP_FEAT_FILE_RECALL = 1u << 1, /* recalls come as FILE_RECALL, one per handle and range */
 	DXP_FEAT_FILE_ID = 1u << 2,     /* OPEN replies say which file they opened */
+	DXP_FEAT_RENAME = 1u << 3,      /* RENAME and REMOVE */
 };
 
 enum dxp_recall_reason {
@@ -193,10 +196,24 @@ struct dxp_file_id {
 };
 static_assert(sizeof(struct dxp_file_id) == 16, "dxp_file_id is 16 bytes");
 
-struct dxp_fh_req {       /* CLOSE and STAT */
+struct dxp_fh_req {       /* CLOSE, STAT and REMOVE */
 	uint64_t fh;
 };
 static_assert(sizeof(struct dxp_fh_req) == 8, "dxp_fh_req is 8 bytes");
+
+/* RENAME: the file open as FH, if it is still at the path it was opened by,
+ * takes the name PATH (path_len bytes follow) in the handle's export,
+ * atomically replacing a file there (rename(2)); the handle keeps the file.
+ * REMOVE (a struct dxp_fh_req): the file loses its name (unlink(2)); open
+ * handles and layouts keep it until they close. Both need an RW handle,
+ * and answer NOENT if the file is no longer at that path. */
+struct dxp_rename_req {
+	uint64_t fh;
+	uint16_t path_len;
+	uint16_t reserved;
+	uint32_t reserved1;
+};
+static_assert(sizeof(struct dxp_rename_req) == 16, "dxp_rename_req is 16 bytes");
 
 struct dxp_stat_rep {
 	uint64_t size;

@@ -510,18 +510,17 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 }
 
 /* Give back every layout of FILE_RECALL RID at once (CLEAN: none holds
- * uncommitted writes); they are RETURNED. */
+ * uncommitted writes). 0 when the daemon took them back and persisted what
+ * they held; else (-ESTALE: it fenced them) the callers' layouts are
+ * returned all the same, their writes not known to be persistent. */
 static int send_recall_return(struct daxrdma_client *c, uint64_t rid, bool clean)
 {
 	struct dxp_msg req = { .hdr.op = DXP_RECALL_RETURN };
 	const struct dxp_msg *rep;
-	int ret;
 
 	req.u.rret.recall_id = rid;
 	req.u.rret.flags = clean ? DXP_RETURN_CLEAN : 0;
-	ret = dxc_call(c, &req, &rep, NULL);
-	/* A recall the daemon no longer knows is answered all the same. */
-	return ret == -ESTALE ? 0 : ret;
+	return dxc_call(c, &req, &rep, NULL);
 }
 
 /*
@@ -580,10 +579,15 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 			clean = clean && (l->gone || dxc_layout_clean(l));
 		}
 		if (rid && all) {
-			send_recall_return(c, rid, clean);
-			TAILQ_FOREACH(l, &run, recall_link)
-				if (!l->gone && l->sid.id == l->run_sid) /* else got again meanwhile: another stateid */
-					l->state = DXC_LAYOUT_RETURNED;
+			bool persisted = send_recall_return(c, rid, clean) == 0;
+
+			TAILQ_FOREACH(l, &run, recall_link) {
+				if (l->gone || l->sid.id != l->run_sid) /* got again meanwhile: another stateid */
+					continue;
+				l->state = DXC_LAYOUT_RETURNED;
+				if (persisted)
+					l->dirty_lo = l->dirty_hi = 0;
+			}
 		} else {
 			TAILQ_FOREACH(l, &run, recall_link)
 				if (l->return_now && !l->gone && l->sid.id == l->run_sid)
@@ -729,7 +733,7 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	req.u.hello.version = DXP_VERSION;
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
-	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID |
+	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
 				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
 	ret = dxc_call_until(c, &req, &rep, NULL, deadline);
 	if (ret)
@@ -750,6 +754,7 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	c->max_layout_size = rep->u.hello.max_layout_size;
 	c->file_recall = rep->u.hello.features & DXP_FEAT_FILE_RECALL;
 	c->remote_persist = rep->u.hello.features & DXP_FEAT_REMOTE_PERSIST;
+	c->rename = rep->u.hello.features & DXP_FEAT_RENAME;
 	return 0;
 }
 

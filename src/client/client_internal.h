@@ -117,6 +117,7 @@ struct daxrdma_client {
 	bool early_frecall_valid;
 	uint64_t lget_fh;               /* the handle of the LAYOUT_GET in flight */
 	bool file_recall;               /* the daemon sends FILE_RECALL */
+	bool rename;                    /* ... and takes RENAME and REMOVE */
 	bool remote_persist;            /* the daemon marks files for one-sided persistence */
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;

@@ -125,6 +125,14 @@ int daxrdma_allocate(struct daxrdma_file *file, uint64_t off, uint64_t len);
 /* Make the size exactly SIZE (this client's layouts past it must be returned;
  * other clients' are recalled first). */
 int daxrdma_set_size(struct daxrdma_file *file, uint64_t size);
+/* FILE, if it is still at the path it was opened by, takes the name PATH in
+ * the same export, atomically replacing a file there (rename(2)); FILE
+ * stays open. -ENOENT if another file is at its path now; -EOPNOTSUPP if
+ * the daemon has no RENAME. Needs DAXRDMA_O_RDWR. */
+int daxrdma_rename(struct daxrdma_file *file, const char *path);
+/* FILE, if it is still at that path, loses its name (unlink(2)); it stays
+ * open, and its data stays until every handle on it is closed. */
+int daxrdma_remove(struct daxrdma_file *file);
 
 enum daxrdma_iomode {
 	DAXRDMA_READ = 1,

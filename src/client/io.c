@@ -285,6 +285,52 @@ DX_EXPORT int daxrdma_set_size(struct daxrdma_file *f, uint64_t size)
 	return allocate(f, size, 0, DXP_ALLOC_SETSIZE);
 }
 
+/* RENAME of F's file to TO, or REMOVE (TO NULL). */
+static int rename_file(struct daxrdma_file *f, const char *to)
+{
+	struct dxp_msg req = { .hdr.op = to ? DXP_RENAME : DXP_REMOVE };
+	const struct dxp_msg *rep;
+	char *name = NULL;
+	int ret;
+
+	if (f->stale)
+		return -ESTALE;
+	if (!f->c->rename)
+		return -EOPNOTSUPP;
+	if (to) {
+		size_t n = strlen(to);
+
+		if (n == 0 || n > DXP_MAX_PATH)
+			return n ? -ENAMETOOLONG : -EINVAL;
+		if (!(name = strdup(to)))
+			return -ENOMEM;
+		req.u.rename.fh = f->fh;
+		req.u.rename.path_len = (uint16_t)n;
+		req.s1 = to;
+	} else {
+		req.u.fh.fh = f->fh;
+	}
+	ret = dxc_call(f->c, &req, &rep, NULL);
+	if (ret == 0 && name) { /* a reconnect opens it by its new name */
+		free(f->path);
+		f->path = name;
+		name = NULL;
+	}
+	free(name);
+	dxc_handle_recalls(f->c);
+	return ret;
+}
+
+DX_EXPORT int daxrdma_rename(struct daxrdma_file *f, const char *path)
+{
+	return f && path ? rename_file(f, path) : -EINVAL;
+}
+
+DX_EXPORT int daxrdma_remove(struct daxrdma_file *f)
+{
+	return f ? rename_file(f, NULL) : -EINVAL;
+}
+
 /* A recall that came right behind the grant of L, before L had its
  * stateid (dxc_on_message kept it): L is recalled now. */
 static void apply_early_recall(struct daxrdma_client *c, struct daxrdma_layout *l)
@@ -402,9 +448,11 @@ int dxc_layout_send_return(struct daxrdma_layout *l)
 		return 0;
 	l->state = DXC_LAYOUT_RETURNED;
 	req.u.lret.stateid = l->sid;
-	/* Committed data needs no copy-back: say so. */
+	/* Committed data needs no persisting: say so. */
 	req.u.lret.flags = dxc_layout_clean(l) ? DXP_RETURN_CLEAN : 0;
 	ret = dxc_call(l->file->c, &req, &rep, NULL);
+	if (ret == 0)
+		l->dirty_lo = l->dirty_hi = 0; /* a return without CLEAN persisted it */
 	/* A layout the daemon no longer knows is returned all the same. */
 	return ret == -ESTALE ? 0 : ret;
 }
@@ -582,9 +630,10 @@ DX_EXPORT int daxrdma_commit_method(struct daxrdma_layout *l, uint64_t off, uint
 
 	if (!l || off < l->off || off + len < off || off + len > l->off + l->len)
 		return !l ? -EINVAL : -ERANGE;
-	/* A recalled layout may still be committed until it is returned. */
+	/* A recalled layout may still be committed until it is returned; the
+	 * return persisted what it held, unless it failed (a fence). */
 	if (l->state == DXC_LAYOUT_RETURNED)
-		return -ESTALE;
+		return dxc_layout_clean(l) ? 0 : -ESTALE;
 	how = persist_method(l);
 	if (method)
 		*method = how;

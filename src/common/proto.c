@@ -32,13 +32,16 @@ static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_BYE] = { { "wW", sizeof(struct dxp_bye) }, { NULL, 0 } },
 	[DXP_FILE_RECALL] = { { "qqqqqwwwW", sizeof(struct dxp_file_recall) }, { NULL, 0 } },
 	[DXP_RECALL_RETURN] = { { "qwW", sizeof(struct dxp_recall_return_req) }, { "", 0 } },
+	[DXP_RENAME] = { { "qhHW", sizeof(struct dxp_rename_req) }, { "", 0 } },
+	[DXP_REMOVE] = { { "q", sizeof(struct dxp_fh_req) }, { "", 0 } },
 };
 
 static const char *const op_names[DXP_OP_MAX] = {
 	[DXP_HELLO] = "HELLO", [DXP_OPEN] = "OPEN", [DXP_CLOSE] = "CLOSE", [DXP_STAT] = "STAT",
 	[DXP_ALLOCATE] = "ALLOCATE", [DXP_LAYOUT_GET] = "LAYOUT_GET", [DXP_LAYOUT_RETURN] = "LAYOUT_RETURN",
 	[DXP_LAYOUT_RECALL] = "LAYOUT_RECALL", [DXP_COMMIT] = "COMMIT", [DXP_ERROR] = "ERROR", [DXP_BYE] = "BYE",
-	[DXP_FILE_RECALL] = "FILE_RECALL", [DXP_RECALL_RETURN] = "RECALL_RETURN",
+	[DXP_FILE_RECALL] = "FILE_RECALL", [DXP_RECALL_RETURN] = "RECALL_RETURN", [DXP_RENAME] = "RENAME",
+	[DXP_REMOVE] = "REMOVE",
 };
 
 static const struct {
@@ -177,6 +180,8 @@ static void trailing(const struct dxp_msg *m, size_t *l1, size_t *l2)
 	if (m->hdr.op == DXP_OPEN && !(m->hdr.flags & DXP_F_REPLY)) {
 		*l1 = m->u.open.export_len;
 		*l2 = m->u.open.path_len;
+	} else if (m->hdr.op == DXP_RENAME && !(m->hdr.flags & DXP_F_REPLY)) {
+		*l1 = m->u.rename.path_len;
 	} else if (m->hdr.op == DXP_ERROR) {
 		*l1 = m->u.error.msg_len;
 	}
@@ -230,6 +235,10 @@ static const char *check_values(const struct dxp_msg *m)
 			return "OPEN: path too long";
 		if (m->u.open.mode & ~07777u)
 			return "OPEN: mode has bits beyond 07777";
+		break;
+	case DXP_RENAME:
+		if (m->u.rename.path_len == 0 || m->u.rename.path_len > DXP_MAX_PATH)
+			return "RENAME: path length out of range";
 		break;
 	case DXP_ALLOCATE:
 		if (m->u.alloc.flags & ~(uint32_t)DXP_ALLOC_SETSIZE)

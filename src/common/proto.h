@@ -14,7 +14,8 @@
 
 /* A message in host byte order. S1/S2 point at trailing bytes (not NUL-terminated):
  * OPEN: s1 = export name (open.export_len), s2 = path (open.path_len);
- * ERROR: s1 = message (error.msg_len). FILE_ID: an OPEN reply's identity,
+ * RENAME: s1 = the new path (rename.path_len); ERROR: s1 = message
+ * (error.msg_len). FILE_ID: an OPEN reply's identity,
  * when its attrs have DXP_ATTR_FILE_ID. */
 struct dxp_msg {
 	struct dxp_hdr hdr;
@@ -23,6 +24,7 @@ struct dxp_msg {
 		struct dxp_open_req open;
 		struct dxp_open_rep open_rep;
 		struct dxp_fh_req fh;
+		struct dxp_rename_req rename;
 		struct dxp_stat_rep stat_rep;
 		struct dxp_allocate_req alloc;
 		struct dxp_allocate_rep alloc_rep;

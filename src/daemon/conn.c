@@ -450,7 +450,7 @@ bool dx_conn_rkeys_dead(const struct dx_conn *c)
 	return c->qp_dead || c->qp_gone;
 }
 
-void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why)
+void dx_conn_close(struct dx_conn *c, uint32_t reason, bool persist, const char *why)
 {
 	enum dx_conn_state was = c->state;
 	struct dx_handle *h, *hn;
@@ -463,14 +463,16 @@ void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const cha
 	c->state = CONN_CLOSING;
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", why);
 	/* The MRs go before anything else, so no rkey outlives this; the
-	 * layouts are only marked, the reaper frees them. A copy-back of what
+	 * layouts are only marked, the reaper frees them. Persisting what
 	 * a polite client gave back goes on, unless it is fenced. */
 	TAILQ_FOREACH(l, &c->layouts, by_conn) {
 		if (l->state == LAYOUT_RETURNED && !c->fenced)
 			continue;
-		if (copy_back && !c->fenced && l->state != LAYOUT_GRANTING && !dx_layout_dead(l)) {
-			if (dx_layout_return(l, true, NULL, 0) >= 0)
+		if (persist && !c->fenced && l->state != LAYOUT_GRANTING && !dx_layout_dead(l)) {
+			if (dx_layout_return(l) == 0) {
+				(void)dx_layout_persist_returned(l, NULL, 0); /* logged if it cannot */
 				continue;
+			}
 			dx_conn_kill_qp(c, "ibv_dereg_mr failed");
 		}
 		dx_layout_fence(l);
@@ -576,6 +578,7 @@ void dx_handle_free(struct dx_conn *c, struct dx_handle *h)
 	if (h->f)
 		dx_file_put(h->f);
 	free(h->revoked);
+	free(h->path);
 	free(h);
 }
 

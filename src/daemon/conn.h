@@ -58,6 +58,7 @@ struct dx_handle {
 	 * read_only) whatever other exports the same file is in. NULL once a
 	 * reload dropped the export. */
 	const struct dx_export *x;
+	char *path;                      /* its file's name beneath X, as opened or renamed (RENAME) */
 	bool rw;
 	char *revoked;                   /* why a reload took it away (ACCESS until CLOSE) */
 	struct dx_work *job;             /* its ALLOCATE in progress: cancelled when the handle goes */
@@ -132,10 +133,11 @@ bool dx_conn_rkeys_dead(const struct dx_conn *c);
 /* A layout of C was freed: free a destroyed C with its last one. */
 void dx_conn_layout_freed(struct dx_conn *c);
 
-/* Give back everything the client holds: its layouts are returned (bounce
- * RW data copied back, as a job) if COPY_BACK, else fenced; its handles
+/* Give back everything the client holds: its layouts are returned (RW
+ * ones persisted, bounce data copied back first, as a job) if PERSIST, else
+ * fenced; its handles
  * close. Send BYE(REASON) if it can still hear it, disconnect. Idempotent. */
-void dx_conn_close(struct dx_conn *c, uint32_t reason, bool copy_back, const char *why);
+void dx_conn_close(struct dx_conn *c, uint32_t reason, bool persist, const char *why);
 /* A client that did not return a recalled layout in time: the QP goes to
  * error, then the MRs (all synchronously), the client is disconnected and
  * counted; the reaper frees what it held. */

@@ -328,10 +328,10 @@ static int persist_step(struct dx_work *w)
 	}
 	if (ret)
 		return media_error(l, at + (uint64_t)((const char *)bad - pm), "the range is not persistent");
-	if (j->kind == DX_JOB_COMMIT)
-		l->c->d->st.bytes_committed += n;
-	else if (j->kind == DX_JOB_COPY_BACK)
+	if (j->kind == DX_JOB_COPY_BACK && l->mr_mode == DXP_MR_BOUNCE)
 		l->c->d->st.bytes_copied_back += n;
+	else
+		l->c->d->st.bytes_committed += n; /* a COMMIT, or a dirty return persisted in place */
 	j->pos += n;
 	return j->pos < j->len;
 }
@@ -458,25 +458,33 @@ static int dereg(struct dx_layout *l)
 	return 0;
 }
 
-int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, uint64_t tag)
+int dx_layout_return(struct dx_layout *l)
 {
-	bool bounce_rw = l->mr_mode == DXP_MR_BOUNCE && l->iomode == DXP_IOMODE_RW && l->fm;
 	int ret = dereg(l);
 
 	if (ret)
 		return ret;
 	dx_recall_forget(l);
 	dx_layout_set_state(l, LAYOUT_RETURNED);
-	if (copy_back && bounce_rw) {
-		if (dx_conn_write_refusal(l->c, l->x) == DXP_E_OK && start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag) == 0)
-			return 1;
-		log_notice("layout %llu of client %llu: uncommitted bounce data not copied back: the client "
-			   "may no longer write to %s/%s", (unsigned long long)l->id, (unsigned long long)l->c->id,
-			   l->f->export_name, l->f->relpath);
-	}
-	if (TAILQ_EMPTY(&l->jobs))
-		dx_reap_soon(l->c->d);
+	dx_reap_soon(l->c->d);
 	return 0;
+}
+
+int dx_layout_persist_returned(struct dx_layout *l, dx_job_done_fn *done, uint64_t tag)
+{
+	unsigned int refusal;
+	int ret;
+
+	if (l->iomode != DXP_IOMODE_RW || !l->fm)
+		return 0;
+	refusal = dx_conn_write_refusal(l->c, l->x);
+	ret = refusal ? dxp_err_to_errno(refusal) : start_job(l, DX_JOB_COPY_BACK, l->off, l->len, done, tag);
+	if (ret == 0)
+		return 1;
+	log_notice("layout %llu of client %llu: what it wrote since its last COMMIT is not persisted: %s (%s/%s)",
+		   (unsigned long long)l->id, (unsigned long long)l->c->id, strerror(-ret), l->f->export_name,
+		   l->f->relpath);
+	return ret;
 }
 
 void dx_layout_fence(struct dx_layout *l)

@@ -100,14 +100,19 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, const struct dx_export
  * staging buffer first in bounce mode, as a job; DONE(l, DX_JOB_COMMIT, TAG,
  * result) when it ends. 0 or -ENOMEM. */
 int dx_layout_commit(struct dx_layout *l, uint64_t off, uint64_t len, dx_job_done_fn *done, uint64_t tag);
+/* The client gives L back: the MR goes now (the rkey dies here) and L is
+ * RETURNED. 0, or -errno if the MR could not be deregistered (the caller
+ * fences the client). */
+int dx_layout_return(struct dx_layout *l);
 /*
- * The client gives L back: the MR goes now (the rkey dies here), the layout
- * is RETURNED, and bounce RW data is copied back as a job if COPY_BACK and
- * the client may still write (DONE(l, DX_JOB_COPY_BACK, TAG, result) then).
- * Returns 1 if a copy-back job runs, 0 if L is done, -errno if the MR could
- * not be deregistered (the caller fences the client).
+ * A returned L that the client wrote since its last COMMIT (a return
+ * without CLEAN): an RW layout is persisted whole as a job, copied back
+ * first in bounce mode, so that a dirty return is a COMMIT of the layout
+ * (DONE(l, DX_JOB_COPY_BACK, TAG, result) when it ends). Returns 1 if the
+ * job runs, 0 if there is nothing to persist, -EROFS, -EACCES or -ENOENT
+ * if the client may no longer write there (nothing is persisted), -ENOMEM.
  */
-int dx_layout_return(struct dx_layout *l, bool copy_back, dx_job_done_fn *done, uint64_t tag);
+int dx_layout_persist_returned(struct dx_layout *l, dx_job_done_fn *done, uint64_t tag);
 /* The rkey dies now and nothing more is written: deregister, cancel every
  * job (their DONE gets -ECANCELED), FENCED. For fences and cancelled grants. */
 void dx_layout_fence(struct dx_layout *l);

@@ -6,6 +6,7 @@
 #include <linux/falloc.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>
@@ -334,6 +335,25 @@ static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, 
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* PATH's parent directory beneath X (an O_PATH fd) and, in *BASE, its last
+ * component; or -errno. */
+static int parent_of(const struct dx_export *x, const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	*base = slash ? slash + 1 : path;
+	if (!**base || strcmp(*base, ".") == 0 || strcmp(*base, "..") == 0)
+		return -EINVAL;
+	if (!slash)
+		return lookup(x, ".", O_PATH | O_DIRECTORY, 0);
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	/* "/a" keeps its slash: RESOLVE_BENEATH refuses it (-EXDEV). */
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return lookup(x, dir, O_PATH | O_DIRECTORY, 0);
+}
+
 /* PATHFD's file opened for reading, and for writing too if RW: the fd or
  * -errno. Non-blocking: it never waits for another holder's lease. */
 static int reopen(int pathfd, bool rw)
@@ -470,6 +490,43 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 	}
 	f->handles++;
 	*out = f;
+	return 0;
+}
+
+int dx_file_rename(struct dx_file *f, const struct dx_export *x, const char *from, const char *to)
+{
+	const char *fbase, *tbase;
+	int fdir, tdir = -1, ret;
+	struct stat st;
+	char *name;
+
+	if (f->device)
+		return -EOPNOTSUPP;
+	fdir = parent_of(x, from, &fbase);
+	if (fdir < 0)
+		return fdir == -ENOENT ? -ESTALE : fdir;
+	/* A local process may have moved F, or put another file at FROM,
+	 * since the client opened it: that one is not the client's to move. */
+	if (fstatat(fdir, fbase, &st, AT_SYMLINK_NOFOLLOW))
+		ret = errno == ENOENT ? -ESTALE : -errno;
+	else if (st.st_dev != f->dev || st.st_ino != f->ino)
+		ret = -ESTALE;
+	else if (!to)
+		ret = unlinkat(fdir, fbase, 0) ? -errno : 0;
+	else if ((tdir = parent_of(x, to, &tbase)) < 0)
+		ret = tdir;
+	else
+		ret = renameat(fdir, fbase, tdir, tbase) ? -errno : 0;
+	if (tdir >= 0)
+		close(tdir);
+	close(fdir);
+	if (ret)
+		return ret;
+	log_info("%s %s/%s%s%s", to ? "renamed" : "removed", x->cfg->name, from, to ? " to " : "", to ? to : "");
+	if (to && f->x == x && strcmp(f->relpath, from) == 0 && (name = strdup(to))) {
+		free(f->relpath);
+		f->relpath = name;
+	}
 	return 0;
 }
 

@@ -100,6 +100,15 @@ void dx_seal_fini(struct dxd *d);
  */
 int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uint32_t flags,
 		 unsigned int mode, struct dx_file **out);
+/*
+ * FROM, beneath export X, if it still names F, becomes TO (beneath X too:
+ * rename(2), atomically replacing a file there), or goes (TO NULL:
+ * unlink(2)). F keeps its handles and layouts; its name for logs follows.
+ * 0 or -errno: -ESTALE if FROM names another file now, -EXDEV or -ELOOP if
+ * TO resolves outside X, -EINVAL for a TO of "", "." or "..",
+ * -EOPNOTSUPP on a device-DAX export.
+ */
+int dx_file_rename(struct dx_file *f, const struct dx_export *x, const char *from, const char *to);
 /* Drop one handle; the reaper frees the file once it has neither handles
  * nor layouts. */
 void dx_file_put(struct dx_file *f);

@@ -114,8 +114,8 @@ static uint32_t file_attrs(const struct dx_export *x)
 }
 
 /* A background job ended: answer the request that started it. (Jobs that
- * no request waits for, copy-backs at CLOSE and at disconnect, have no
- * callback.) */
+ * no request waits for, persisting returns at CLOSE and at disconnect, have
+ * no callback.) */
 static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, int result)
 {
 	static const uint32_t op_of[] = {
@@ -137,7 +137,7 @@ static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, i
 	} else if (result) {
 		code = dxp_errno_to_err(result);
 		snprintf(msg, sizeof(msg), "%s: %s", kind == DX_JOB_GRANT ? "layout" : kind == DX_JOB_COMMIT ?
-			 "commit" : "copy-back", strerror(-result));
+			 "commit" : "returned, but not persisted", strerror(-result));
 	} else if (kind == DX_JOB_GRANT) {
 		struct dxp_layout_get_rep *a = &rep.u.lget_rep;
 
@@ -184,7 +184,7 @@ static unsigned int op_hello(struct req_ctx *r)
 	/* Which file an OPEN opened, for clients that check it when they open
 	 * a file again after a reconnect. */
 	c->file_id = q->features & DXP_FEAT_FILE_ID;
-	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID);
+	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME);
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
@@ -221,15 +221,21 @@ static unsigned int op_open(struct req_ctx *r)
 		return fail(r, DXP_E_LIMIT, "limits.max_files_per_client (%lld) reached",
 			    (long long)c->d->cfg->max_files_per_client);
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (h)
+		h->path = strdup(path);
+	if (!h || !h->path) {
+		free(h);
 		return fail(r, DXP_E_IO, "out of memory");
+	}
 	ret = dx_file_open(c->d, x, path, q->flags, q->mode ? q->mode : 0644, &f);
 	if (ret == -EBUSY) {
 		/* TRUNC of a file with layouts: they come back first. */
+		free(h->path);
 		free(h);
 		return fail(r, DXP_E_RECALL_PENDING, "layouts on \"%s\" are being recalled before the truncate", path);
 	}
 	if (ret) {
+		free(h->path);
 		free(h);
 		if (ret == -EXDEV || ret == -ELOOP)
 			return fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\"", path, name);
@@ -276,13 +282,52 @@ static unsigned int op_close(struct req_ctx *r)
 			continue;
 		if (l->state == LAYOUT_GRANTING) {
 			dx_layout_fence(l);
-		} else if (dx_layout_return(l, true, NULL, 0) < 0) {
+		} else if (dx_layout_return(l) < 0) {
 			dx_conn_fence(r->c, "ibv_dereg_mr failed at CLOSE");
 			return DXP_E_IO;
+		} else {
+			(void)dx_layout_persist_returned(l, NULL, 0); /* logged if it cannot */
 		}
 	}
 	dx_handle_free(r->c, h);
 	dx_recall_pump(r->c);
+	return DXP_E_OK;
+}
+
+/* RENAME and REMOVE of the handle's file, within its export. */
+static unsigned int op_rename(struct req_ctx *r)
+{
+	bool remove = r->req->hdr.op == DXP_REMOVE;
+	unsigned int code = DXP_E_OK;
+	struct dx_handle *h = get_handle(r, remove ? r->req->u.fh.fh : r->req->u.rename.fh, &code);
+	char *to = NULL;
+	int ret;
+
+	if (!h)
+		return code;
+	code = check_writable(r, h->x);
+	if (code)
+		return code;
+	if (!h->rw)
+		return fail(r, DXP_E_ROFS, "the file is not open for writing");
+	if (!remove && !(to = strndup(r->req->s1, r->req->u.rename.path_len)))
+		return fail(r, DXP_E_IO, "out of memory");
+	ret = dx_file_rename(h->f, h->x, h->path, to);
+	if (ret == -ESTALE)
+		code = fail(r, DXP_E_NOENT, "\"%s\" is no longer the file this handle opened", h->path);
+	else if (ret == -EXDEV || ret == -ELOOP)
+		code = fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\"", to ? to : h->path,
+			    h->x->cfg->name);
+	else if (ret)
+		code = fail_errno(r, ret, to ? to : h->path);
+	if (ret) {
+		free(to);
+		return code;
+	}
+	if (to) {
+		free(h->path);
+		h->path = to;
+	}
 	return DXP_E_OK;
 }
 
@@ -627,17 +672,21 @@ static unsigned int op_layout_return(struct req_ctx *r)
 	log_info("client %llu: layout %llu returned%s%s", (unsigned long long)r->c->id, (unsigned long long)l->id,
 		 recalled ? " (recalled)" : "", r->req->u.lret.flags & DXP_RETURN_CLEAN ? ", clean" : "");
 	r->c->d->st.layouts_returned++;
-	/* The client's word that all it wrote is committed spares the copy-back. */
-	ret = dx_layout_return(l, !(r->req->u.lret.flags & DXP_RETURN_CLEAN), job_done, r->req->hdr.tag);
-	if (ret < 0) {
+	if (dx_layout_return(l) < 0) {
 		dx_conn_fence(r->c, "ibv_dereg_mr failed at LAYOUT_RETURN");
 		return DXP_E_IO;
 	}
 	dx_recall_pump(r->c); /* a recall credit may be free */
+	/* The client's word that all it wrote is committed spares persisting it. */
+	if (r->req->u.lret.flags & DXP_RETURN_CLEAN)
+		return DXP_E_OK;
+	ret = dx_layout_persist_returned(l, job_done, r->req->hdr.tag);
+	if (ret < 0)
+		return fail_errno(r, ret, "returned, but not persisted");
 	return ret ? DX_SESSION_LATER : DXP_E_OK;
 }
 
-/* A RECALL_RETURN is answered when the last of its copy-backs ends. */
+/* A RECALL_RETURN is answered when the last of its layouts is persisted. */
 struct batch {
 	struct dx_conn *c;
 	uint64_t tag;
@@ -654,7 +703,7 @@ static void batch_end(struct batch *b)
 		return;
 	memset(&rep, 0, sizeof(rep));
 	if (b->result)
-		snprintf(msg, sizeof(msg), "copy-back: %s", strerror(-b->result));
+		snprintf(msg, sizeof(msg), "returned, but not persisted: %s", strerror(-b->result));
 	dx_conn_answer(b->c, DXP_RECALL_RETURN, b->tag, b->result ? dxp_errno_to_err(b->result) : DXP_E_OK, msg,
 		       &rep);
 	free(b);
@@ -692,29 +741,31 @@ static unsigned int op_recall_return(struct req_ctx *r)
 		struct dx_layout *next = TAILQ_NEXT(l, rc_link);
 
 		r->c->d->st.layouts_returned++;
-		b->pending++;
-		ret = dx_layout_return(l, !(r->req->u.rret.flags & DXP_RETURN_CLEAN), batch_done,
-				       (uint64_t)(uintptr_t)b);
-		if (ret < 0) {
-			b->pending--;
+		if (dx_layout_return(l) < 0) {
 			b->result = -EIO;
-			/* The copy-backs already started are cancelled and end (in
+			/* The persist jobs already started are cancelled and end (in
 			 * batch_done) before or after the request's own count. */
 			dx_conn_fence(r->c, "ibv_dereg_mr failed at RECALL_RETURN");
 			batch_end(b);
 			return DX_SESSION_LATER;
 		}
-		if (ret == 0)
-			b->pending--;
+		if (!(r->req->u.rret.flags & DXP_RETURN_CLEAN)) {
+			b->pending++;
+			ret = dx_layout_persist_returned(l, batch_done, (uint64_t)(uintptr_t)b);
+			if (ret <= 0)
+				b->pending--;
+			if (ret < 0 && !b->result)
+				b->result = ret;
+		}
 		l = next;
 	}
 	dx_recall_pump(r->c); /* a recall credit is free */
-	if (b->pending == 1) { /* every copy-back, if any, ran inside this request */
+	if (b->pending == 1) { /* every persist job, if any, ran inside this request */
 		ret = b->result;
 		free(b);
-		return ret ? fail_errno(r, ret, "copy-back") : DXP_E_OK;
+		return ret ? fail_errno(r, ret, "returned, but not persisted") : DXP_E_OK;
 	}
-	batch_end(b); /* the request's own count: the last copy-back answers */
+	batch_end(b); /* the request's own count: the last persist job answers */
 	return DX_SESSION_LATER;
 }
 
@@ -754,6 +805,8 @@ unsigned int dx_session_handle(struct dx_conn *c, const struct dxp_msg *req, str
 		[DXP_LAYOUT_RETURN] = op_layout_return,
 		[DXP_COMMIT] = op_commit,
 		[DXP_RECALL_RETURN] = op_recall_return,
+		[DXP_RENAME] = op_rename,
+		[DXP_REMOVE] = op_rename,
 	};
 	struct req_ctx r = { c, req, rep, msg, msglen };
 	unsigned int code;

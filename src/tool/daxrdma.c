@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -241,26 +242,62 @@ static int put_pieces(struct remote_file *rf, int fd, const char *local, const c
 	return ret ? fail("cannot set the size of", path, ret) : 0;
 }
 
+/* A new name beside PATH for its copy in progress: ".BASE.daxrdma-N" in
+ * PATH's directory, N random. */
+static int temp_beside(const char *path, char *tmp, size_t tmplen)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	uint64_t n;
+
+	if (getrandom(&n, sizeof(n), 0) != sizeof(n))
+		return -errno;
+	/* The base is cut so that the name fits NAME_MAX. */
+	if ((size_t)snprintf(tmp, tmplen, "%.*s.%.200s.daxrdma-%016llx", slash ? (int)(slash - path + 1) : 0, path,
+			     base, (unsigned long long)n) >= tmplen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * R is written as a new file beside it, renamed over R once every byte is
+ * committed: a failure (of the local read, the connection, or midway) leaves
+ * R as it was, and takes the partial copy away. The remote file gets the
+ * local one's permission bits (stdin's: 0644).
+ */
 static int put(const struct opts *o, const char *local, const struct remote *r)
 {
 	struct progress pr = { .what = "put" };
+	char tmppath[PATH_MAX];
+	struct remote tmp = *r;
 	struct remote_file rf;
 	struct stat st;
-	int fd, rc;
+	int fd, rc, ret;
 
 	fd = strcmp(local, "-") == 0 ? 0 : open(local, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st))
 		return fail("cannot read", local, -errno);
-	/* A new remote file gets the local one's permission bits (stdin's: 0644). */
-	rc = remote_open(o, r, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_TRUNC,
-			 S_ISREG(st.st_mode) ? st.st_mode & 0777 : 0644, &rf);
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return fail("cannot read", local, -EISDIR);
+	}
+	ret = temp_beside(r->path, tmppath, sizeof(tmppath));
+	tmp.path = tmppath;
+	rc = ret ? fail("cannot name a copy beside", r->path, ret)
+		 : remote_open(o, &tmp, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_EXCL,
+			       S_ISREG(st.st_mode) ? st.st_mode & 0777 : 0644, &rf);
 	if (!rc) {
 		pr.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 		pr.on = !o->quiet && isatty(2) && (pr.total >= PROGRESS_MIN || !S_ISREG(st.st_mode));
 		pr.start = now_s();
 		rc = put_pieces(&rf, fd, local, r->path, &pr);
+		ret = rc ? 0 : daxrdma_rename(rf.f, r->path);
+		if (ret)
+			rc = fail("cannot rename the finished copy to", r->path, ret);
 		if (!rc)
 			progress_show(&pr, true);
+		else if ((ret = daxrdma_remove(rf.f)) != 0)
+			fprintf(stderr, "daxrdma: the partial copy %s is left: %s\n", tmppath, strerror(-ret));
 		remote_close(&rf);
 	}
 	if (fd > 0)

@@ -11,7 +11,8 @@
  * (tests/unit/fakeclock.c) that only moves when a step says so.
  *
  * Steps: clients connect, say HELLO with any credits, OPEN, ALLOCATE,
- * LAYOUT_GET, return layouts and recalls (or not), COMMIT, CLOSE, send
+ * LAYOUT_GET, return layouts and recalls (or not), COMMIT, CLOSE, RENAME
+ * over each other and REMOVE files, send
  * garbage, answer recalls at once, just in time or never, go silent or
  * disconnect; local processes open, truncate and punch the files (breaking
  * the leases); the admin recalls and evicts; the clock jumps. After every
@@ -485,6 +486,18 @@ static void op_client(struct client *k, unsigned int op, struct input *in)
 	case 7: /* BYE */
 		m.hdr.op = DXP_BYE;
 		break;
+	case 9: /* RENAME over one of the names, or REMOVE */
+		b = byte(in);
+		if (b & 1) {
+			m.hdr.op = DXP_REMOVE;
+			m.u.fh.fh = pick_fh(k, in);
+		} else {
+			m.hdr.op = DXP_RENAME;
+			m.u.rename.fh = pick_fh(k, in);
+			m.s1 = file_names[(b >> 1) % N_FILES];
+			m.u.rename.path_len = 1;
+		}
+		break;
 	default: /* STAT */
 		m.hdr.op = DXP_STAT;
 		m.u.fh.fh = pick_fh(k, in);
@@ -744,7 +757,7 @@ void fz_rig_up(uint8_t b)
 }
 
 /* The bytes of each request's arguments, by op_client's number. */
-static const uint8_t request_args[10] = { 2, 1, 6, 4, 2, 5, 1, 0, 1, 1 };
+static const uint8_t request_args[10] = { 2, 1, 6, 4, 2, 5, 1, 0, 1, 2 };
 
 size_t fz_step_size(const uint8_t *p, size_t n)
 {

@@ -113,6 +113,24 @@ static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struc
 	return DXP_E_OK;
 }
 
+/* What daxrdmad does at a COMMIT of [OFF, +LEN) of L, and at a return of
+ * L without CLEAN (the whole layout): the bytes are persistent. */
+static void persist(struct crig *r, const struct cr_layout *l, uint64_t off, uint64_t len)
+{
+	struct cr_file *f = &r->files[l->file];
+
+	if (l->rw)
+		memcpy(f->durable + off, f->data + off, len);
+}
+
+/* LAYOUT_RETURN (DIRTY: without CLEAN) of L. */
+static void give_back(struct crig *r, struct cr_layout *l, bool dirty)
+{
+	if (dirty)
+		persist(r, l, l->off, l->len);
+	l->live = false;
+}
+
 static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_msg *m, struct dxp_msg *rep)
 {
 	struct cr_file *f;
@@ -140,8 +158,8 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 			return DXP_E_BADHANDLE;
 		r->handle_file[m->u.fh.fh] = -1;
 		for (unsigned int i = 0; i < CR_LAYOUTS; i++) /* CLOSE returns the handle's layouts */
-			if (r->layouts[i].fh == m->u.fh.fh)
-				r->layouts[i].live = false;
+			if (r->layouts[i].live && r->layouts[i].fh == m->u.fh.fh)
+				give_back(r, &r->layouts[i], true);
 		return DXP_E_OK;
 	case DXP_STAT:
 		f = file_of(r, m->u.fh.fh);
@@ -165,16 +183,23 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		l = cr_layout(r, m->u.lret.stateid.id);
 		if (!l)
 			return DXP_E_STALE_STATEID;
-		l->live = false;
+		give_back(r, l, !(m->u.lret.flags & DXP_RETURN_CLEAN));
 		return DXP_E_OK;
 	case DXP_COMMIT:
-		return cr_layout(r, m->u.commit.stateid.id) ? DXP_E_OK : DXP_E_STALE_STATEID;
+		l = cr_layout(r, m->u.commit.stateid.id);
+		if (!l)
+			return DXP_E_STALE_STATEID;
+		if (m->u.commit.off < l->off || m->u.commit.len > l->len ||
+		    m->u.commit.off - l->off > l->len - m->u.commit.len)
+			return DXP_E_RANGE;
+		persist(r, l, m->u.commit.off, m->u.commit.len);
+		return DXP_E_OK;
 	case DXP_RECALL_RETURN: {
 		unsigned int n = 0;
 
 		for (unsigned int i = 0; i < CR_LAYOUTS; i++)
 			if (r->layouts[i].live && r->layouts[i].recall_id == m->u.rret.recall_id) {
-				r->layouts[i].live = false;
+				give_back(r, &r->layouts[i], !(m->u.rret.flags & DXP_RETURN_CLEAN));
 				n++;
 			}
 		return n || !m->u.rret.recall_id ? DXP_E_OK : DXP_E_STALE_STATEID;

@@ -23,7 +23,8 @@
 
 struct cr_file {
 	char path[32];          /* "" : no file */
-	uint8_t data[CR_FILE_SIZE];
+	uint8_t data[CR_FILE_SIZE];    /* what RDMA reached */
+	uint8_t durable[CR_FILE_SIZE]; /* ... and what of it was persisted (COMMIT, a return without CLEAN) */
 	uint64_t size;
 	uint64_t ino;           /* its identity: a file made again at a path gets a new one */
 	bool unlinked;          /* another file took its path; handles that have it keep it */

@@ -91,6 +91,57 @@ static void relayout__keeps_a_recall_right_behind_the_new_grant(void **state)
 	cr_down(r);
 }
 
+/* Issue 26 §4: a recall between a write and its COMMIT (fio's
+ * commit=batch, daxrdma put) made the COMMIT fail with -ESTALE, though
+ * the library had given the layout back without CLEAN, which the daemon
+ * persists: the COMMIT answers 0 now, and the bytes are persistent. With
+ * one layout recalled (LAYOUT_RECALL) and with a file's (FILE_RECALL). */
+static void commit__after_a_recall_returned_the_layout__is_what_the_return_persisted(void **state)
+{
+	for (int file_recall = 0; file_recall < 2; file_recall++) {
+		struct crig *r = cr_up(500, 0, NULL, NULL);
+		struct daxrdma_file *f;
+		struct daxrdma_layout *l = rw_layout(r, "a", 8192, &f);
+		char a[4096];
+
+		memset(a, 'A', sizeof(a));
+		assert_int_equal(daxrdma_write(l, 4096, a, sizeof(a)), 0);
+		if (file_recall)
+			assert_int_equal(cr_file_recall(r, f->fh), 1);
+		else
+			cr_recall(r, 1);
+		assert_int_equal(daxrdma_client_process(r->c), 0);
+		assert_false(cr_layout(r, 1)); /* given back */
+		assert_int_equal(daxrdma_commit(l, 0, 8192), 0);
+		assert_memory_equal(cr_file(r, "a", false)->durable + 4096, a, sizeof(a));
+		assert_int_equal(daxrdma_layout_return(&l), 0);
+		assert_int_equal(daxrdma_close(&f), 0);
+		cr_down(r);
+	}
+}
+
+/* ... but a layout the daemon no longer had (it fenced it) was not
+ * persisted by its return: that COMMIT is -ESTALE. */
+static void commit__after_a_fenced_layout_went_back__is_estale(void **state)
+{
+	struct crig *r = cr_up(500, 0, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l = rw_layout(r, "a", 4096, &f);
+	static const uint8_t zero[4096];
+	char a[4096];
+
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), 0);
+	cr_recall(r, 1);
+	cr_layout(r, 1)->live = false; /* the daemon fenced it meanwhile */
+	assert_int_equal(daxrdma_client_process(r->c), 0);
+	assert_int_equal(daxrdma_commit(l, 0, 4096), -ESTALE);
+	assert_memory_equal(cr_file(r, "a", false)->durable, zero, sizeof(zero));
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
 /* Issue 26 §5: a grant of another range than asked for is refused, and
  * given back: the daemon must not think the client holds it. */
 static void layout_get__of_another_range__is_returned(void **state)
@@ -224,6 +275,8 @@ int main(void)
 		cmocka_unit_test(write__lands_in_the_file_and_reads_back),
 		cmocka_unit_test(write__that_timed_out__never_lands_later),
 		cmocka_unit_test(relayout__keeps_a_recall_right_behind_the_new_grant),
+		cmocka_unit_test(commit__after_a_recall_returned_the_layout__is_what_the_return_persisted),
+		cmocka_unit_test(commit__after_a_fenced_layout_went_back__is_estale),
 		cmocka_unit_test(layout_get__of_another_range__is_returned),
 		cmocka_unit_test(flood__is_handled_a_bounded_part_per_call_then_ends_the_connection),
 		cmocka_unit_test(hello__that_lies__is_refused),

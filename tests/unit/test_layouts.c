@@ -657,6 +657,41 @@ static void return__of_bounce_data_copies_back_before_the_lease_goes(void **stat
 	rig_down();
 }
 
+/* Issue 26 §4: a return without CLEAN is a COMMIT of the layout in every
+ * mode, so that a client whose layout a recall took between its writes and
+ * their COMMIT knows them persistent. A pinned layout's return was
+ * answered at once, nothing persisted. */
+static void return__dirty_of_a_pinned_layout_persists_it_before_the_answer(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 4 << 20, DXP_IOMODE_RW, &c);
+	assert_int_equal(layout_return(c, l, 0), DX_SESSION_LATER); /* a persist job of 4 slices */
+	assert_int_equal(l->state, LAYOUT_RETURNED);
+	loop_until(last_sent()->hdr.op == DXP_LAYOUT_RETURN, 5000);
+	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_RETURN);
+	assert_int_equal(R->d.st.bytes_committed, 4 << 20);
+	assert_int_equal(R->d.st.bytes_copied_back, 0);
+	rig_down();
+}
+
+/* ... and where the client may no longer write (a reload made the export
+ * read-only), the layout goes back all the same, and the answer says its
+ * writes were not persisted. */
+static void return__dirty_where_the_client_may_no_longer_write_says_not_persisted(void **state)
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	R->xcfg.read_only = true;
+	assert_int_equal(layout_return(c, l, 0), DXP_E_ROFS);
+	assert_int_equal(l->state, LAYOUT_RETURNED);
+	assert_int_equal(R->d.st.bytes_committed, 0);
+	rig_down();
+}
+
 /* The client says all it wrote is committed: no copy-back, the reply goes
  * at once, and bytes it did not commit never reach the file. */
 static void return__clean_needs_no_copy_back(void **state)
@@ -1116,6 +1151,91 @@ static void access__is_decided_by_each_handles_export(void **state)
 	rig_down();
 }
 
+/* RENAME of handle FH to TO (REMOVE if TO is NULL). */
+static unsigned int rename_to(struct dx_conn *c, uint64_t fh, const char *to)
+{
+	struct dxp_msg req = { .hdr.op = to ? DXP_RENAME : DXP_REMOVE };
+
+	if (to) {
+		req.u.rename = (struct dxp_rename_req){ .fh = fh, .path_len = (uint16_t)strlen(to) };
+		req.s1 = to;
+	} else {
+		req.u.fh.fh = fh;
+	}
+	return request(c, &req);
+}
+
+/* The inode number at NAME in the export (0: none). */
+static ino_t ino_at(const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	return lstat(path, &st) ? 0 : st.st_ino;
+}
+
+/* Issue 26 §4 (daxrdma put writes a copy beside the target and renames it
+ * over): RENAME moves the handle's own file over another one, atomically,
+ * and the handle keeps it, under its new name for the next RENAME; REMOVE
+ * takes the name away and the handle still works. */
+static void rename__moves_the_handles_file_over_another_and_keeps_it_open(void **state)
+{
+	struct dx_conn *c;
+	ino_t t;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	assert_int_equal(open_via(c, "x", "old", DXP_OPEN_RW | DXP_OPEN_CREATE), DXP_E_OK);
+	assert_int_equal(open_via(c, "x", "t", DXP_OPEN_RW | DXP_OPEN_CREATE), DXP_E_OK);
+	t = ino_at("t");
+	assert_int_equal(rename_to(c, 2, "old"), DXP_E_OK);
+	assert_int_equal(ino_at("old"), t);
+	assert_int_equal(ino_at("t"), 0);
+	assert_int_equal(rename_to(c, 2, "new"), DXP_E_OK); /* its name is "old" now */
+	assert_int_equal(ino_at("new"), t);
+	assert_int_equal(ino_at("old"), 0);
+	assert_int_equal(rename_to(c, 2, NULL), DXP_E_OK);
+	assert_int_equal(ino_at("new"), 0);
+	assert_int_equal(layout_get(c, 2, 0, 0, DXP_IOMODE_RW), DXP_E_RANGE); /* open still: empty */
+	rig_down();
+}
+
+/* A name outside the export, or no name, is refused, and nothing moves; so
+ * is a file that a local process moved (another file has its name now:
+ * that one is not the client's), and a handle that cannot write. */
+static void rename__refuses_escapes_other_files_and_readers(void **state)
+{
+	static const char *const bad[] = { "../out", "/tmp/out", "sub/../../out", "none/out", ".", "..", "a/" };
+	struct dx_conn *c;
+	char from[256], to[256];
+	ino_t t;
+
+	rig_up(DX_MR_PINNED);
+	c = client(0);
+	assert_int_equal(open_via(c, "x", "t", DXP_OPEN_RW | DXP_OPEN_CREATE), DXP_E_OK);
+	assert_int_equal(open_via(c, "x", "t", 0), DXP_E_OK);
+	t = ino_at("t");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(rename_to(c, 1, bad[i]), DXP_E_OK);
+	assert_int_equal(ino_at("t"), t);
+	assert_int_equal(rename_to(c, 2, "u"), DXP_E_ROFS); /* a READ handle */
+	assert_int_equal(rename_to(c, 2, NULL), DXP_E_ROFS);
+	/* A local process moves it away and puts another file at its name. */
+	snprintf(from, sizeof(from), "%s/t", R->dir);
+	snprintf(to, sizeof(to), "%s/moved", R->dir);
+	assert_int_equal(rename(from, to), 0);
+	close(open(from, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(rename_to(c, 1, "u"), DXP_E_NOENT);
+	assert_int_equal(rename_to(c, 1, NULL), DXP_E_NOENT);
+	assert_int_not_equal(ino_at("t"), 0);          /* the other file stays */
+	assert_int_equal(ino_at("u"), 0);
+	assert_int_equal(ino_at("moved"), t);
+	R->xcfg.read_only = true;                      /* and a reload made the export read-only */
+	assert_int_equal(rename_to(c, 1, "u"), DXP_E_ROFS);
+	rig_down();
+}
+
 /* A connection request from P's address through the real rdma_cm path
  * (fake verbs): whether the daemon took it. */
 static bool connect_from(struct fv_peer *p)
@@ -1555,6 +1675,10 @@ int main(void)
 		cmocka_unit_test(commit__cancelled_by_a_fence_is_never_answered_ok),
 		cmocka_unit_test(return__of_bounce_data_copies_back_before_the_lease_goes),
 		cmocka_unit_test(return__clean_needs_no_copy_back),
+		cmocka_unit_test(rename__moves_the_handles_file_over_another_and_keeps_it_open),
+		cmocka_unit_test(rename__refuses_escapes_other_files_and_readers),
+		cmocka_unit_test(return__dirty_of_a_pinned_layout_persists_it_before_the_answer),
+		cmocka_unit_test(return__dirty_where_the_client_may_no_longer_write_says_not_persisted),
 		cmocka_unit_test(msgslots__a_completion_frees_the_sends_before_it),
 		cmocka_unit_test(staging__is_reused_and_filled_again),
 		cmocka_unit_test(prepare__is_remembered_while_the_lease_is_held),

@@ -104,6 +104,10 @@ static void every_message__round_trips(void **state)
 				m.u.rret.flags = DXP_RETURN_CLEAN;
 			if (op == DXP_LAYOUT_RETURN && !reply)
 				m.u.lret.flags = DXP_RETURN_CLEAN;
+			if (op == DXP_RENAME && !reply) {
+				m.u.rename.path_len = 8;
+				m.s1 = "dir/file";
+			}
 			if (op == DXP_ERROR) {
 				m.u.error.code = DXP_E_BUSY_LOCAL;
 				m.u.error.msg_len = 5;
@@ -123,6 +127,8 @@ static void every_message__round_trips(void **state)
 				assert_memory_equal(out.s1, "pmem", 4);
 				assert_memory_equal(out.s2, "dir/file1", 9);
 			}
+			if (op == DXP_RENAME && !reply)
+				assert_memory_equal(out.s1, "dir/file", 8);
 			if (op == DXP_ERROR)
 				assert_memory_equal(out.s1, "busy!", 5);
 		}
@@ -267,6 +273,34 @@ static void decode__checks_open_strings(void **state)
 	decode_fails(n, "path too long");
 }
 
+/* RENAME's new path: one string, not empty, not too long, no NUL. */
+static void decode__checks_the_rename_path(void **state)
+{
+	struct dxp_msg m = msg(DXP_RENAME, false, 9), out;
+	const char *why;
+	size_t n;
+
+	m.u.rename.path_len = 3;
+	m.s1 = "a/b";
+	n = encode_ok(&m);
+	assert_int_equal(dxp_decode(buf, n, &out, &why), 0);
+	buf[n - 2] = '\0';
+	decode_fails(n, "NUL byte");
+	m.u.rename.path_len = 0;
+	m.s1 = NULL;
+	n = encode_ok(&m);
+	decode_fails(n, "path length out of range");
+	m.u.rename.path_len = 3;
+	m.s1 = "a/b";
+	n = encode_ok(&m);
+	buf[16 + offsetof(struct dxp_rename_req, path_len)] = 0xff;
+	buf[16 + offsetof(struct dxp_rename_req, path_len) + 1] = 0xff;
+	decode_fails(n, "path length out of range");
+	buf[16 + offsetof(struct dxp_rename_req, path_len)] = 4;
+	buf[16 + offsetof(struct dxp_rename_req, path_len) + 1] = 0;
+	decode_fails(n, "length does not match");
+}
+
 static void decode__checks_enum_values(void **state)
 {
 	struct dxp_msg m = msg(DXP_LAYOUT_GET, false, 1);
@@ -371,6 +405,7 @@ int main(void)
 		cmocka_unit_test(decode__refuses_reserved_bits),
 		cmocka_unit_test(decode__refuses_unknown_opcodes_and_directions),
 		cmocka_unit_test(decode__checks_open_strings),
+		cmocka_unit_test(decode__checks_the_rename_path),
 		cmocka_unit_test(decode__checks_enum_values),
 		cmocka_unit_test(error_codes__have_names_and_errnos),
 	};

@@ -7,6 +7,7 @@ import sys
 OPEN, CLOSE, LGET, WRITE, READ, COMMIT, SETSIZE, RETURN, PROCESS, RECONNECT, CONNECT, ALLOC = range(12)
 CB = 12  # a: 0 return, 1 defer, 2 close its file, 3 return another layout
 RECALL, FRECALL, BYE, CMEV, STALL, RELEASE, REPLACE, FLOOD, RECALL_NEXT, REFUSE = range(15, 25)
+RENAME, REMOVE = 25, 26  # a: file slot; RENAME's b: the new name (a, b, c)
 
 CREATE = 4
 
@@ -34,6 +35,11 @@ stories = {
     "callback-closes-the-file-being-written": s((CB, 2, 0), *base, (FRECALL, 0, 0), (WRITE, 0, 1)),
     # more messages than the client has receives posted: the rest wait (RNR)
     "recalls-beyond-the-receives": s(*base, *[(RECALL, 0, 0)] * 25, (PROCESS, 0, 0)),
+    # put's way: a new file beside, renamed over the old one; the handle of
+    # the old one keeps it; a reconnect opens the new one by its new name
+    "rename-over-then-reconnect": s(*base, (OPEN, 1, CREATE | 1), (ALLOC, 1, 7), (RENAME, 1, 0),
+                                    (WRITE, 0, 1), (CMEV, 1, 0), (PROCESS, 0, 0), (REPLACE, 0, 0),
+                                    (RECONNECT, 0, 0), (REMOVE, 1, 0), (SETSIZE, 0, 0)),
     "bye-and-flood": s(*base, (FLOOD, 60, 0), (PROCESS, 0, 0), (PROCESS, 0, 0), (BYE, 0, 0), (PROCESS, 0, 0)),
 }
 out = sys.argv[1]

@@ -4,7 +4,7 @@
  * scripted daemon of tests/unit/clientrig.h. An input is a list of steps of
  * three bytes (what, and two arguments): application calls (open, close,
  * layout_get, write, read, commit, set_size, return, process, reconnect,
- * connect), what the recall callback does (return, defer, close its file,
+ * connect, rename, remove), what the recall callback does (return, defer, close its file,
  * return another layout), and what the daemon and the NIC do (recalls of
  * one layout or of a file, BYE, a disconnect, a device removal, RDMA that
  * stalls and runs later, floods, files replaced at their path, connections
@@ -230,9 +230,9 @@ static bool app_io(unsigned int what, uint8_t a, uint8_t b)
 
 static void step(const uint8_t *s)
 {
-	uint8_t what = s[0] % 25, a = s[1], b = s[2];
+	uint8_t what = s[0] % 27, a = s[1], b = s[2];
 	int64_t t0 = dxc_now_ms();
-	bool call = what < 12, was[CR_LAYOUTS];
+	bool call = what < 12 || what >= 25, was[CR_LAYOUTS];
 
 	recalled_before(was);
 
@@ -259,6 +259,16 @@ static void step(const uint8_t *s)
 		call = A.files[a % NF].f;
 		if (call)
 			daxrdma_allocate(A.files[a % NF].f, 0, (uint64_t)(1 + b % 16) * 4096);
+		break;
+	case 25: /* the file takes another name (over the file there) */
+		call = A.files[a % NF].f;
+		if (call)
+			daxrdma_rename(A.files[a % NF].f, paths[b % 3]);
+		break;
+	case 26:
+		call = A.files[a % NF].f;
+		if (call)
+			daxrdma_remove(A.files[a % NF].f);
 		break;
 	default:
 		call = false;

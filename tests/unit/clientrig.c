@@ -87,6 +87,34 @@ static unsigned int op_open(struct crig *r, const struct dxp_msg *m, struct dxp_
 	return DXP_E_OK;
 }
 
+/* RENAME or REMOVE of the file of a handle, as the daemon does them (it
+ * acts only on a file that still has a name). */
+static unsigned int op_rename(struct crig *r, const struct dxp_msg *m)
+{
+	struct cr_file *f = file_of(r, m->hdr.op == DXP_RENAME ? m->u.rename.fh : m->u.fh.fh), *g;
+	char path[64];
+
+	if (!f)
+		return DXP_E_BADHANDLE;
+	if (f->unlinked)
+		return DXP_E_NOENT;
+	if (m->hdr.op == DXP_REMOVE) {
+		f->path[0] = '\0';
+		f->unlinked = true;
+		return DXP_E_OK;
+	}
+	snprintf(path, sizeof(path), "%.*s", (int)m->u.rename.path_len, m->s1);
+	if (strlen(path) >= sizeof(f->path))
+		return DXP_E_NOTSUPP;
+	g = cr_file(r, path, false);
+	if (g && g != f) { /* replaced: it stays with the handles that have it */
+		g->path[0] = '\0';
+		g->unlinked = true;
+	}
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	return DXP_E_OK;
+}
+
 static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struct dxp_msg *rep)
 {
 	const struct dxp_layout_get_req *q = &m->u.lget;
@@ -141,7 +169,7 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		new_connection(r, p);
 		rep->u.hello = (struct dxp_hello){
 			.magic = DXP_MAGIC, .version = DXP_VERSION, .credits = 16, .max_msg = DXP_MAX_MSG,
-			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID),
+			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME),
 			.recall_timeout_ms = 2000, .max_layout_size = CR_FILE_SIZE,
 		};
 		if (r->hello.features)
@@ -194,6 +222,9 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 			return DXP_E_RANGE;
 		persist(r, l, m->u.commit.off, m->u.commit.len);
 		return DXP_E_OK;
+	case DXP_RENAME:
+	case DXP_REMOVE:
+		return op_rename(r, m);
 	case DXP_RECALL_RETURN: {
 		unsigned int n = 0;
 

@@ -12,11 +12,14 @@
 
 enum fv_call fv_calls[256];
 unsigned int fv_n_calls, fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;
+void (*fv_on_call)(enum fv_call c);
 
 static void note(enum fv_call c)
 {
 	if (fv_n_calls < sizeof(fv_calls) / sizeof(fv_calls[0]))
 		fv_calls[fv_n_calls++] = c;
+	if (fv_on_call)
+		fv_on_call(c);
 }
 
 /* ---- memory regions ---- */

@@ -31,6 +31,9 @@ struct dxd;
 enum fv_call { FV_REG, FV_DEREG, FV_QP_ERR, FV_QP_DESTROY, FV_DISCONNECT };
 extern enum fv_call fv_calls[256];
 extern unsigned int fv_n_calls;
+/* Called at each of those calls, as it is made (NULL: none): what a test
+ * wants to know at that moment, such as whether a lease is still held. */
+extern void (*fv_on_call)(enum fv_call c);
 /* Failures to inject: the next N ibv_dereg_mr of an MR with remote access
  * (EBUSY), ibv_modify_qp (EIO), ibv_destroy_qp (EBUSY). */
 extern unsigned int fv_fail_dereg, fv_fail_modify_qp, fv_fail_destroy_qp;

@@ -336,6 +336,7 @@ static void rig_down(void)
 	}
 	dx_reap_now(&R->d);
 	assert_true(TAILQ_EMPTY(&R->d.files));
+	fv_on_call = NULL;
 	dx_workq_fini(&R->d);
 	dx_reap_fini(&R->d);
 	dx_seal_fini(&R->d);
@@ -594,6 +595,93 @@ static void dereg_failure__kills_the_qp_before_the_lease_goes(void **state)
 	loop_until(!file_served("a"), 5000);
 	assert_true(lease_released("a"));
 	rig_down();
+}
+
+/*
+ * Issue 27 §2: every path where an MR will not deregister fences the
+ * client, its QP in the error state while the lease is still held (so the
+ * rkey is dead before the file can change), and the lease goes after.
+ * DEREG_FAILS runs one such path on a granted pinned RW layout of "a".
+ */
+static struct dx_file *watched;  /* the file whose lease fv_on_call looks at */
+static int lease_at_qp_err;      /* its F_GETLEASE at the first QP_ERR; -2: none yet */
+
+static void note_lease_at_qp_err(enum fv_call c)
+{
+	if (c == FV_QP_ERR && lease_at_qp_err == -2)
+		lease_at_qp_err = lease_of(watched);
+}
+
+static void dereg_fails(void (*path)(struct dx_conn *c, struct dx_layout *l))
+{
+	struct dx_conn *c;
+	struct dx_layout *l;
+
+	l = granted_layout(DX_MR_PINNED, 1 << 20, DXP_IOMODE_RW, &c);
+	watched = l->f;
+	lease_at_qp_err = -2;
+	fv_on_call = note_lease_at_qp_err;
+	fv_n_calls = 0;
+	fv_fail_dereg = 1;
+	path(c, l);
+	assert_true(find_call(FV_QP_ERR, 0) >= 0); /* synchronously, in the path */
+	assert_int_equal(lease_at_qp_err, F_WRLCK);
+	fv_on_call = NULL;
+	loop_until(!file_served("a"), 5000);
+	assert_true(lease_released("a"));
+	rig_down();
+}
+
+static void close_it(struct dx_conn *c, struct dx_layout *l)
+{
+	struct dxp_msg close_req = { .hdr.op = DXP_CLOSE, .u.fh.fh = 1 };
+
+	request(c, &close_req);
+}
+
+static void dereg_failure_at_close__fences(void **state)
+{
+	dereg_fails(close_it);
+}
+
+static void recall_and_return_it(struct dx_conn *c, struct dx_layout *l)
+{
+	struct dxp_msg ret = { .hdr.op = DXP_RECALL_RETURN };
+
+	c->file_recall = true;
+	fv_fail_dereg = 0;
+	dx_recall_file(l->f, 0, UINT64_MAX, DXP_RECALL_ADMIN);
+	assert_int_equal(last_sent()->hdr.op, DXP_FILE_RECALL);
+	ret.u.rret.recall_id = last_sent()->u.frecall.recall_id;
+	fv_fail_dereg = 1;
+	request(c, &ret);
+}
+
+static void dereg_failure_at_recall_return__fences(void **state)
+{
+	dereg_fails(recall_and_return_it);
+}
+
+static void close_politely(struct dx_conn *c, struct dx_layout *l)
+{
+	dx_conn_close(c, 0, true, "the client said BYE");
+}
+
+static void dereg_failure_at_a_polite_disconnect__kills_the_qp(void **state)
+{
+	dereg_fails(close_politely);
+}
+
+static void close_on_error(struct dx_conn *c, struct dx_layout *l)
+{
+	dx_conn_close(c, DXP_E_IO, false, "peer not responding");
+}
+
+/* (A layout fenced while its connection goes for another reason than a
+ * fence: dx_layout_fence itself must kill the QP.) */
+static void dereg_failure_at_a_broken_connection__kills_the_qp(void **state)
+{
+	dereg_fails(close_on_error);
 }
 
 static void conflict__rw_recalls_another_clients_read_layout(void **state)
@@ -1669,6 +1757,10 @@ int main(void)
 		cmocka_unit_test(dereg_failure__kills_the_qp_before_the_lease_goes),
 		cmocka_unit_test(dereg_and_modify_failure__destroys_the_qp_before_the_lease_goes),
 		cmocka_unit_test(rkey_that_may_live__keeps_the_lease),
+		cmocka_unit_test(dereg_failure_at_close__fences),
+		cmocka_unit_test(dereg_failure_at_recall_return__fences),
+		cmocka_unit_test(dereg_failure_at_a_polite_disconnect__kills_the_qp),
+		cmocka_unit_test(dereg_failure_at_a_broken_connection__kills_the_qp),
 		cmocka_unit_test(unkillable_qp__keeps_the_lease_past_its_connection),
 		cmocka_unit_test(unkillable_rkey_at_the_lease_bound__stops_the_daemon),
 		cmocka_unit_test(conflict__rw_recalls_another_clients_read_layout),

@@ -269,6 +269,27 @@ static void retries__end_at_the_calls_one_timeout(void **state)
 	cr_down(r);
 }
 
+/* Issue 26 §5: busy_poll_us polled for its whole time even past the call's
+ * deadline: a silent daemon held daxrdma_stat() for busy_poll_us, not
+ * timeout_ms. */
+static void busy_poll__ends_at_the_calls_deadline(void **state)
+{
+	struct crig *r = cr_up(100, 0, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_stat st;
+	int64_t t0;
+
+	assert_int_equal(daxrdma_open(r->c, "x", "a", DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f), 0);
+	r->c->opts.busy_poll_us = 2000000;
+	r->silent_after_busy = true; /* no answer at all */
+	t0 = dxc_now_ms();
+	assert_int_equal(daxrdma_stat(f, &st), -ETIMEDOUT);
+	assert_true(dxc_now_ms() - t0 <= 100 + 50);
+	r->silent_after_busy = false;
+	daxrdma_close(&f);
+	cr_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +304,7 @@ int main(void)
 		cmocka_unit_test(error_text__reaches_the_log_escaped),
 		cmocka_unit_test(break__is_enotconn_and_a_reconnect_without_files_is_estale),
 		cmocka_unit_test(retries__end_at_the_calls_one_timeout),
+		cmocka_unit_test(busy_poll__ends_at_the_calls_deadline),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

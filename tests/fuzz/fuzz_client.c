@@ -3,7 +3,9 @@
  * against any sequence of messages a hostile or broken daemon can send: a
  * client waiting for a reply, with a file whose handle holds three layouts,
  * takes each message (2-byte little-endian length, then the bytes) through
- * dxc_on_message. No crash, and no layout may leave its file's list.
+ * dxc_on_message. After each one (check): no sanitizer error; a reply kept
+ * for the caller is the one it waits for (its tag); the queue of recalled
+ * layouts holds exactly the layouts marked queued, each once, each RECALLED.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,13 +41,37 @@ static struct daxrdma_file *file_with_layouts(struct daxrdma_client *c, uint64_t
 	return f;
 }
 
+static void check(const struct daxrdma_client *c, const struct daxrdma_file *f)
+{
+	const struct daxrdma_layout *l, *q;
+	unsigned int queued = 0, in_queue = 0;
+
+	if (c->have_reply && c->reply.hdr.tag != c->wait_tag)
+		abort(); /* another request's reply taken for this one */
+	TAILQ_FOREACH(l, &f->layouts, link) {
+		unsigned int seen = 0;
+
+		if (!l->recall_queued)
+			continue;
+		queued++;
+		if (l->state != DXC_LAYOUT_RECALLED)
+			abort(); /* queued for a recall it is not in */
+		TAILQ_FOREACH(q, &c->recalled, recall_link)
+			seen += q == l;
+		if (seen != 1)
+			abort(); /* queued twice, or marked and not queued */
+	}
+	TAILQ_FOREACH(q, &c->recalled, recall_link)
+		in_queue++;
+	if (in_queue != queued)
+		abort(); /* something in the queue not marked */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t msg[DXP_MAX_MSG];
 	struct daxrdma_client *c = NULL;
-	struct daxrdma_layout *l;
 	struct daxrdma_file *f;
-	unsigned int n = 0;
 
 	if (daxrdma_client_new(NULL, &c))
 		abort();
@@ -62,13 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = sizeof(msg);
 		memcpy(msg, data, len); /* the engine reads a receive buffer of its own */
 		dxc_on_message(c, msg, (uint32_t)len);
+		check(c, f);
 		data += len;
 		size -= len;
 	}
-	TAILQ_FOREACH(l, &f->layouts, link)
-		n++;
-	if (n != 3)
-		abort();
 	daxrdma_client_delete(&c);
 	return 0;
 }

@@ -193,6 +193,11 @@ static void on_message__reply_with_another_tag__is_ignored(void **state)
 	c->wait_tag = 7;
 	feed(c, &m);
 	assert_false(c->have_reply);
+	assert_int_equal(c->idle_msgs, 1);       /* counted as a message that changed nothing */
+	m.hdr.tag = 7;                           /* the control: the awaited one is taken */
+	feed(c, &m);
+	assert_true(c->have_reply);
+	assert_int_equal(c->reply.u.lget_rep.stateid.id, 42);
 	daxrdma_client_delete(&c);
 }
 
@@ -201,9 +206,12 @@ static void on_message__malformed__is_ignored(void **state)
 	struct daxrdma_client *c = new_client();
 	uint8_t junk[24] = { DXP_LAYOUT_RECALL, 0, 0, 0, 24 };
 
+	c->wait_tag = 0;                          /* a LAYOUT_RECALL's tag: were it taken as one */
 	dxc_on_message(c, junk, sizeof(junk));
 	assert_false(c->have_reply);
 	assert_false(c->broken);
+	assert_true(TAILQ_EMPTY(&c->recalled));
+	assert_int_equal(c->idle_msgs, 1);       /* seen, logged, and counted against a flood */
 	daxrdma_client_delete(&c);
 }
 

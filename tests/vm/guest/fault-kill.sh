@@ -105,7 +105,7 @@ print(*c)
 PY
 }
 check "commit: a 64 MiB file committed with seed 10" answers OK $GUEST_IP pmem big.dat write 0 $MIB64 10
-ok_whole=0 ok_torn=0 failed=0 midcopy=0 old=10
+ok_whole=0 ok_torn=0 failed=0 midcopy=0 old=10 rounds=0
 rm -f /tmp/never.fifo && mkfifo /tmp/never.fifo && exec 4<> /tmp/never.fifo
 for round in 1 2 3 4 5 6 7 8; do
 	seed=$((10 + round))
@@ -134,7 +134,7 @@ for round in 1 2 3 4 5 6 7 8; do
 	cat <&3 >> /tmp/c.out
 	exec 3<&-
 	wait $cpid
-	no_lease || echo "   round $round: a lease is left"
+	check "round $round: no lease outlives the killed daemon" no_lease
 	read -r n o x < <(chunks $F/big.dat $seed $old)
 	said=$(tail -1 /tmp/c.out)
 	echo "   round $round: client said '$said'; chunks new=$n old=$o other=$x"
@@ -146,8 +146,10 @@ for round in 1 2 3 4 5 6 7 8; do
 	fi
 	# A failed round leaves a mix; the next round is checked against it only
 	# where it says OK (then every chunk must be new).
-	restart || break
+	check "round $round: the daemon restarts" restart || break
+	rounds=$((rounds + 1))
 done
+check "commit: all 8 rounds ran to their end" test $rounds -eq 8
 echo "   COMMIT killed: OK and whole $ok_whole, OK but torn $ok_torn, failed $failed (mid-copy, file torn: $midcopy)"
 check "commit: never OK with a torn file" test $ok_torn -eq 0
 check "commit: some kills landed during the copy and the client heard a failure" test $midcopy -ge 1

@@ -55,8 +55,8 @@ check "a SEND larger than a receive buffer: disconnected" answered $O larger-tha
 
 $HOSTILE $GUEST_IP - - silent > /tmp/silent.out 2>&1
 cat /tmp/silent.out
-check "a peer that never says HELLO is dropped at the deadline (5 s), not before" \
-	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/silent.out').read(), re.M); sys.exit(0 if m and int(m[1]) >= 4500 else 1)"
+check "a peer that never says HELLO is dropped at the deadline (5 s), not before, not much after" \
+	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/silent.out').read(), re.M); sys.exit(0 if m and 4500 <= int(m[1]) <= 5500 else 1)"
 
 # A host that loses power sends no DREQ and acknowledges nothing. Without a
 # keepalive its connection and layout would stay until the next recall.
@@ -65,11 +65,12 @@ v=$!
 check "a client takes a layout, then vanishes" wait_line /tmp/vanish.out VANISHED
 wait $v
 cat /tmp/vanish.out
-check "the keepalive finds it: the daemon hangs up within 3 s + 1 s" \
-	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/vanish.out').read(), re.M); sys.exit(0 if m and int(m[1]) <= 4000 else 1)"
+# design.md: closed within 2-3 x keepalive_ms (1000 here) of its last word.
+check "the keepalive finds it: the daemon hangs up within 2-3 s (+ 300 ms)" \
+	python3 -c "import re,sys; m=re.search(r'^DISCONNECTED ms=(\d+)$', open('/tmp/vanish.out').read(), re.M); sys.exit(0 if m and 1900 <= int(m[1]) <= 3300 else 1)"
 check "... and logs why" grep -q 'not responding: a keepalive unacknowledged' /tmp/daemon.log
 check "status: keepalives sent, one peer lost" json "d['keepalives_sent'] >= 1 and d['peers_lost'] == 1" status
-check "its layout is gone, no local operation had to wait for it" eventually json "d['layouts'] == 0" status
+check "its layout is gone" eventually json "d['layouts'] == 0" status
 
 check "the daemon is alive" kill -0 $DPID
 check "status counts 6 malformed messages" json "d['malformed_messages'] == 6" status

@@ -25,6 +25,7 @@ steal() { # EXPORT PATH (pinned: shm, bounce: pmem)
 	raddr=$(sed -n 's/^READY raddr=\([^ ]*\) .*/\1/p' /tmp/a.out)
 	rkey=$(sed -n 's/^READY .* rkey=\(.*\)/\1/p' /tmp/a.out)
 	echo "   A: raddr=$raddr rkey=$rkey"
+	check "$x: B has A's raddr and rkey to try" bash -c "[[ '$raddr' == 0x* && '$rkey' == 0x* ]]"
 	$DXC $GUEST_IP "$x" other steal write "$raddr" "$rkey" 4096 > /tmp/bw.out 2>&1
 	cat /tmp/bw.out
 	check "$x: B's RDMA WRITE with A's rkey: remote access error" \

@@ -155,7 +155,7 @@ check "... and returned its layout" wait_line /tmp/t1.out RETURNED
 check "... and a new layout while stopping is refused: EIO" grep -q 'AGAIN ERR EIO' /tmp/t1.out
 check "the ignoring holder was recalled" grep -q 'RECALLED reason=5' /tmp/t2.out
 check "... and fenced" wait_line /tmp/t2.out FENCED
-check "the daemon logged the fence" grep -q 'fenc' /tmp/daemon.log
+check "the daemon logged the fence, of t2's holder" grep -q 'fencing client .*of pmem/t2 .*not returned within recall_timeout_ms' /tmp/daemon.log
 wait $t1 $t2
 check "committed bytes survive shutdown (returned)" cmp <(pattern 0 8192 7) $F/t1
 check "committed bytes survive shutdown (fenced)" cmp <(pattern 0 8192 8) $F/t2

@@ -7,7 +7,7 @@
 . "$DXVM_GUEST/lib.sh"
 LOP=$DX_BUILD/tests/vm/dx-localop
 RECALL_MS=2000
-MARGIN_MS=1500
+MARGIN_MS=300 # the deadline fires within 50 ms of its time (loopbound.sh); the rest is the guest's process start-up
 F=/mnt/pmem/export
 check "rxe0 up" rxe_up
 check "rxe0 active" rxe_active
@@ -34,14 +34,17 @@ local_op_recall() {
 	check "$op: the local operation completes" wait_line /tmp/op.out "$op rc=0"
 	local ms=$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' /tmp/op.out)
 	echo "   $op took ${ms} ms"
-	check "$op: within recall_timeout + ${MARGIN_MS} ms" test "${ms:-99999}" -lt $((RECALL_MS + MARGIN_MS))
+	check "$op: before the recall deadline (${RECALL_MS} ms): the holder returned it" test "${ms:-99999}" -lt $RECALL_MS
 	wait_line /tmp/hold.out HOLD_DONE
 	check "$op: RDMA WRITE with the old rkey fails with remote access error" \
 		grep -q 'STALE_WRITE status=remote access error' /tmp/hold.out
 	wait $hpid
 	cat /tmp/hold.out
 }
-# After each stale write the file must be exactly what the local operation left.
+# After each stale write the file must be exactly what the local operation
+# left. (On 6.1 pmem is bounce: a layout addresses a staging buffer, so its
+# stale write could not reach the file anyway. rkeys.sh checks the bytes of
+# every kind of recall on shm too, where layouts are the file's pages.)
 local_op_recall truncate
 check "truncate: after the stale write the file is still empty" test "$(stat -c %s $F/truncate.dat)" = 0
 local_op_recall punch
@@ -123,7 +126,10 @@ gone() { eventually json "d['clients'] == 0 and d['layouts'] == 0" status; }
 check "killed: its connection and layouts are released" gone
 check "killed: the next client writes and commits" bash -c "$DXC $GUEST_IP pmem kill.dat write 0 65536 15 | grep -q OK"
 check "killed: its data is in the file" cmp <(pattern 0 65536 15) <(head -c 65536 $F/kill.dat)
-check "killed: a local truncate does not wait (no lease left)" bash -c "$LOP truncate $F/kill.dat | grep -q 'rc=0'"
+# (A lease left behind would hold the truncate for lease-break-time.)
+$LOP truncate $F/kill.dat > /tmp/op.out
+check "killed: a local truncate does not wait (no lease left): $(sed -n 's/.*ms=\([0-9]*\).*/\1/p' /tmp/op.out) ms" \
+	bash -c "grep -q 'rc=0' /tmp/op.out && [ \"\$(sed -n 's/.*ms=\([0-9]*\).*/\1/p' /tmp/op.out)\" -lt 500 ]"
 
 odp_zero_copy
 
@@ -137,6 +143,7 @@ rm -f /tmp/op.done
 ( $LOP truncate $F/dead.dat > /tmp/op.out; touch /tmp/op.done ) &
 sleep 0.5
 check "sigkill: the truncate is blocked by the lease" test ! -e /tmp/op.done
+check "... whose break the daemon saw: the holder was recalled" wait_line /tmp/hold.out 'RECALLED reason=1'
 t0=$(now_ms)
 kill -9 $DPID
 check "sigkill: the truncate completes" wait_line /tmp/op.out 'truncate rc=0'

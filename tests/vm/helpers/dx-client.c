@@ -27,6 +27,13 @@
  *        tries to COMMIT it first: RECALL_COMMIT OK or RECALL_COMMIT ERR NAME.
  *        With DX_AGAIN set, after the recall it asks for the layout again
  *        on the same handle: AGAIN OK or AGAIN ERR NAME.
+ *        With DX_KEEP=EXPORT/PATH2, it first gets an RW layout of 64 KiB on
+ *        PATH2 (created) and keeps it to the end, written with SEED + 7
+ *        (KEEP rkey=...); a recall of it is deferred (KEEPER_RECALLED
+ *        reason=N), not taken for the main layout's. Just before the stale
+ *        write, an RDMA READ through the kept layout says whether the
+ *        connection still works: KEEPER works, or KEEPER status=...; so a
+ *        stale write's failure can only be its rkey's.
  *   dx-client HOST EXPORT PATH create MODE        OPEN CREATE with MODE (octal): OK
  *   dx-client HOST EXPORT PATH allocate OFF LEN   OPEN CREATE RW, ALLOCATE [OFF, +LEN):
  *        ALLOCATED ms=T (from the OPEN)
@@ -73,6 +80,7 @@
 #include "client/client_internal.h"
 
 static int recalled_reason;
+static struct daxrdma_layout *keeper; /* hold's other layout (DX_KEEP) */
 
 static void logger(void *arg, int prio, const char *msg)
 {
@@ -81,6 +89,11 @@ static void logger(void *arg, int prio, const char *msg)
 
 static int on_recall(void *arg, struct daxrdma_layout *l, int reason)
 {
+	if (l == keeper) {
+		printf("KEEPER_RECALLED reason=%d\n", reason);
+		fflush(stdout);
+		return DAXRDMA_RECALL_DEFER;
+	}
 	recalled_reason = reason;
 	printf("RECALLED reason=%d\n", reason);
 	fflush(stdout);
@@ -402,9 +415,40 @@ static int do_allocate(struct daxrdma_client *c, const char *ex, const char *pat
 	return daxrdma_close(&f) ? 1 : 0;
 }
 
+/* DX_KEEP's layout: 64 KiB of EXPORT/PATH, RW, written with SEED. */
+static int keep(struct daxrdma_client *c, const char *spec, unsigned int seed,
+		struct daxrdma_layout_info *info)
+{
+	const char *slash = strchr(spec, '/');
+	unsigned char *p = pattern(0, 65536, seed);
+	struct daxrdma_file *f;
+	char ex[256];
+	int ret;
+
+	if (!slash || !p || (size_t)(slash - spec) >= sizeof(ex))
+		return fail("DX_KEEP is EXPORT/PATH", -EINVAL);
+	snprintf(ex, sizeof(ex), "%.*s", (int)(slash - spec), spec);
+	ret = daxrdma_open(c, ex, slash + 1, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT, 0644, &f);
+	if (ret == 0)
+		ret = daxrdma_allocate(f, 0, 65536);
+	if (ret == 0)
+		ret = daxrdma_layout_get(f, 0, 65536, DAXRDMA_RW, &keeper);
+	if (ret == 0)
+		ret = daxrdma_write(keeper, 0, p, 65536);
+	if (ret == 0)
+		ret = daxrdma_commit(keeper, 0, 65536);
+	free(p);
+	if (ret)
+		return fail("keep", ret);
+	daxrdma_layout_info(keeper, info);
+	printf("KEEP rkey=%#x\n", info->rkey);
+	return 0;
+}
+
 static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, uint64_t off, uint64_t len,
 		   unsigned int seed, const char *mode, int iomode)
 {
+	struct daxrdma_layout_info kinfo;
 	struct daxrdma_layout_info info;
 	struct daxrdma_layout *l;
 	struct daxrdma_file *f;
@@ -415,6 +459,8 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	bool said_wakeups = false;
 	int ret, st;
 
+	if (getenv("DX_KEEP") && keep(c, getenv("DX_KEEP"), seed + 7, &kinfo))
+		return 1;
 	ret = daxrdma_open(c, ex, path, iomode == DAXRDMA_RW ? DAXRDMA_O_RDWR : 0, 0, &f);
 	if (ret)
 		return fail("open", ret);
@@ -489,6 +535,13 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	if (getenv("DX_STALE_AFTER"))
 		while (access(getenv("DX_STALE_AFTER"), F_OK) != 0 && dxc_now_ms() < end + 10000)
 			usleep(20000);
+	if (keeper) {
+		st = dxc_rdma_raw(c, false, kinfo.raddr, kinfo.rkey, junk, sizeof(junk));
+		if (st == IBV_WC_SUCCESS)
+			printf("KEEPER works\n");
+		else
+			printf("KEEPER status=%s\n", st < 0 ? strerror(-st) : ibv_wc_status_str((enum ibv_wc_status)st));
+	}
 	memset(junk, 0xEE, sizeof(junk));
 	st = dxc_rdma_raw(c, true, info.raddr, info.rkey, junk, sizeof(junk) < len ? sizeof(junk) : len);
 	printf("STALE_WRITE status=%s\n", st < 0 ? strerror(-st) : ibv_wc_status_str((enum ibv_wc_status)st));

@@ -75,6 +75,9 @@ for i in $(seq 10); do wait_line /tmp/huge$i.out GOT; done
 check "a layout on each of 10 sparse 16 TiB files" \
 	bash -c "[ \$(cat /tmp/huge*.out | grep -c '^GOT 1\$') -eq 10 ]"
 grep -h ERR /tmp/huge*.out | head -3
+vm_kib=$(awk '/VmSize/ {print $2}' /proc/$DPID/status)
+check "... with a window of each mapped: the daemon's address space is $((vm_kib >> 20)) GiB, under 1 TiB" \
+	test "$vm_kib" -lt $((1 << 30))
 touch /tmp/go
 wait $pids
 daemon_down

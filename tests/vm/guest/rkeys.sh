@@ -132,7 +132,6 @@ check "shutdown: returned" wait_line /tmp/hold.out RETURNED
 check "shutdown: reason 5" grep -q 'RECALLED reason=5' /tmp/hold.out
 check "shutdown: the kept layout is recalled too, and kept" grep -q 'KEEPER_RECALLED reason=5' /tmp/hold.out
 stale shutdown "remote access error"
-check "shutdown: the daemon was still up for it" kill -0 $DPID
 wait $DPID
 check "shutdown: the file keeps its bytes" cmp <(pattern 0 65536 47) $F/shutdown.dat
 summary

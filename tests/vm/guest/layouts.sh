@@ -112,10 +112,14 @@ check "... and no partial copy" bash -c "! ls -a /mnt/pmem/export | grep -q daxr
 put_under_recalls() { # EXPORT DIR: put /tmp/big there, recalling meanwhile; prints the recalls the tool saw
 	$TOOL -v put /tmp/big $GUEST_IP:$1/recalled 2>/tmp/put.err &
 	local p=$!
+	# A recall every half second: back to back, each would cancel the next
+	# grant (a 16 MiB bounce grant takes longer under TCG) and the put
+	# would rightly give up with EAGAIN.
 	while kill -0 $p 2>/dev/null; do
 		for f in "$2"/.recalled.daxrdma-*; do
 			[ -e "$f" ] && $CTL recall "$f" >/dev/null 2>&1
 		done
+		sleep 0.5
 	done
 	wait $p || { cat /tmp/put.err >&2; return 1; }
 	grep -c 're-getting recalled layout' /tmp/put.err || true

@@ -121,6 +121,9 @@ enum dxp_features {
 	DXP_FEAT_FILE_RECALL = 1u << 1, /* recalls come as FILE_RECALL, one per handle and range */
 	DXP_FEAT_FILE_ID = 1u << 2,     /* OPEN replies say which file they opened */
 	DXP_FEAT_RENAME = 1u << 3,      /* RENAME and REMOVE */
+	/* A return without CLEAN persists the layout before its OK (a COMMIT of
+	 * it); without this feature, an OK says nothing of persistence. */
+	DXP_FEAT_RETURN_PERSISTS = 1u << 4,
 };
 
 enum dxp_recall_reason {

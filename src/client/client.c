@@ -109,8 +109,10 @@ void dxc_break(struct daxrdma_client *c, const char *why)
 	snprintf(c->why_broken, sizeof(c->why_broken), "%s", why);
 	dxc_log(c, c->closing ? LOG_DEBUG : LOG_ERR, "connection to daxrdmad lost: %s", why);
 	TAILQ_FOREACH(f, &c->files, link)
-		TAILQ_FOREACH(l, &f->layouts, link)
+		TAILQ_FOREACH(l, &f->layouts, link) {
 			l->state = DXC_LAYOUT_RETURNED;
+			l->unsure = l->unsure || !dxc_layout_clean(l); /* what it held may be lost */
+		}
 }
 
 void dxc_give_up(struct daxrdma_client *c, const char *why)
@@ -510,9 +512,10 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 }
 
 /* Give back every layout of FILE_RECALL RID at once (CLEAN: none holds
- * uncommitted writes). 0 when the daemon took them back and persisted what
- * they held; else (-ESTALE: it fenced them) the callers' layouts are
- * returned all the same, their writes not known to be persistent. */
+ * uncommitted writes). 0 when the daemon took them back (and, with
+ * RETURN_PERSISTS, persisted what they held); else (-ESTALE: it fenced
+ * them) the caller's layouts are returned all the same, their writes not
+ * known to be persistent. */
 static int send_recall_return(struct daxrdma_client *c, uint64_t rid, bool clean)
 {
 	struct dxp_msg req = { .hdr.op = DXP_RECALL_RETURN };
@@ -579,14 +582,13 @@ void dxc_handle_recalls(struct daxrdma_client *c)
 			clean = clean && (l->gone || dxc_layout_clean(l));
 		}
 		if (rid && all) {
-			bool persisted = send_recall_return(c, rid, clean) == 0;
+			int ret = send_recall_return(c, rid, clean);
 
 			TAILQ_FOREACH(l, &run, recall_link) {
 				if (l->gone || l->sid.id != l->run_sid) /* got again meanwhile: another stateid */
 					continue;
 				l->state = DXC_LAYOUT_RETURNED;
-				if (persisted)
-					l->dirty_lo = l->dirty_hi = 0;
+				dxc_layout_returned(l, ret);
 			}
 		} else {
 			TAILQ_FOREACH(l, &run, recall_link)
@@ -733,7 +735,7 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	req.u.hello.version = DXP_VERSION;
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
-	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
+	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME | DXP_FEAT_RETURN_PERSISTS |
 				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
 	ret = dxc_call_until(c, &req, &rep, NULL, deadline);
 	if (ret)
@@ -755,6 +757,7 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	c->file_recall = rep->u.hello.features & DXP_FEAT_FILE_RECALL;
 	c->remote_persist = rep->u.hello.features & DXP_FEAT_REMOTE_PERSIST;
 	c->rename = rep->u.hello.features & DXP_FEAT_RENAME;
+	c->return_persists = rep->u.hello.features & DXP_FEAT_RETURN_PERSISTS;
 	return 0;
 }
 

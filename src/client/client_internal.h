@@ -51,6 +51,7 @@ struct daxrdma_layout {
 	int recall_reason;
 	uint64_t recall_id;       /* the FILE_RECALL it is part of (0: a LAYOUT_RECALL) */
 	uint64_t dirty_lo, dirty_hi; /* written and not committed since: [lo, hi), empty if equal */
+	bool unsure;              /* went back with writes not known persistent: never got again */
 };
 
 /* Nothing written into L since it was last committed. */
@@ -118,6 +119,7 @@ struct daxrdma_client {
 	uint64_t lget_fh;               /* the handle of the LAYOUT_GET in flight */
 	bool file_recall;               /* the daemon sends FILE_RECALL */
 	bool rename;                    /* ... and takes RENAME and REMOVE */
+	bool return_persists;           /* ... and persists a dirty return before its OK */
 	bool remote_persist;            /* the daemon marks files for one-sided persistence */
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;
@@ -147,6 +149,9 @@ bool dxc_file_recall_covers(const struct dxp_file_recall *r, uint64_t fh, const 
 void dxc_handle_recalls(struct daxrdma_client *c);
 /* Send LAYOUT_RETURN for L unless already returned. */
 int dxc_layout_send_return(struct daxrdma_layout *l);
+/* What the answer RET to a return of L says of L's writes: persistent (0,
+ * with RETURN_PERSISTS), or not known to be (unsure). */
+void dxc_layout_returned(struct daxrdma_layout *l, int ret);
 /* Unlink L from its file and the recall queue and free it (or, while a
  * recall run holds it, mark it gone: the run frees it). */
 void dxc_layout_free(struct daxrdma_layout *l);

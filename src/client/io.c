@@ -438,6 +438,16 @@ DX_EXPORT int daxrdma_layout_get(struct daxrdma_file *f, uint64_t off, uint64_t 
 	return 0;
 }
 
+void dxc_layout_returned(struct daxrdma_layout *l, int ret)
+{
+	if (dxc_layout_clean(l) || !l->file->c->return_persists)
+		return; /* (an old daemon: the next COMMIT, if it gets the range again, persists it) */
+	if (ret == 0)
+		l->dirty_lo = l->dirty_hi = 0; /* the return persisted it */
+	else
+		l->unsure = true;
+}
+
 int dxc_layout_send_return(struct daxrdma_layout *l)
 {
 	struct dxp_msg req = { .hdr.op = DXP_LAYOUT_RETURN };
@@ -451,8 +461,7 @@ int dxc_layout_send_return(struct daxrdma_layout *l)
 	/* Committed data needs no persisting: say so. */
 	req.u.lret.flags = dxc_layout_clean(l) ? DXP_RETURN_CLEAN : 0;
 	ret = dxc_call(l->file->c, &req, &rep, NULL);
-	if (ret == 0)
-		l->dirty_lo = l->dirty_hi = 0; /* a return without CLEAN persisted it */
+	dxc_layout_returned(l, ret);
 	/* A layout the daemon no longer knows is returned all the same. */
 	return ret == -ESTALE ? 0 : ret;
 }
@@ -515,7 +524,9 @@ static int usable(struct daxrdma_layout *l)
 		return -ESTALE;
 	if (l->state == DXC_LAYOUT_VALID)
 		return 0;
-	if (!(c->opts.flags & DAXRDMA_RELAYOUT))
+	/* Got again, a later COMMIT would say writes are persistent that went
+	 * back unpersisted (a failed return, a lost connection). */
+	if (!(c->opts.flags & DAXRDMA_RELAYOUT) || l->unsure)
 		return -ESTALE;
 	ret = dxc_layout_send_return(l);
 	if (ret)

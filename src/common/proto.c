@@ -92,7 +92,8 @@ unsigned int dxp_errno_to_err(int neg_errno)
 	case -EPERM: return DXP_E_ACCESS;
 	case -EISDIR:
 	case -EINVAL: return DXP_E_NOTSUPP;
-	case -EFBIG: return DXP_E_RANGE;
+	case -EFBIG:
+	case -ENAMETOOLONG: return DXP_E_RANGE;
 	case -ENOMEM: return DXP_E_LIMIT;
 	}
 	for (unsigned int c = 1; c < DXP_E_MAX; c++)

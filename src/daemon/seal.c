@@ -493,6 +493,24 @@ static int device_open(struct dxd *d, const struct dx_export *x, const char *pat
 	return 0;
 }
 
+/* FBASE in FDIR takes the name TBASE in TDIR. What it replaces must be a
+ * regular file the daemon could write: a client replaces only what it
+ * could have changed (not a directory, a symlink or a read-only file). */
+static int rename_over(int fdir, const char *fbase, int tdir, const char *tbase)
+{
+	struct stat st;
+
+	if (fstatat(tdir, tbase, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return -EEXIST;
+		if (faccessat(tdir, tbase, W_OK, AT_EACCESS))
+			return -errno;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	return renameat(fdir, fbase, tdir, tbase) ? -errno : 0;
+}
+
 int dx_file_rename(struct dx_file *f, const struct dx_export *x, const char *from, const char *to)
 {
 	const char *fbase, *tbase;
@@ -516,7 +534,7 @@ int dx_file_rename(struct dx_file *f, const struct dx_export *x, const char *fro
 	else if ((tdir = parent_of(x, to, &tbase)) < 0)
 		ret = tdir;
 	else
-		ret = renameat(fdir, fbase, tdir, tbase) ? -errno : 0;
+		ret = rename_over(fdir, fbase, tdir, tbase);
 	if (tdir >= 0)
 		close(tdir);
 	close(fdir);

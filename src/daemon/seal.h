@@ -105,8 +105,9 @@ int dx_file_open(struct dxd *d, const struct dx_export *x, const char *path, uin
  * rename(2), atomically replacing a file there), or goes (TO NULL:
  * unlink(2)). F keeps its handles and layouts; its name for logs follows.
  * 0 or -errno: -ESTALE if FROM names another file now, -EXDEV or -ELOOP if
- * TO resolves outside X, -EINVAL for a TO of "", "." or "..",
- * -EOPNOTSUPP on a device-DAX export.
+ * TO resolves outside X, -EINVAL for a TO of "", "." or "..", -EEXIST if
+ * what TO names is not a regular file, -EACCES if the daemon could not
+ * write it, -EOPNOTSUPP on a device-DAX export.
  */
 int dx_file_rename(struct dx_file *f, const struct dx_export *x, const char *from, const char *to);
 /* Drop one handle; the reaper frees the file once it has neither handles

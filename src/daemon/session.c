@@ -184,7 +184,8 @@ static unsigned int op_hello(struct req_ctx *r)
 	/* Which file an OPEN opened, for clients that check it when they open
 	 * a file again after a reconnect. */
 	c->file_id = q->features & DXP_FEAT_FILE_ID;
-	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME);
+	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
+				     DXP_FEAT_RETURN_PERSISTS);
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,
@@ -318,6 +319,8 @@ static unsigned int op_rename(struct req_ctx *r)
 	else if (ret == -EXDEV || ret == -ELOOP)
 		code = fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\"", to ? to : h->path,
 			    h->x->cfg->name);
+	else if (ret == -EEXIST)
+		code = fail(r, DXP_E_EXIST, "\"%s\" is not a regular file: it is not replaced", to);
 	else if (ret)
 		code = fail_errno(r, ret, to ? to : h->path);
 	if (ret) {

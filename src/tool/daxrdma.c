@@ -286,7 +286,12 @@ static int put(const struct opts *o, const char *local, const struct remote *r)
 	rc = ret ? fail("cannot name a copy beside", r->path, ret)
 		 : remote_open(o, &tmp, DAXRDMA_O_RDWR | DAXRDMA_O_CREAT | DAXRDMA_O_EXCL,
 			       S_ISREG(st.st_mode) ? st.st_mode & 0777 : 0644, &rf);
-	if (!rc) {
+	/* A daemon without RENAME (older than this tool) is found out before
+	 * a byte is sent: renaming the new file to its own name. */
+	if (!rc && (ret = daxrdma_rename(rf.f, tmppath)) != 0) {
+		rc = fail("cannot rename on the daemon: put needs RENAME; left empty:", tmppath, ret);
+		remote_close(&rf);
+	} else if (!rc) {
 		pr.total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
 		pr.on = !o->quiet && isatty(2) && (pr.total >= PROGRESS_MIN || !S_ISREG(st.st_mode));
 		pr.start = now_s();

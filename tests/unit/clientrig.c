@@ -169,7 +169,8 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		new_connection(r, p);
 		rep->u.hello = (struct dxp_hello){
 			.magic = DXP_MAGIC, .version = DXP_VERSION, .credits = 16, .max_msg = DXP_MAX_MSG,
-			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME),
+			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
+							   (r->old_daemon ? 0 : DXP_FEAT_RETURN_PERSISTS)),
 			.recall_timeout_ms = 2000, .max_layout_size = CR_FILE_SIZE,
 		};
 		if (r->hello.features)

@@ -56,6 +56,7 @@ struct crig {
 	bool refuse_connect;
 	bool recall_next_grant;     /* a LAYOUT_RECALL right behind the next grant (another client wants it) */
 	bool grant_elsewhere;       /* grant the page after the range asked for (a lying daemon) */
+	bool old_daemon;            /* at the next HELLO: no RETURN_PERSISTS (a daemon from before it) */
 	unsigned int flood;         /* recalls of no layout, one per receive the client posts, this many */
 	struct dxp_hello hello;     /* fields not 0 replace those of the HELLO reply (a lying daemon) */
 	const char *error_text;     /* the text of every ERROR the daemon sends */

@@ -120,6 +120,53 @@ static void commit__after_a_recall_returned_the_layout__is_what_the_return_persi
 	}
 }
 
+/* Review of issue 26: a daemon from before RETURN_PERSISTS answers a dirty
+ * return OK without persisting it (pinned, ODP): its OK says nothing, and
+ * the COMMIT stays -ESTALE as it was. */
+static void commit__after_a_recall__with_a_daemon_that_does_not_persist_returns__is_estale(void **state)
+{
+	struct crig *r = cr_new(500, 0, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l;
+	char a[4096];
+
+	r->old_daemon = true;
+	assert_int_equal(daxrdma_connect(r->c, "192.0.2.1", NULL), 0);
+	l = rw_layout(r, "a", 4096, &f);
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), 0);
+	cr_recall(r, 1);
+	assert_int_equal(daxrdma_client_process(r->c), 0);
+	assert_false(cr_layout(r, 1));
+	assert_int_equal(daxrdma_commit(l, 0, 4096), -ESTALE);
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
+/* Review of issue 26: a layout that went back with writes not known to be
+ * persistent (its return failed) was got again by RELAYOUT with its old
+ * dirty range, and a later COMMIT over the new one said 0 for bytes that
+ * were lost. It is not got again: -ESTALE. */
+static void relayout__of_a_layout_whose_return_failed__is_estale(void **state)
+{
+	struct crig *r = cr_up(500, DAXRDMA_RELAYOUT, NULL, NULL);
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l = rw_layout(r, "a", 8192, &f);
+	char a[4096];
+
+	memset(a, 'A', sizeof(a));
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), 0);
+	cr_recall(r, 1);
+	cr_layout(r, 1)->live = false; /* fenced meanwhile: its return fails */
+	assert_int_equal(daxrdma_client_process(r->c), 0);
+	assert_int_equal(daxrdma_write(l, 4096, a, sizeof(a)), -ESTALE);
+	assert_int_equal(daxrdma_commit(l, 0, 8192), -ESTALE);
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
+}
+
 /* ... but a layout the daemon no longer had (it fenced it) was not
  * persisted by its return: that COMMIT is -ESTALE. */
 static void commit__after_a_fenced_layout_went_back__is_estale(void **state)
@@ -298,6 +345,8 @@ int main(void)
 		cmocka_unit_test(relayout__keeps_a_recall_right_behind_the_new_grant),
 		cmocka_unit_test(commit__after_a_recall_returned_the_layout__is_what_the_return_persisted),
 		cmocka_unit_test(commit__after_a_fenced_layout_went_back__is_estale),
+		cmocka_unit_test(commit__after_a_recall__with_a_daemon_that_does_not_persist_returns__is_estale),
+		cmocka_unit_test(relayout__of_a_layout_whose_return_failed__is_estale),
 		cmocka_unit_test(layout_get__of_another_range__is_returned),
 		cmocka_unit_test(flood__is_handled_a_bounded_part_per_call_then_ends_the_connection),
 		cmocka_unit_test(hello__that_lies__is_refused),

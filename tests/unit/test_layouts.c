@@ -1306,6 +1306,13 @@ static void rename__refuses_escapes_other_files_and_readers(void **state)
 	t = ino_at("t");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_not_equal(rename_to(c, 1, bad[i]), DXP_E_OK);
+	/* Only a regular file is replaced: not a directory, not a symlink. */
+	snprintf(from, sizeof(from), "%s/d", R->dir);
+	assert_int_equal(mkdir(from, 0755), 0);
+	snprintf(to, sizeof(to), "%s/lnk", R->dir);
+	assert_int_equal(symlink("t", to), 0);
+	assert_int_equal(rename_to(c, 1, "d"), DXP_E_EXIST);
+	assert_int_equal(rename_to(c, 1, "lnk"), DXP_E_EXIST);
 	assert_int_equal(ino_at("t"), t);
 	assert_int_equal(rename_to(c, 2, "u"), DXP_E_ROFS); /* a READ handle */
 	assert_int_equal(rename_to(c, 2, NULL), DXP_E_ROFS);

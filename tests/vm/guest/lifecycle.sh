@@ -70,7 +70,7 @@ check "acl: its layout is recalled (4)" wait_line /tmp/a1.out 'RECALLED reason=4
 wait $a1
 cat /tmp/a1.out
 check "acl: its COMMIT is refused: EACCES" grep -q 'RECALL_COMMIT ERR EACCES' /tmp/a1.out
-check "acl: it returns the layout" wait_line /tmp/a1.out RETURNED
+check "acl: it returns the layout, told that its writes were not persisted (EACCES)" grep -q 'RETURNED ERR EACCES' /tmp/a1.out
 check "acl: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/a1.out
 check "acl: its handle is revoked: a new layout gets EACCES" grep -q 'AGAIN ERR EACCES' /tmp/a1.out
 check "acl: the daemon says so" grep -q 'no longer admits it: file handle' /tmp/daemon.log
@@ -92,7 +92,7 @@ check "read_only: the RW layout is recalled (4)" wait_line /tmp/r1.out 'RECALLED
 wait $r1
 cat /tmp/r1.out
 check "read_only: its COMMIT is refused: EROFS" grep -q 'RECALL_COMMIT ERR EROFS' /tmp/r1.out
-check "read_only: it returns the layout" wait_line /tmp/r1.out RETURNED
+check "read_only: it returns the layout, told that its writes were not persisted (EROFS)" grep -q 'RETURNED ERR EROFS' /tmp/r1.out
 check "read_only: its old rkey is dead" grep -q 'STALE_WRITE status=remote access error' /tmp/r1.out
 check "read_only: the READ layout stays" json "d['layouts'] == 1" status
 check "read_only: ... its holder was not recalled" bash -c "! grep -q RECALLED /tmp/r2.out"

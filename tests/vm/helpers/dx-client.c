@@ -15,7 +15,8 @@
  *        MODE cooperate: return the layout when recalled; ignore: never answer;
  *        loop: keep writing (for 30 s at most). Prints READY, RECALLED reason=N,
  *        IDLE_WAKEUPS N (how often poll() woke before the recall came),
- *        RETURNED or FENCED (connection lost), then STALE_WRITE status=... of
+ *        RETURNED (RETURNED ERR NAME: returned, its writes not persisted)
+ *        or FENCED (connection lost), then STALE_WRITE status=... of
  *        an RDMA WRITE with the old rkey, and HOLD_DONE. While it waits it
  *        blocks in poll() on the library's fd with no timeout, as
  *        libdaxrdma-client(3) says an application does.
@@ -515,8 +516,9 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 				printf("RECALL_COMMIT %s%s\n", ret ? "ERR " : "OK",
 				       ret ? strerrorname_np(-ret) : "");
 			}
+			/* An error: returned all the same, its writes not persisted. */
 			ret = daxrdma_layout_return(&l);
-			printf(ret ? "RETURN_FAILED\n" : "RETURNED\n");
+			printf("RETURNED%s%s\n", ret ? " ERR " : "", ret ? strerrorname_np(-ret) : "");
 			break;
 		}
 	}

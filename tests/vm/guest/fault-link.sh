@@ -60,8 +60,9 @@ check "the daemon says why, for each" test "$(grep -cE 'gone: (local QP operatio
 check "the daemon is alive and answers" bash -c "$CTL status > /dev/null"
 kill $wpid $xpid 2> /dev/null
 wait $wpid $xpid 2> /dev/null
-check "the writer's file keeps its size" \
-	test "$(stat -c %s $F/w.dat)" = 1048576
+# (No check of the writer's file here: RDMA never changes a size, and the
+# writer only ever wrote its committed bytes again. What a cut-off client's
+# late writes could change is rkeys.sh's and soak.sh's to check.)
 
 ip link set "$NETDEV" up
 check "eth0 up again: rxe0 active" rxe_active

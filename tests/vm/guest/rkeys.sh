@@ -18,16 +18,13 @@ check "FS-DAX mounted" pmem_up
 check "daxrdmad up" daemon_up
 cp /tmp/dx.conf /tmp/dx.conf.all
 
-# Whether the kernel has an MR with rkey RKEY (0x...), from rdma's JSON.
+# Whether the kernel has an MR with rkey RKEY (0x...): rdma resource's
+# lines say "rkey 0x..." with -d (details) only.
 mr_has() {
-	rdma -j resource show mr | python3 -c '
-import json, sys
+	rdma -d resource show mr | python3 -c '
+import re, sys
 want = int(sys.argv[1], 0)
-for e in json.load(sys.stdin):
-    r = e.get("rkey")
-    if r is not None and (int(r, 0) if isinstance(r, str) else int(r)) == want:
-        sys.exit(0)
-sys.exit(1)' "$1"
+sys.exit(0 if any(int(k, 16) == want for k in re.findall(r"\brkey 0x([0-9a-f]+)", sys.stdin.read())) else 1)' "$1"
 }
 mr_gone() { ! mr_has "$1"; }
 

@@ -74,7 +74,7 @@ done
 echo "   truncates: $least_trunc-$worst_trunc ms; daxrdmactl status: $samples answers, worst $worst_status ms"
 check "every truncate waited for its silent holder's deadline" test $least_trunc -ge $((RECALL_MS - 100))
 check "... and completed within recall_timeout_ms + 200 ms" test $worst_trunc -le $((RECALL_MS + 200))
-check "daxrdmactl status answered while the truncates waited ($samples times)" test $samples -ge 15
+check "daxrdmactl status answered while the truncates waited ($samples times)" test $samples -ge 9
 check "... every time" test $status_failed -eq 0
 check "... within 1 s" test $worst_status -le 1000
 check "the busy client was served meanwhile ($(($(requests_of "$busy_id") - busy0)) requests)" \

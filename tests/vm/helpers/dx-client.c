@@ -458,7 +458,7 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 	bool loop = strcmp(mode, "loop") == 0, cooperate = strcmp(mode, "cooperate") == 0;
 	int64_t end = dxc_now_ms() + 30000;
 	unsigned long wakeups = 0;
-	bool said_wakeups = false;
+	bool said_wakeups = false, lost = false;
 	int ret, st;
 
 	if (getenv("DX_KEEP") && keep(c, getenv("DX_KEEP"), seed + 7, &kinfo))
@@ -509,6 +509,7 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 		}
 		if (ret == -ENOTCONN) {
 			printf("FENCED\n");
+			lost = true;
 			break;
 		}
 		if (recalled_reason && cooperate) {
@@ -524,7 +525,7 @@ static int do_hold(struct daxrdma_client *c, const char *ex, const char *path, u
 		}
 	}
 	fflush(stdout);
-	if (!recalled_reason && !loop) {
+	if (!recalled_reason && !loop && !lost) {
 		printf("NO_RECALL\n");
 		return 1;
 	}

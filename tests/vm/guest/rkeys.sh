@@ -18,8 +18,8 @@ check "FS-DAX mounted" pmem_up
 check "daxrdmad up" daemon_up
 cp /tmp/dx.conf /tmp/dx.conf.all
 
-# Whether the kernel has an MR with rkey RKEY (0x...): rdma resource's
-# lines say "rkey 0x..." with -d (details) only.
+# Whether the kernel has an MR with rkey RKEY (0x...): rdma resource's text
+# lines say "rkey 0x..." (its JSON gives the hex digits alone, as a string).
 mr_has() {
 	rdma -d resource show mr | python3 -c '
 import re, sys

@@ -3,10 +3,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
-#include <limits.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <signal.h>

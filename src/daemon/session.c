@@ -91,6 +91,24 @@ static unsigned int check_writable(struct req_ctx *r, const struct dx_export *x)
 	return DXP_E_OK;
 }
 
+/* FH, open for writing through an export the client may still write to:
+ * the handle, or NULL with *CODE set and the reason in the reply. */
+static struct dx_handle *get_writable_handle(struct req_ctx *r, uint64_t fh, unsigned int *code)
+{
+	struct dx_handle *h = get_handle(r, fh, code);
+
+	if (!h)
+		return NULL;
+	*code = check_writable(r, h->x);
+	if (*code)
+		return NULL;
+	if (!h->rw) {
+		*code = fail(r, DXP_E_ROFS, "the file is not open for writing");
+		return NULL;
+	}
+	return h;
+}
+
 static struct dx_layout *find_layout(struct dx_conn *c, const struct dxp_stateid *sid)
 {
 	struct dx_layout *l = dx_layout_find(c, sid->id);
@@ -300,17 +318,12 @@ static unsigned int op_rename(struct req_ctx *r)
 {
 	bool remove = r->req->hdr.op == DXP_REMOVE;
 	unsigned int code = DXP_E_OK;
-	struct dx_handle *h = get_handle(r, remove ? r->req->u.fh.fh : r->req->u.rename.fh, &code);
+	struct dx_handle *h = get_writable_handle(r, remove ? r->req->u.fh.fh : r->req->u.rename.fh, &code);
 	char *to = NULL;
 	int ret;
 
 	if (!h)
 		return code;
-	code = check_writable(r, h->x);
-	if (code)
-		return code;
-	if (!h->rw)
-		return fail(r, DXP_E_ROFS, "the file is not open for writing");
 	if (!remove && !(to = strndup(r->req->s1, r->req->u.rename.path_len)))
 		return fail(r, DXP_E_IO, "out of memory");
 	ret = dx_file_rename(h->f, h->x, h->path, to);
@@ -487,16 +500,11 @@ static unsigned int op_allocate(struct req_ctx *r)
 {
 	const struct dxp_allocate_req *q = &r->req->u.alloc;
 	unsigned int code = DXP_E_OK;
-	struct dx_handle *h = get_handle(r, q->fh, &code);
+	struct dx_handle *h = get_writable_handle(r, q->fh, &code);
 	struct alloc_job *j;
 
 	if (!h)
 		return code;
-	code = check_writable(r, h->x);
-	if (code)
-		return code;
-	if (!h->rw)
-		return fail(r, DXP_E_ROFS, "the file is not open for writing");
 	if ((q->len == 0 && !(q->flags & DXP_ALLOC_SETSIZE)) || q->off + q->len < q->off ||
 	    q->off + q->len > (uint64_t)INT64_MAX)
 		return fail(r, DXP_E_RANGE, "allocate [%llu, +%llu) is empty or overflows",

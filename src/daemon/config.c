@@ -15,6 +15,7 @@
 
 const char *const dx_mr_mode_names[] = { "auto", "pinned", "odp", "bounce", NULL };
 const char *const dx_persistence_names[] = { "commit", "remote-flush", NULL };
+const char *const dx_nic_writes_names[] = { "cache", "memory", "eadr", NULL };
 static const char *const log_level_names[] = { "error", "warning", "notice", "info", "debug", NULL };
 
 enum cfg_type { CT_BOOL, CT_INT, CT_STRING, CT_ENUM, CT_STRLIST, CT_GROUP, CT_GROUPLIST };
@@ -208,9 +209,13 @@ static const struct cfg_key cfg_export[] = {
 		  "ibv_wr_flush, otherwise an RDMA READ on the same QP after their writes (which returns "
 		  "only once the writes before it are placed). Offered only where layouts address the file "
 		  "itself (pinned, odp, device-DAX); a bounce export offers commit only and daxrdmactl "
-		  "exports says why; on a file system without DAX it is a configuration error. Declaring it "
-		  "on a platform that does not meet these conditions loses data at a power failure. A "
-		  "reload that changes it applies to files opened afterwards." },
+		  "exports says why; on a file system without DAX it is a configuration error. It needs "
+		  "a mapping with MAP_SYNC (libpmem2's store granularity cache line or byte): at "
+		  "granularity page (virtio-pmem, for one) only msync persists, and daxrdmad refuses to "
+		  "start. At granularity cache line (ADR), an RDMA READ proves only that NIC writes "
+		  "reached the CPU's cache: nic_writes must say that the platform persists them. "
+		  "A reload that changes an export's persistence or MR mode recalls its layouts and "
+		  "makes its open handles stale: clients open the file again and get the new one." },
 	{ .name = "read_only", .type = CT_BOOL, .off = EXP(read_only), .idef = false,
 	  .help = "Grant only READ layouts; RW requests are refused." },
 	{ .name = "odp_self_test", .type = CT_BOOL, .off = EXP(odp_self_test), .idef = true,
@@ -258,6 +263,19 @@ static const struct cfg_key cfg_top[] = {
 		  "long for the next one before it goes back to sleep: a client's next request often "
 		  "follows its reply at once, and small writes and COMMITs are answered sooner. It costs "
 		  "CPU while clients are busy, none while they are idle. 0 turns polling off." },
+	{ .name = "nic_writes", .type = CT_ENUM, .off = CFG(nic_writes), .choices = dx_nic_writes_names,
+	  .idef = DX_NICW_CACHE,
+	  .help = "Where an RDMA NIC's writes are once placed in memory, as the admin has checked it "
+		  "on this machine; one-sided persistence (an export's persistence = \"remote-flush\") "
+		  "on ADR pmem depends on it. cache: the NIC writes into the CPU's last-level cache "
+		  "(Intel DDIO, on by default), which ADR does not cover; a power cut loses what is "
+		  "there, so remote-flush is refused where libpmem2 reports granularity cache line. "
+		  "memory: DDIO is off for the NIC's PCIe root port (on Intel, the port's "
+		  "perfctrlsts_0 register: bit 7, Use_Allocating_Flow_Wr, clear, bit 3, NoSnoopOpWrEn, "
+		  "set; see setpci(8)), so NIC writes go to the memory controller, in the ADR domain. "
+		  "eadr: the CPU's caches are in the persistence domain (eADR; ndctl list -R shows "
+		  "persistence_domain \"cpu_cache\"), which libpmem2 usually finds itself (granularity "
+		  "byte). A wrong declaration loses acknowledged data at a power failure." },
 	{ .name = "log_level", .type = CT_ENUM, .off = CFG(log_level), .choices = log_level_names,
 	  .idef = 3, .help = "Least important messages logged." },
 	{ .name = "limits", .type = CT_GROUP, .sub = cfg_limits, .help = "Resource limits." },

@@ -17,6 +17,12 @@ enum dx_mr_mode { DX_MR_AUTO, DX_MR_PINNED, DX_MR_ODP, DX_MR_BOUNCE };
 extern const char *const dx_mr_mode_names[]; /* NULL-terminated */
 enum dx_persistence { DX_PERSIST_COMMIT, DX_PERSIST_REMOTE_FLUSH };
 extern const char *const dx_persistence_names[]; /* NULL-terminated */
+/* Where a NIC's write is once placed in memory, as the admin declares it:
+ * CACHE, the CPU's last-level cache (DDIO) outside the persistence domain;
+ * MEMORY, the memory controller (DDIO off for the NIC's port; ADR covers
+ * it); EADR, the caches, which eADR makes persistent. */
+enum dx_nic_writes { DX_NICW_CACHE, DX_NICW_MEMORY, DX_NICW_EADR };
+extern const char *const dx_nic_writes_names[]; /* NULL-terminated */
 
 struct dx_export_cfg {
 	char *name;
@@ -44,6 +50,7 @@ struct dx_config {
 	int64_t keepalive_ms; /* 0: off */
 	int64_t busy_poll_us; /* 0: off */
 	int log_level; /* index into the log level names */
+	int nic_writes; /* enum dx_nic_writes */
 	int64_t max_clients;
 	int64_t max_layouts;
 	int64_t max_layout_size;

@@ -4,16 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libpmem2.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daxrdma_proto.h"
 #include "daemon/odptest.h"
 
 #ifndef STATX_ATTR_DAX
@@ -126,14 +129,19 @@ static int probe_reg(struct ibv_pd *pd, void *addr, size_t len, int access)
  * auto: pinned where ibv_reg_mr on the mapping works; where it fails the way
  * FS-DAX makes it fail (EOPNOTSUPP, or EFAULT on newer kernels), ODP if the
  * device has it, else bounce. Any other failure is an error, not a fallback.
+ * Never pinned on the page cache of a file system other than shmem: a NIC
+ * writing into long-term pinned file pages is never seen by writeback, so a
+ * COMMIT would answer OK for bytes that never reach the disk (kernels from
+ * 6.5 refuse such pins; 6.1 still allows them).
  */
 static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, void *addr, size_t len,
-			   char *why, size_t whylen)
+			   bool page_cache, char *why, size_t whylen)
 {
 	int want = x->cfg->mr_mode;
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
 		     (x->cfg->read_only ? 0 : IBV_ACCESS_REMOTE_WRITE);
 	int pinned = -EOPNOTSUPP, odp = -EOPNOTSUPP;
+	const char *no_pin;
 	char odp_why[160];
 
 	if (want == DX_MR_BOUNCE) {
@@ -141,7 +149,12 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		snprintf(x->mr_reason, sizeof(x->mr_reason), "configured");
 		return 0;
 	}
-	if (want == DX_MR_AUTO || want == DX_MR_PINNED) {
+	if (want == DX_MR_PINNED && page_cache) {
+		snprintf(why, whylen, "mr_mode pinned on a file system without DAX: NIC writes into pinned "
+			 "page-cache pages are never seen by writeback (pinned is for shmem and DAX)");
+		return -EINVAL;
+	}
+	if ((want == DX_MR_AUTO || want == DX_MR_PINNED) && !page_cache) {
 		pinned = probe_reg(l->pd, addr, len, access);
 		if (pinned == 0) {
 			x->mr_mode = DX_MR_PINNED;
@@ -155,6 +168,7 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 			return pinned;
 		}
 	}
+	no_pin = want != DX_MR_AUTO ? "not tried" : page_cache ? "not tried on the page cache" : strerror(-pinned);
 	if (l->odp_rc) {
 		odp = probe_reg(l->pd, addr, len, access | IBV_ACCESS_ON_DEMAND);
 		/* Registration is not enough: the data must land where it is
@@ -173,8 +187,7 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		if (odp == 0) {
 			x->mr_mode = DX_MR_ODP;
 			snprintf(x->mr_reason, sizeof(x->mr_reason), "%s: ibv_reg_mr %s; ODP registration works%s",
-				 want == DX_MR_AUTO ? "auto" : "configured",
-				 want == DX_MR_AUTO ? strerror(-pinned) : "not tried",
+				 want == DX_MR_AUTO ? "auto" : "configured", no_pin,
 				 x->kind != DX_EXPORT_FSDAX ? ""
 				 : x->cfg->odp_self_test ? " and passed its self-test"
 							 : " (odp_self_test = false: unproven)");
@@ -186,8 +199,8 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 		return l->odp_rc ? odp : -EOPNOTSUPP;
 	}
 	x->mr_mode = DX_MR_BOUNCE;
-	snprintf(x->mr_reason, sizeof(x->mr_reason), "auto: ibv_reg_mr on the mapping fails (%s) and %s",
-		 strerror(-pinned), l->odp_rc ? "so does ODP registration" : "the device has no ODP");
+	snprintf(x->mr_reason, sizeof(x->mr_reason), "auto: ibv_reg_mr on the mapping %s%s and %s",
+		 page_cache ? "" : "fails: ", no_pin, l->odp_rc ? "ODP registration fails" : "the device has no ODP");
 	return 0;
 }
 
@@ -199,7 +212,7 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
  */
 static int probe_openat2(int dirfd, char *why, size_t whylen)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
 	long fd = syscall(SYS_openat2, dirfd, ".", &how, sizeof(how));
 	int err = errno;
 
@@ -216,6 +229,7 @@ static int probe_openat2(int dirfd, char *why, size_t whylen)
 static int open_directory(struct dx_export *x, const struct dx_listener *l, char *why, size_t whylen)
 {
 	struct probe_map pm;
+	struct statfs sfs;
 	struct statx stx;
 	int tmp, ret;
 
@@ -247,11 +261,17 @@ static int open_directory(struct dx_export *x, const struct dx_listener *l, char
 		goto out_close;
 	}
 	x->kind = (stx.stx_attributes & STATX_ATTR_DAX) ? DX_EXPORT_FSDAX : DX_EXPORT_FS;
+	if (fstatfs(tmp, &sfs)) {
+		ret = -errno;
+		snprintf(why, whylen, "fstatfs: %s", strerror(errno));
+		goto out_close;
+	}
 	ret = probe_map_new(tmp, PROBE_LEN, &pm, why, whylen);
 	if (ret)
 		goto out_close;
 	x->granularity = pmem2_map_get_store_granularity(pm.map);
-	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), PROBE_LEN, why, whylen);
+	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), PROBE_LEN,
+			      x->kind == DX_EXPORT_FS && sfs.f_type != TMPFS_MAGIC, why, whylen);
 	probe_map_delete(&pm);
 out_close:
 	close(tmp);
@@ -330,15 +350,20 @@ static int open_devdax(struct dx_export *x, const struct dx_listener *l, char *w
 		return ret;
 	}
 	x->granularity = pmem2_map_get_store_granularity(pm.map);
-	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map), why, whylen);
+	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map), false, why, whylen);
 	probe_map_delete(&pm);
 	return ret;
 }
 
-/* persistence = "remote-flush" holds only where NIC writes reach the file
- * itself: never through the page cache, and not in bounce mode, where they
- * land in a staging buffer. */
-static int resolve_persistence(struct dx_export *x, char *why, size_t whylen)
+/*
+ * persistence = "remote-flush" holds only where NIC writes reach the file
+ * itself and are durable once placed: never through the page cache (only
+ * msync persists it), not in bounce mode (NIC writes land in a staging
+ * buffer), not without MAP_SYNC (granularity page: msync again), and on ADR
+ * (granularity cache line) only where the admin declares that NIC writes
+ * bypass the CPU's cache or that the cache is persistent (nic_writes).
+ */
+int dx_export_resolve_persistence(struct dx_export *x, int nic_writes, char *why, size_t whylen)
 {
 	x->remote_persist = false;
 	if (x->cfg->persistence == DX_PERSIST_COMMIT) {
@@ -350,6 +375,19 @@ static int resolve_persistence(struct dx_export *x, char *why, size_t whylen)
 			 "reach the page cache, which only msync persists");
 		return -EINVAL;
 	}
+	if (x->granularity == PMEM2_GRANULARITY_PAGE) {
+		snprintf(why, whylen, "persistence = \"remote-flush\" on a mapping without MAP_SYNC (libpmem2: "
+			 "store granularity page, as on virtio-pmem): only msync makes data and metadata "
+			 "durable, which a client cannot do one-sided");
+		return -EINVAL;
+	}
+	if (x->granularity == PMEM2_GRANULARITY_CACHE_LINE && nic_writes == DX_NICW_CACHE) {
+		snprintf(why, whylen, "persistence = \"remote-flush\" on ADR memory (libpmem2: store granularity "
+			 "cache line) while nic_writes = \"cache\": an RDMA READ proves only that NIC writes "
+			 "reached the CPU's cache (DDIO), which a power cut loses; set nic_writes = \"memory\" "
+			 "(DDIO off for the NIC's port) or \"eadr\" once checked, see daxrdmad.conf(5)");
+		return -EINVAL;
+	}
 	if (x->mr_mode == DX_MR_BOUNCE) {
 		snprintf(x->persist_reason, sizeof(x->persist_reason), "remote-flush declared, but layouts are "
 			 "bounce (NIC writes land in staging buffers): COMMIT");
@@ -357,9 +395,31 @@ static int resolve_persistence(struct dx_export *x, char *why, size_t whylen)
 		return 0;
 	}
 	x->remote_persist = true;
-	snprintf(x->persist_reason, sizeof(x->persist_reason), "remote-flush declared (the persistence domain "
-		 "covers NIC writes) and layouts are %s: one-sided, or COMMIT", dx_mr_mode_names[x->mr_mode]);
+	snprintf(x->persist_reason, sizeof(x->persist_reason), "remote-flush declared, NIC writes %s, layouts "
+		 "%s: one-sided, or COMMIT",
+		 x->granularity == PMEM2_GRANULARITY_BYTE ? "persistent once placed (granularity byte)"
+		 : nic_writes == DX_NICW_EADR		 ? "in the caches, declared persistent (nic_writes eadr)"
+							 : "in memory, declared so (nic_writes memory)",
+		 dx_mr_mode_names[x->mr_mode]);
 	return 0;
+}
+
+uint8_t dx_mr_mode_wire(enum dx_mr_mode m)
+{
+	return m == DX_MR_BOUNCE ? DXP_MR_BOUNCE : m == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
+}
+
+enum dx_mr_mode dx_export_file_mr_mode(const struct dx_export *x, bool file_dax)
+{
+	if (x->kind != DX_EXPORT_FSDAX || file_dax)
+		return x->mr_mode;
+	/* Page cache: never pinned (writeback would not see NIC writes). */
+	return x->mr_mode == DX_MR_ODP ? DX_MR_ODP : DX_MR_BOUNCE;
+}
+
+bool dx_export_file_remote_persist(const struct dx_export *x, bool file_dax)
+{
+	return x->remote_persist && (x->kind != DX_EXPORT_FSDAX || file_dax);
 }
 
 int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
@@ -392,7 +452,7 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 		else
 			ret = open_directory(x, l, why, sizeof(why));
 		if (!ret)
-			ret = resolve_persistence(x, why, sizeof(why));
+			ret = dx_export_resolve_persistence(x, cfg->nic_writes, why, sizeof(why));
 		if (ret) {
 			dxbuf_printf(errs, "%s:%d: export \"%s\" (%s): %s\n", cfg->file, x->cfg->line,
 				      x->cfg->name, x->cfg->path, why);
@@ -471,8 +531,10 @@ const struct dx_export *dx_export_successor(const struct dx_exports *nx, const s
 	for (size_t i = 0; i < nx->n; i++) {
 		const struct dx_export *x = &nx->v[i];
 
+		/* Clients were told the mode and the persistence at OPEN: a
+		 * change of either is a new export, its handles go stale. */
 		if (strcmp(x->cfg->name, old->cfg->name) == 0 && strcmp(x->cfg->path, old->cfg->path) == 0 &&
-		    x->kind == old->kind &&
+		    x->kind == old->kind && x->mr_mode == old->mr_mode && x->remote_persist == old->remote_persist &&
 		    (x->kind != DX_EXPORT_DEVDAX || strcmp(x->cfg->device_file, old->cfg->device_file) == 0))
 			return x;
 	}

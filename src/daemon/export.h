@@ -55,8 +55,23 @@ const char *dx_export_kind_name(enum dx_export_kind k);
 /* Whether X's acl admits PEER. */
 bool dx_export_admits(const struct dx_export *x, const struct sockaddr *peer);
 /* OLD's successor after a reload: the export of NX with the same name and
- * path (and device_file), or NULL if it went away. */
+ * path (and device_file), MR mode and one-sided persistence, or NULL if it
+ * went away or changed. */
 const struct dx_export *dx_export_successor(const struct dx_exports *nx, const struct dx_export *old);
+
+/* X's one-sided persistence (x->remote_persist, persist_reason) from its
+ * configuration, kind, MR mode and store granularity, on a platform whose
+ * NIC writes are placed as NIC_WRITES (enum dx_nic_writes) says. 0, or
+ * -EINVAL with WHY where the declaration cannot hold. */
+int dx_export_resolve_persistence(struct dx_export *x, int nic_writes, char *why, size_t whylen);
+/* The MR mode and one-sided persistence a file gets through X: X's own,
+ * unless X is FS-DAX and the file is not DAX (its DAX attribute off, on a
+ * dax=inode mount): page cache then, served as such (bounce, or ODP, and
+ * COMMIT). FILE_DAX: statx's STATX_ATTR_DAX of the open file. */
+enum dx_mr_mode dx_export_file_mr_mode(const struct dx_export *x, bool file_dax);
+bool dx_export_file_remote_persist(const struct dx_export *x, bool file_dax);
+/* M as the protocol says it (enum dxp_mr_mode; AUTO is never an export's). */
+uint8_t dx_mr_mode_wire(enum dx_mr_mode m);
 
 /* Map [OFF, OFF+LEN) of FD with libpmem2 (any granularity; read-only unless
  * WRITABLE): the export probe and every layout map this way. 0 or -errno;

@@ -412,13 +412,8 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, const struct dx_export
 	l->seq = 1;
 	l->state = LAYOUT_GRANTING;
 	TAILQ_INIT(&l->jobs);
-	switch (x->mr_mode) {
-	case DX_MR_ODP: l->mr_mode = DXP_MR_ODP; break;
-	case DX_MR_BOUNCE: l->mr_mode = DXP_MR_BOUNCE; break;
-	default: l->mr_mode = DXP_MR_PINNED; break;
-	}
-	if (off + len > size)
-		l->mr_mode = DXP_MR_BOUNCE; /* the tail: served from a staging copy */
+	l->mr_mode = off + len > size ? DXP_MR_BOUNCE /* the tail: served from a staging copy */
+				       : dx_mr_mode_wire(dx_export_file_mr_mode(x, f->dax));
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
 	l->by_range.lo = off;
 	l->by_range.hi = off + len;

@@ -82,6 +82,18 @@ static void repoint_exports(struct dxd *d, struct dx_exports *nx)
 {
 	struct dx_file *f;
 
+	for (size_t i = 0; i < d->exports->n; i++) {
+		const struct dx_export *old = &d->exports->v[i];
+
+		for (size_t j = 0; j < nx->n && !dx_export_successor(nx, old); j++)
+			if (strcmp(nx->v[j].cfg->name, old->cfg->name) == 0)
+				log_notice("export \"%s\" is served as %s, %s now (it was %s, %s): its layouts are "
+					   "recalled and its open handles go stale", old->cfg->name,
+					   dx_mr_mode_names[nx->v[j].mr_mode],
+					   nx->v[j].remote_persist ? "remote-flush" : "COMMIT",
+					   dx_mr_mode_names[old->mr_mode], old->remote_persist ? "remote-flush" : "COMMIT");
+	}
+
 	TAILQ_FOREACH(f, &d->files, link)
 		if (f->x)
 			f->x = dx_export_successor(nx, f->x);

@@ -8,6 +8,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
+#include <linux/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -322,13 +323,16 @@ void dx_seal_fini(struct dxd *d)
 }
 
 /* An O_PATH lookup opens nothing, so it does not break our own lease on the
- * file when a second client opens it. */
+ * file when a second client opens it. A path never crosses a mount point
+ * (RESOLVE_NO_XDEV): what is mounted below an export (a bind mount, a file
+ * system without DAX, FUSE) is not what the export's mode and persistence
+ * were decided for, and a FUSE server could stall the loop. */
 static int lookup(const struct dx_export *x, const char *path, uint64_t oflags, unsigned int mode)
 {
 	struct open_how how = {
 		.flags = oflags | O_CLOEXEC | ((oflags & O_PATH) ? 0 : O_NOCTTY), /* O_PATH takes few flags */
 		.mode = (oflags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	long fd = sys_openat2(x->fd, path, &how);
 
@@ -417,6 +421,15 @@ static uint64_t file_generation(int fd)
 	return 0;
 }
 
+/* Whether FD's file is DAX itself: on a dax=inode mount, files with the
+ * attribute off are in the page cache below an FS-DAX export. */
+static bool file_is_dax(int fd)
+{
+	struct statx stx;
+
+	return statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx) == 0 && (stx.stx_attributes & STATX_ATTR_DAX);
+}
+
 static int file_new(struct dxd *d, const struct dx_export *x, const char *path, int fd,
 		    const struct stat *st, struct dx_file **out)
 {
@@ -439,6 +452,7 @@ static int file_new(struct dxd *d, const struct dx_export *x, const char *path, 
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	f->gen = file_generation(fd);
+	f->dax = x->kind == DX_EXPORT_DEVDAX || file_is_dax(fd);
 	TAILQ_INIT(&f->layouts);
 	TAILQ_INSERT_TAIL(&d->files, f, link);
 	*out = f;

@@ -64,6 +64,7 @@ struct dx_file {
 	int fd;                         /* O_RDWR, or O_RDONLY where the file cannot be written */
 	bool writable;                  /* FD is O_RDWR: RW handles may be opened */
 	bool device;                    /* a device-DAX export's one file: no lease, fixed size */
+	bool dax;                       /* STATX_ATTR_DAX (always for a device): see dx_export_file_mr_mode */
 	uint64_t device_size;           /* device only */
 	unsigned int handles;           /* clients' OPENs not yet CLOSEd */
 	enum dx_lease_state lease;

@@ -125,11 +125,13 @@ static const struct dx_export *find_export(struct dxd *d, const char *name)
 	return NULL;
 }
 
-/* A file's attributes as the client sees it through export X. */
-static uint32_t file_attrs(const struct dx_export *x)
+/* File F's attributes as the client sees it through export X. */
+static uint32_t file_attrs(const struct dx_export *x, const struct dx_file *f)
 {
-	return (x && x->kind != DX_EXPORT_FS ? DXP_ATTR_DAX : 0) | (x && x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
+	return (x && x->kind != DX_EXPORT_FS && f->dax ? DXP_ATTR_DAX : 0) |
+	       (x && x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
 }
+
 
 /* A background job ended: answer the request that started it. (Jobs that
  * no request waits for, persisting returns at CLOSE and at disconnect, have
@@ -257,7 +259,8 @@ static unsigned int op_open(struct req_ctx *r)
 		free(h->path);
 		free(h);
 		if (ret == -EXDEV || ret == -ELOOP)
-			return fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\"", path, name);
+			return fail(r, DXP_E_NOENT, "\"%s\" resolves outside export \"%s\" (or across a mount)", path,
+				    name);
 		return fail_errno(r, ret, path);
 	}
 	h->fh = ++c->next_fh;
@@ -270,10 +273,9 @@ static unsigned int op_open(struct req_ctx *r)
 		st.st_size = 0;
 	r->rep->u.open_rep.fh = h->fh;
 	r->rep->u.open_rep.size = (uint64_t)st.st_size;
-	r->rep->u.open_rep.attrs = file_attrs(x) |
-				   (c->remote_persist && x->remote_persist ? DXP_ATTR_REMOTE_PERSIST : 0);
-	r->rep->u.open_rep.mr_mode = x->mr_mode == DX_MR_BOUNCE ? DXP_MR_BOUNCE :
-				     x->mr_mode == DX_MR_ODP ? DXP_MR_ODP : DXP_MR_PINNED;
+	r->rep->u.open_rep.attrs = file_attrs(x, f) |
+		(c->remote_persist && dx_export_file_remote_persist(x, f->dax) ? DXP_ATTR_REMOTE_PERSIST : 0);
+	r->rep->u.open_rep.mr_mode = dx_mr_mode_wire(dx_export_file_mr_mode(x, f->dax));
 	if (c->file_id) {
 		r->rep->u.open_rep.attrs |= DXP_ATTR_FILE_ID;
 		/* a device-DAX file is the device: its node's numbers change at a reboot */
@@ -364,7 +366,7 @@ static unsigned int op_stat(struct req_ctx *r)
 	a->blocks = (uint64_t)st.st_blocks;
 	a->blksize = (uint32_t)st.st_blksize;
 	a->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
-	a->attrs = file_attrs(h->x);
+	a->attrs = file_attrs(h->x, h->f);
 	return DXP_E_OK;
 }
 
@@ -596,7 +598,7 @@ static unsigned int check_limits(struct req_ctx *r, const struct dx_handle *h, u
 	/* Bounce exports stage every layout; elsewhere only the file's tail.
 	 * (This size is an estimate taken before the lease; op_layout_get
 	 * takes the size that counts again once the lease is held.) */
-	staged = h->x->mr_mode == DX_MR_BOUNCE || dx_file_stat(h->f, &st) != 0 || off + len > (uint64_t)st.st_size;
+	staged = dx_export_file_mr_mode(h->x, h->f->dax) == DX_MR_BOUNCE || dx_file_stat(h->f, &st) != 0 || off + len > (uint64_t)st.st_size;
 	if (staged && r->c->d->staging_bytes + len > (uint64_t)cfg->staging_bytes)
 		return fail(r, DXP_E_LIMIT, "limits.staging_bytes (%lld) would be passed: %llu bytes staged",
 			    (long long)cfg->staging_bytes, (unsigned long long)r->c->d->staging_bytes);

@@ -1234,6 +1234,115 @@ static void access__is_decided_by_each_handles_export(void **state)
 	rig_down();
 }
 
+/* A file NAME of SIZE bytes in the rig's directory. */
+static void make_file(const char *name, off_t size)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
+	fd = open(path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+/* C opens "a" through the rig's export: the OPEN reply's MR mode and
+ * attributes, and the MR mode of a 4 KiB RW layout then granted on it. */
+static void open_and_lay_out(struct dx_conn *c, uint8_t *open_mode, uint32_t *attrs, uint8_t *layout_mode)
+{
+	struct dx_layout *l;
+
+	assert_int_equal(open_via(c, "x", "a", DXP_OPEN_RW), DXP_E_OK);
+	assert_int_equal(last_sent()->hdr.op, DXP_OPEN);
+	*open_mode = last_sent()->u.open_rep.mr_mode;
+	*attrs = last_sent()->u.open_rep.attrs;
+	assert_int_equal(layout_get(c, 1, 0, 4096, DXP_IOMODE_RW), DX_SESSION_LATER);
+	l = TAILQ_FIRST(&c->layouts);
+	loop_until(l->state == LAYOUT_GRANTED, 5000);
+	assert_int_equal(l->state, LAYOUT_GRANTED);
+	*layout_mode = l->mr_mode;
+}
+
+/*
+ * Issue 20 §2: DAX is decided per file at OPEN. A file that is not DAX
+ * itself (its DAX attribute off on a dax=inode mount; here a tmpfs file
+ * below an export that says FS-DAX) is page cache: never pinned, never
+ * persisted one-sided, whatever its export's mode. (It inherited the
+ * export's pinned mode and remote-flush.) The control: through an export
+ * whose own kind is that of the file (shmem, pinned), the same file is
+ * served pinned, so the check sees what the daemon says.
+ */
+static void dax__is_decided_per_file_at_open(void **state)
+{
+	uint8_t open_mode, layout_mode;
+	struct dx_conn *c;
+	uint32_t attrs;
+
+	rig_up(DX_MR_PINNED);
+	R->x.kind = DX_EXPORT_FSDAX;
+	R->x.remote_persist = true;
+	make_file("a", 1 << 20);
+	c = client(0);
+	c->remote_persist = true;
+	open_and_lay_out(c, &open_mode, &attrs, &layout_mode);
+	assert_int_equal(open_mode, DXP_MR_BOUNCE);
+	assert_int_equal(layout_mode, DXP_MR_BOUNCE);
+	assert_false(attrs & DXP_ATTR_DAX);
+	assert_false(attrs & DXP_ATTR_REMOTE_PERSIST);
+	rig_down();
+
+	rig_up(DX_MR_PINNED); /* the control: shmem served as shmem */
+	make_file("a", 1 << 20);
+	c = client(0);
+	open_and_lay_out(c, &open_mode, &attrs, &layout_mode);
+	assert_int_equal(open_mode, DXP_MR_PINNED);
+	assert_int_equal(layout_mode, DXP_MR_PINNED);
+	rig_down();
+}
+
+/*
+ * Issue 20 §2: one-sided persistence is offered only where the platform
+ * makes a placed NIC write durable. (remote-flush was offered whatever
+ * libpmem2 said about the mapping.)
+ */
+static void persistence__remote_flush_needs_map_sync_and_a_platform_that_persists_nic_writes(void **state)
+{
+	static const struct {
+		enum dx_export_kind kind;
+		enum dx_mr_mode mode;
+		int granularity, nic_writes, ret;
+		bool remote;
+		const char *why;
+	} t[] = {
+		{ DX_EXPORT_FSDAX, DX_MR_ODP, PMEM2_GRANULARITY_PAGE, DX_NICW_EADR, -EINVAL, false, "MAP_SYNC" },
+		{ DX_EXPORT_DEVDAX, DX_MR_PINNED, PMEM2_GRANULARITY_CACHE_LINE, DX_NICW_CACHE, -EINVAL, false,
+		  "nic_writes" },
+		{ DX_EXPORT_DEVDAX, DX_MR_PINNED, PMEM2_GRANULARITY_CACHE_LINE, DX_NICW_MEMORY, 0, true, NULL },
+		{ DX_EXPORT_FSDAX, DX_MR_ODP, PMEM2_GRANULARITY_CACHE_LINE, DX_NICW_EADR, 0, true, NULL },
+		{ DX_EXPORT_FSDAX, DX_MR_ODP, PMEM2_GRANULARITY_BYTE, DX_NICW_CACHE, 0, true, NULL },
+		{ DX_EXPORT_FSDAX, DX_MR_BOUNCE, PMEM2_GRANULARITY_BYTE, DX_NICW_CACHE, 0, false, NULL },
+		{ DX_EXPORT_FS, DX_MR_PINNED, PMEM2_GRANULARITY_PAGE, DX_NICW_EADR, -EINVAL, false, "without DAX" },
+	};
+	struct dx_export_cfg cfg = { .name = "x", .persistence = DX_PERSIST_REMOTE_FLUSH };
+	struct dx_export commit = { .cfg = &cfg, .kind = DX_EXPORT_FS, .granularity = PMEM2_GRANULARITY_PAGE };
+	char why[300];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct dx_export x = { .cfg = &cfg, .kind = t[i].kind, .mr_mode = t[i].mode,
+				       .granularity = t[i].granularity };
+
+		why[0] = '\0';
+		assert_int_equal(dx_export_resolve_persistence(&x, t[i].nic_writes, why, sizeof(why)), t[i].ret);
+		assert_int_equal(x.remote_persist, t[i].remote);
+		if (t[i].why)
+			assert_non_null(strstr(why, t[i].why));
+	}
+	cfg.persistence = DX_PERSIST_COMMIT; /* COMMIT is right everywhere */
+	assert_int_equal(dx_export_resolve_persistence(&commit, DX_NICW_CACHE, why, sizeof(why)), 0);
+	assert_false(commit.remote_persist);
+}
+
 /* RENAME of handle FH to TO (REMOVE if TO is NULL). */
 static unsigned int rename_to(struct dx_conn *c, uint64_t fh, const char *to)
 {
@@ -1783,6 +1892,8 @@ int main(void)
 		cmocka_unit_test(media_error__fails_a_commit),
 		cmocka_unit_test(ctl_layouts__shows_rkeys_to_root_only),
 		cmocka_unit_test(access__is_decided_by_each_handles_export),
+		cmocka_unit_test(dax__is_decided_per_file_at_open),
+		cmocka_unit_test(persistence__remote_flush_needs_map_sync_and_a_platform_that_persists_nic_writes),
 		cmocka_unit_test(open__says_which_file_it_opened),
 		cmocka_unit_test(ctl_evict__ban_keeps_the_host_out),
 		cmocka_unit_test(media_error__fails_a_layout_return),

@@ -17,6 +17,9 @@ rxe_up && rxe_active && pmem_up && devdax_up || { echo "bench-zc: setup failed";
 mkdir -p /mnt/pmem/pmemb
 DX_MORE_EXPORTS="{ name = \"pmemb\"; path = \"/mnt/pmem/pmemb\"; mr_mode = \"bounce\"; acl = [ \"192.168.100.0/24\" ]; },
 	{ name = \"dax\"; path = \"$DAXDEV\"; persistence = \"remote-flush\"; acl = [ \"192.168.100.0/24\" ]; },"
+# The rig's pmem is ADR as libpmem2 sees it (granularity cache line): the
+# declaration one-sided persistence needs there (daxrdmad.conf(5)).
+DX_TOP='nic_writes = "memory";'
 daemon_up || { echo "bench-zc: daxrdmad did not start"; exit 1; }
 : > $OUT
 

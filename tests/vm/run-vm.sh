@@ -13,6 +13,13 @@
 #      <test name>-KVER/),
 #      DXVM_INIT=systemd (systemd as PID 1, the test as a service; default: bash);
 #      DXVM_TAG (a variant of the test: its logs go to <dir>+TAG/);
+#      DXVM_NVDIMM (FILE[:FILE...]: each file, created by the caller, is an
+#      emulated NVDIMM backed by it, whose bytes survive QEMU being killed,
+#      as an NVDIMM's survive a power cut; the memmap= regions go then),
+#      DXVM_CUT_MARK and DXVM_CUT_S (a power cut: QEMU is killed with SIGKILL
+#      DXVM_CUT_S seconds after the guest creates the file DXVM_CUT_MARK in
+#      its share; the run then ends with status 0 and the file "cut" in the
+#      share says so);
 #      DXBENCH_*, DXSOAK_* and DXT_* settings pass through to the guest.
 # Logs stay in $DX_BUILD/vm/<test name>/ (console.log, guest.log).
 set -uo pipefail
@@ -59,22 +66,60 @@ for v in ${!DXBENCH_@} ${!DXSOAK_@} ${!DXT_@}; do
 	echo "export $v=${!v@Q}" >> "$SHARE/env"
 done
 
+# Persistent memory: memmap= regions of guest RAM, or file-backed NVDIMMs.
+MACHINE=pc MEMORY=${DXVM_MEM:-6G} PMEM_ARGS=()
+PMEM_APPEND="memmap=${DXVM_PMEM:-1G!4G} memmap=${DXVM_PMEM2:-512M!6G}"
+if [ -n "${DXVM_NVDIMM:-}" ]; then
+	MACHINE=pc,nvdimm=on MEMORY=${DXVM_MEM:-4G},slots=4,maxmem=32G PMEM_APPEND=
+	i=0
+	IFS=: read -ra nvdimms <<< "$DXVM_NVDIMM"
+	for f in "${nvdimms[@]}"; do
+		PMEM_ARGS+=(-object "memory-backend-file,id=nv$i,share=on,mem-path=$f,size=$(stat -c %s "$f")"
+			-device "nvdimm,memdev=nv$i,id=nvdimm$i")
+		i=$((i + 1))
+	done
+fi
+
 boot() {
-	rm -f "$SHARE/exit-status" "$SHARE/guest.log"
+	rm -f "$SHARE/exit-status" "$SHARE/guest.log" "$SHARE/cut"
+	[ -n "${DXVM_CUT_MARK:-}" ] && rm -f "$SHARE/$DXVM_CUT_MARK"
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-accel tcg,thread=multi -M pc -cpu max -smp 2 -m "${DXVM_MEM:-6G}" \
+		-accel tcg,thread=multi -M "$MACHINE" -cpu max -smp 2 -m "$MEMORY" "${PMEM_ARGS[@]}" \
 		-kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 memmap=${DXVM_PMEM:-1G!4G} memmap=${DXVM_PMEM2:-512M!6G} dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash} $APPEND_MODS" \
+		-append "console=ttyS0 panic=-1 mitigations=off loglevel=4 $PMEM_APPEND dxvm.stage2=$HERE/guest-stage2.sh dxvm.test=$TEST dxvm.init=${DXVM_INIT:-bash} $APPEND_MODS" \
 		-display none -monitor none -serial file:"$SHARE/console.log" -no-reboot \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$SHARE",mount_tag=share,security_model=none,multidevs=remap \
-		-netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0
+		-netdev hubport,id=n0,hubid=0 -device virtio-net-pci,netdev=n0 &
+	local q=$!
+	[ -n "${DXVM_CUT_MARK:-}" ] && cut_when_marked $q &
+	{ wait $q; } 2>/dev/null # (a cut: bash would say "Killed")
+	local rc=$?
+	wait
+	return $rc
+}
+
+# The power cut: SIGKILL to the QEMU under timeout(1) (pid $1), DXVM_CUT_S
+# seconds after the guest made the mark.
+cut_when_marked() {
+	while kill -0 "$1" 2>/dev/null; do
+		if [ -e "$SHARE/$DXVM_CUT_MARK" ]; then
+			sleep "${DXVM_CUT_S:-1}"
+			pkill -KILL -P "$1" -x qemu-system-x86 && echo "${DXVM_CUT_S:-1}" > "$SHARE/cut"
+			return
+		fi
+		sleep 0.05
+	done
 }
 
 start=$SECONDS
 for try in 1 2; do
 	boot
 	qrc=$?
+	if [ -f "$SHARE/cut" ]; then
+		echo "run-vm: $NAME: power cut (QEMU killed) $(cat "$SHARE/cut") s after $DXVM_CUT_MARK"
+		exit 0
+	fi
 	if [ $qrc -eq 124 ]; then
 		echo "run-vm: $NAME timed out after ${TIMEOUT}s; console: $SHARE/console.log" >&2
 		tail -20 "$SHARE/console.log" >&2

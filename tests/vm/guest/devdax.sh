@@ -69,7 +69,7 @@ check "recall: holder has its layout" wait_line /tmp/adm.out READY
 check "recall: daxrdmactl layouts shows it, pinned" json "len(d['layouts']) == 1 and d['layouts'][0]['mr'] == 'pinned'" layouts
 check "recall: daxrdmactl recall $DAXDEV --wait" $CTL recall $DAXDEV --wait
 check "recall: the client heard reason 2 (daxrdmactl)" wait_line /tmp/adm.out 'RECALLED reason=2'
-check "recall: it returned the layout" wait_line /tmp/adm.out RETURNED
+check "recall: it returned the layout" wait_line /tmp/adm.out "^RETURNED$"
 touch /tmp/adm.go
 check "recall: its old rkey is dead" wait_line /tmp/adm.out 'STALE_WRITE status=remote access error'
 check "recall: the committed bytes are unchanged" intact 11
@@ -95,7 +95,7 @@ check "reload: holder has its layout" wait_line /tmp/rel.out READY
 sed -i '/name = "dax"/d' /tmp/dx.conf
 check "reload: without the device-DAX export" $CTL reload
 check "reload: the client heard reason 4 (export gone)" wait_line /tmp/rel.out 'RECALLED reason=4'
-check "reload: it returned the layout" wait_line /tmp/rel.out RETURNED
+check "reload: it returned the layout" wait_line /tmp/rel.out "^RETURNED$"
 touch /tmp/rel.go
 check "reload: its old rkey is dead" wait_line /tmp/rel.out 'STALE_WRITE status=remote access error'
 check "reload: the committed bytes are unchanged" intact 13
@@ -113,7 +113,7 @@ check "shutdown: holder has its layout, and another" wait_line /tmp/term.out REA
 odp_zero_copy
 kill -TERM $DPID
 check "shutdown: the client heard reason 5" wait_line /tmp/term.out 'RECALLED reason=5'
-check "shutdown: it returned the layout" wait_line /tmp/term.out RETURNED
+check "shutdown: it returned the layout" wait_line /tmp/term.out "^RETURNED$" # answered before the exit
 touch /tmp/term.go
 check "shutdown: its old rkey is dead" wait_line /tmp/term.out 'STALE_WRITE status=remote access error'
 check "... on a connection that still worked just before" grep -qx 'KEEPER works' /tmp/term.out

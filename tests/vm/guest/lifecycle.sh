@@ -151,7 +151,7 @@ echo "   SIGTERM to exit: $took ms"
 check "SIGTERM with live layouts: exit 0" test $rc -eq 0
 check "it waited for the recall (>= recall_timeout, the ignoring holder)" test $took -ge 1900
 check "the cooperating holder was recalled for shutdown (5)" grep -q 'RECALLED reason=5' /tmp/t1.out
-check "... and returned its layout" wait_line /tmp/t1.out RETURNED
+check "... and returned its layout" wait_line /tmp/t1.out "^RETURNED$" # answered: not RETURNED ERR
 check "... and a new layout while stopping is refused: EIO" grep -q 'AGAIN ERR EIO' /tmp/t1.out
 check "the ignoring holder was recalled" grep -q 'RECALLED reason=5' /tmp/t2.out
 check "... and fenced" wait_line /tmp/t2.out FENCED

@@ -61,6 +61,8 @@ check "... and the bytes are in the device" cmp <(pattern 4194304 65536 22) <($D
 out=$(DX_SHOW_PERSIST=1 $DXC $GUEST_IP rfb f.dat write 0 65536 23)
 check "rfb: persisted by COMMIT (bounce)" grep -qx 'PERSIST commit' <<< "$out"
 check "... counted" test "$(commits)" -eq $((c0 + 2))
+out=$(DX_SHOW_PERSIST=1 $DXC $GUEST_IP shm f.dat write 0 65536 29)
+check "shm (pinned, persistence not set): persisted by COMMIT" grep -qx 'PERSIST commit' <<< "$out"
 
 # A reload declares rf commit: a client that was told at OPEN it may persist
 # one-sided has its layout recalled (the export changed: 4) and its handle

@@ -8,7 +8,7 @@
  *        creates files $DX_PC_PREFIX-0..3 and, until SECONDS pass or the
  *        power goes, writes and commits random page-aligned ranges, extends
  *        files (ALLOCATE, then writes there), and punches holes locally (a
- *        child process: fallocate and fsync, which recall the client's
+ *        child process's fallocate, never synced, which recalls the client's
  *        layout) that later writes fill again. On a device-DAX export (DIR:
  *        the device, /dev/daxX.Y) it writes and commits within
  *        [$DX_PC_BASE, +4 MiB) of the device's file. Commits persist by the
@@ -32,7 +32,7 @@
  *   B SEQ P FID OFF LEN    a local hole punch about to start
  *   B SEQ X FID OLD NEW    an ALLOCATE that extends the file from OLD bytes to NEW
  *   A SEQ [HOW]            SEQ was acknowledged: persisted (HOW: commit, or
- *                          one-sided), or punched and synced
+ *                          one-sided); a punch never is
  *   U SEQ FID OFF LEN      the control wrote this (unsynced)
  * Each 8-byte word of a write holds SEQ, FID and its word index, so a word
  * says which write put it there. After the cut a word must hold what the
@@ -199,8 +199,12 @@ static void op_extend(struct lfile *lf)
 	op_write(lf, size - PAGE * (1 + rnd(4)), PAGE); /* bytes in the new range, committed */
 }
 
-/* A local process punches a hole and syncs it: the lease breaks, the library
- * returns our layout on the recall while we poll its fd. */
+/* A local process punches a hole: the lease breaks, the library returns our
+ * layout on the recall while we poll its fd. Nothing syncs it, so that XFS's
+ * log is forced by the daemon's work alone (a sync here would make durable
+ * whatever the daemon left undone before it): the punch may or may not
+ * survive a cut, but the writes that fill the hole again and are
+ * acknowledged must, block allocations included. */
 static void op_punch(struct lfile *lf)
 {
 	uint64_t off = rnd(lf->size / PAGE) * PAGE, len = PAGE * (1 + rnd(16));
@@ -216,8 +220,7 @@ static void op_punch(struct lfile *lf)
 	if (pid == 0) {
 		int fd = open(lf->local, O_RDWR | O_CLOEXEC);
 
-		_exit(fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) ||
-		      fsync(fd));
+		_exit(fd < 0 || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len));
 	}
 	while (pid > 0 && now_ms() < end) {
 		struct pollfd p = { .fd = daxrdma_client_fd(L.c), .events = POLLIN };
@@ -232,8 +235,7 @@ static void op_punch(struct lfile *lf)
 		fprintf(stderr, "dx-powercut: punch of %s failed\n", lf->local);
 		return;
 	}
-	logf_sync("A %u\n", seq);
-	L.punches++;
+	L.punches++; /* never synced: never acknowledged */
 }
 
 static void one_op(void)

@@ -955,6 +955,31 @@ static void msgslots__a_completion_frees_the_sends_before_it(void **state)
 
 
 /*
+ * At exit the answers already posted leave before the connections close: a
+ * probe goes behind them on each live connection, and the loop ends once
+ * the probes are in, or DX_EXIT_FLUSH_MS later. (With the loop broken at
+ * once, a NIC may drop the last answers with the QP; rxe sends them fast
+ * enough that no guest test sees it.)
+ */
+static void stop__waits_for_a_probe_behind_the_last_answers(void **state)
+{
+	rig_up(DX_MR_BOUNCE);
+	client(0);
+	sends_pending = true;
+	n_signaled = n_pending = 0;
+	R->d.stopping = true;
+	dx_recall_check_stop(&R->d);
+	assert_int_equal(n_pending, 1);                    /* the probe, behind the answers */
+	assert_true(pending_wr[0] & DX_WR_KEEPALIVE);
+	assert_false(event_base_got_break(R->d.base));    /* not gone yet */
+	loop_until(event_base_got_exit(R->d.base), 2000); /* never heard: gone at the grace's end */
+	assert_true(event_base_got_exit(R->d.base));
+	sends_pending = false;
+	R->d.stopping = false;
+	rig_down();
+}
+
+/*
  * Issue 19 §1. A client with one recall credit keeps the daemon recalling
  * its own layouts on "b" (a conflict, as OPEN with TRUNC makes) and returns
  * each just before its deadline; the recall of its layout on "a", whose
@@ -1883,6 +1908,7 @@ int main(void)
 		cmocka_unit_test(return__dirty_of_a_pinned_layout_persists_it_before_the_answer),
 		cmocka_unit_test(return__dirty_where_the_client_may_no_longer_write_says_not_persisted),
 		cmocka_unit_test(msgslots__a_completion_frees_the_sends_before_it),
+		cmocka_unit_test(stop__waits_for_a_probe_behind_the_last_answers),
 		cmocka_unit_test(staging__is_reused_and_filled_again),
 		cmocka_unit_test(prepare__is_remembered_while_the_lease_is_held),
 		cmocka_unit_test(itree__finds_what_a_scan_finds),

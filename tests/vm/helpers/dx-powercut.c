@@ -462,7 +462,7 @@ static void read_log(const char *path)
 		C.records++;
 		if (sscanf(line, "F %u %511s %15s", &fid, path2, how) == 3 && fid < MAX_LOGFILES) {
 			new_file(fid, path2, how);
-		} else if ((n = sscanf(line, "B %u %c %u %" SCNu64 " %" SCNu64, &seq, &kind, &fid, &a, &b)) == 5 &&
+		} else if (sscanf(line, "B %u %c %u %" SCNu64 " %" SCNu64, &seq, &kind, &fid, &a, &b) == 5 &&
 			   C.npend < MAX_PENDING) {
 			/* W and P: OFF LEN; X: the old size and the new one */
 			C.pend[C.npend++] = (struct pending){
@@ -535,7 +535,7 @@ static void check_control(const uint64_t *map, uint64_t len)
 		const struct pending *p = &C.pend[i];
 
 		for (uint64_t w = p->off / 8; p->kind == STEP_UNSYNCED && w < (p->off + p->len) / 8; w++)
-			if (w >= len / 8 || map[w] != word_of(p->seq, 0, w))
+			if (!map || w >= len / 8 || map[w] != word_of(p->seq, 0, w))
 				C.control_lost += 8;
 	}
 }

@@ -8,7 +8,7 @@
 set -uo pipefail
 target=$1 corpus=$2
 out=${DXFUZZ_OUT:?}
-secs=${DXFUZZ_S:-40}
+secs=${DXFUZZ_S:-30}
 name=$(basename "$target")
 mkdir -p "$out/found"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

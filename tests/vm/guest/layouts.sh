@@ -106,18 +106,22 @@ check "daxrdma stat" bash -c "$TOOL stat $GUEST_IP:pmem/dir-less-big | grep -q '
 check "daxrdma put of a directory fails" bash -c "! $TOOL -q put /tmp $GUEST_IP:pmem/dir-less-big"
 check "... and leaves the remote file as it was" test "$(cat /mnt/pmem/export/dir-less-big)" = hi
 check "... and no partial copy" bash -c "! ls -a /mnt/pmem/export | grep -q daxrdma-"
-# Recalls in the middle of a put (of the copy beside the target): each
-# layout comes back, is got again (RELAYOUT) and the put goes on; the bytes
-# written before the recall were persisted by the return.
-put_under_recalls() { # EXPORT DIR: put /tmp/big there, recalling meanwhile; prints the recalls the tool saw
-	local from seen=0 grants p
+# Recalls in the middle of a put (of the copy beside the target, so every
+# recall of its hidden name came before the put's last step): the put goes on
+# and its bytes land. Where a recall reaches a layout the tool is still
+# writing, the library gets it again (RELAYOUT); where it comes between a
+# chunk's commit and its return, the next chunk's layout is new. Which one
+# happens is timing (a 16 MiB chunk takes under 200 ms on 7.3), so the
+# re-gets are reported, not required; test_client and the client fuzzer
+# prove RELAYOUT itself.
+put_under_recalls() { # EXPORT DIR: put /tmp/big there, recalling meanwhile; prints "RECALLS REGETS"
+	local from seen=0 grants p recalls
 	from=$(($(wc -l < /tmp/daemon.log) + 1))
 	$TOOL -v put /tmp/big $GUEST_IP:$1/recalled 2>/tmp/put.err &
 	p=$!
 	# The put's first two grants, as the daemon logs them, are recalled at
-	# once: the recall lands while the tool writes or commits under that
-	# layout (a timer missed them on a fast boot). More would each cancel
-	# the grant got again and the put would rightly give up with ESTALE.
+	# once. More would each cancel the grant got again and the put would
+	# rightly give up with ESTALE.
 	while kill -0 $p 2>/dev/null; do
 		grants=$(tail -n +$from /tmp/daemon.log | grep -c "layout [0-9]* on $1/\.recalled\.daxrdma-[0-9a-f]* \[.*RW")
 		if [ "$grants" -gt $seen ] && [ $seen -lt 2 ]; then
@@ -129,17 +133,19 @@ put_under_recalls() { # EXPORT DIR: put /tmp/big there, recalling meanwhile; pri
 		sleep 0.02
 	done
 	wait $p || { cat /tmp/put.err >&2; return 1; }
-	grep -c 're-getting recalled layout' /tmp/put.err || true
+	recalls=$(tail -n +$from /tmp/daemon.log | grep -c "recalling .*($1/\.recalled\.daxrdma-.*daxrdmactl recall")
+	echo "$recalls $(grep -c 're-getting recalled layout' /tmp/put.err)"
 }
 for ex in pmem shm; do
 	dir=$([ $ex = pmem ] && echo /mnt/pmem/export || echo /dev/shm/export)
-	recalls=0
+	got=
 	for try in 1 2 3; do # a put the recalls missed proves nothing: again
-		recalls=$(put_under_recalls $ex $dir) || break
-		[ "$recalls" -gt 0 ] && break
+		got=$(put_under_recalls $ex $dir) || { got=; break; }
+		[ "${got%% *}" -gt 0 ] && break
 	done
-	check "$ex: daxrdma put with ${recalls:-no} recalls mid-transfer" test "${recalls:-0}" -gt 0
-	check "$ex: ... lands byte for byte" cmp /tmp/big $dir/recalled
+	check "$ex: daxrdma put with ${got%% *} recalls of its file mid-transfer" test "${got%% *}" -gt 0 2>/dev/null
+	echo "   $ex: the tool got ${got##* } recalled layouts again (RELAYOUT)"
+	check "$ex: ... goes on, and lands byte for byte" cmp /tmp/big $dir/recalled
 done
 out=$($TOOL cp /tmp/big.back $GUEST_IP:ro/x 2>&1)
 rc=$?

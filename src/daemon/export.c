@@ -212,7 +212,8 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
  */
 static int probe_openat2(int dirfd, char *why, size_t whylen)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV };
 	long fd = syscall(SYS_openat2, dirfd, ".", &how, sizeof(how));
 	int err = errno;
 

@@ -82,10 +82,13 @@ static void repoint_exports(struct dxd *d, struct dx_exports *nx)
 {
 	struct dx_file *f;
 
+	/* An export of the same name that is no successor changed its mode. */
 	for (size_t i = 0; i < d->exports->n; i++) {
 		const struct dx_export *old = &d->exports->v[i];
 
-		for (size_t j = 0; j < nx->n && !dx_export_successor(nx, old); j++)
+		if (dx_export_successor(nx, old))
+			continue;
+		for (size_t j = 0; j < nx->n; j++)
 			if (strcmp(nx->v[j].cfg->name, old->cfg->name) == 0)
 				log_notice("export \"%s\" is served as %s, %s now (it was %s, %s): its layouts are "
 					   "recalled and its open handles go stale", old->cfg->name,

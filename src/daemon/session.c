@@ -132,7 +132,6 @@ static uint32_t file_attrs(const struct dx_export *x, const struct dx_file *f)
 	       (x && x->cfg->read_only ? DXP_ATTR_READ_ONLY : 0);
 }
 
-
 /* A background job ended: answer the request that started it. (Jobs that
  * no request waits for, persisting returns at CLOSE and at disconnect, have
  * no callback.) */

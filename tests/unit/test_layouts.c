@@ -170,10 +170,9 @@ static struct dx_conn *client(unsigned int i)
 	return c;
 }
 
-/* Open NAME (SIZE bytes) on C: the handle is fh 1. */
-static struct dx_file *open_file(struct dx_conn *c, const char *name, off_t size)
+/* A file NAME of SIZE bytes in the rig's directory. */
+static void make_file(const char *name, off_t size)
 {
-	struct dx_handle *h = calloc(1, sizeof(*h));
 	char path[128];
 	int fd;
 
@@ -182,6 +181,14 @@ static struct dx_file *open_file(struct dx_conn *c, const char *name, off_t size
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, size), 0);
 	close(fd);
+}
+
+/* Open NAME (SIZE bytes) on C: the handle is fh 1. */
+static struct dx_file *open_file(struct dx_conn *c, const char *name, off_t size)
+{
+	struct dx_handle *h = calloc(1, sizeof(*h));
+
+	make_file(name, size);
 	assert_int_equal(dx_file_open(&R->d, &R->x, name, DXP_OPEN_RW, 0644, &h->f), 0);
 	h->fh = ++c->next_fh;
 	h->x = &R->x;
@@ -1223,8 +1230,6 @@ static void access__is_decided_by_each_handles_export(void **state)
 	struct dx_export_cfg rocfg;
 	struct dx_export both[2];
 	struct dx_conn *a, *b;
-	char path[128];
-	int fd;
 
 	rig_up(DX_MR_PINNED);
 	rocfg = R->xcfg;
@@ -1235,11 +1240,7 @@ static void access__is_decided_by_each_handles_export(void **state)
 	both[1].cfg = &rocfg;
 	R->xs.v = both;
 	R->xs.n = 2;
-	snprintf(path, sizeof(path), "%s/a", R->dir);
-	fd = open(path, O_RDWR | O_CREAT, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 1 << 20), 0);
-	close(fd);
+	make_file("a", 1 << 20);
 	a = client(0);
 	b = client(1);
 	assert_int_equal(open_via(a, "ro", "a", 0), DXP_E_OK);      /* first, through the read-only export */
@@ -1257,19 +1258,6 @@ static void access__is_decided_by_each_handles_export(void **state)
 	assert_int_equal(last_sent()->hdr.op, DXP_LAYOUT_GET);
 	assert_int_equal(open_via(a, "ro", "a", DXP_OPEN_RW), DXP_E_ROFS); /* and "ro" stays read-only */
 	rig_down();
-}
-
-/* A file NAME of SIZE bytes in the rig's directory. */
-static void make_file(const char *name, off_t size)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", R->dir, name);
-	fd = open(path, O_RDWR | O_CREAT, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, size), 0);
-	close(fd);
 }
 
 /* C opens "a" through the rig's export: the OPEN reply's MR mode and

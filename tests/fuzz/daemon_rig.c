@@ -56,6 +56,7 @@
 #include "daemon_rig.h"
 #include "fakeclock.h"
 #include "fakeverbs.h"
+#include "scratch.h"
 
 #define N_CLIENTS 3
 #define N_FILES 3
@@ -693,7 +694,6 @@ const char *fz_dir(void)
 void fz_rig_up(uint8_t b)
 {
 	static char acl0[] = "10.0.0.0/8", *acl[] = { acl0 };
-	static unsigned int n;
 
 	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
 
@@ -702,9 +702,7 @@ void fz_rig_up(uint8_t b)
 	R = calloc(1, sizeof(*R));
 	if (!R)
 		abort();
-	snprintf(R->dir, sizeof(R->dir), "/dev/shm/dx-fuzz-%d.%u", (int)getpid(), n++);
-	if (mkdir(R->dir, 0755))
-		abort();
+	dx_scratch_dir(R->dir, sizeof(R->dir));
 	for (unsigned int i = 0; i < N_FILES; i++) {
 		char path[128];
 		int fd;
@@ -819,7 +817,6 @@ static bool cqs_empty(void)
 
 void fz_rig_down(void)
 {
-	char cmd[96];
 
 	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
 	/* The work finishes (the clock stands: no deadline passes). */
@@ -847,9 +844,7 @@ void fz_rig_down(void)
 	dx_seal_fini(&R->d);
 	event_base_free(R->d.base);
 	close(R->x.fd);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", R->dir);
-	if (system(cmd))
-		abort();
+	dx_scratch_remove(R->dir);
 	free(R);
 	R = NULL;
 	dx_fake_clock_thaw();

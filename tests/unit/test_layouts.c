@@ -34,6 +34,7 @@
 #include "daemon/session.h"
 #include "fakeclock.h"
 #include "fakeverbs.h"
+#include "scratch.h"
 
 /* ---- the fake verbs (fakeverbs.h) and this test's own clients ---- */
 
@@ -107,10 +108,7 @@ static void rig_up(enum dx_mr_mode mode)
 	R = r;
 	fv_n_calls = n_sent = 0;
 	fv_fail_dereg = fv_fail_modify_qp = fv_fail_destroy_qp = 0;
-	static unsigned int n;
-
-	snprintf(r->dir, sizeof(r->dir), "/dev/shm/dx-unit-%d.%u", (int)getpid(), n++);
-	mkdir(r->dir, 0755);
+	dx_scratch_dir(r->dir, sizeof(r->dir));
 	r->cfg.recall_timeout_ms = 200;
 	r->d.lease_break_time_s = 45; /* the kernel's default; tests of the bound lower it */
 	r->cfg.max_layouts = r->cfg.max_layouts_per_client = 64;
@@ -329,7 +327,6 @@ static void break_lease(const char *name)
 static void rig_down(void)
 {
 	struct dx_conn *c;
-	char cmd[96];
 
 	while ((c = TAILQ_FIRST(&R->d.conns))) {
 		dx_conn_close(c, 0, false, "test over");
@@ -350,8 +347,7 @@ static void rig_down(void)
 	event_base_free(R->d.base);
 	close(R->x.fd);
 	free(R->xcfg.acl_cidr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", R->dir);
-	assert_int_equal(system(cmd), 0);
+	dx_scratch_remove(R->dir);
 	free(R);
 	dx_fake_clock_thaw();
 }

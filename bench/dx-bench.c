@@ -18,8 +18,9 @@
  *       One RW layout of SIZE bytes; COUNT times RDMA WRITE it and COMMIT:
  *       the latency of a small persistent write. Prints median_us, p99_us.
  *       $DX_BUSY_POLL_US sets the client's busy_poll_us; $DX_COMMIT_MESSAGE
- *       sends COMMIT even where one-sided persistence is on offer. Prints
- *       persist=commit|read-after-write too.
+ *       sends COMMIT even where one-sided persistence is on offer, and
+ *       $DX_NO_RDMA_FLUSH persists one-sided by READ where FLUSH is. Prints
+ *       persist=commit|read-after-write|rdma-flush too.
  *   dx-bench HOST EXPORT PATH read SIZE CHUNK
  *       One READ layout; RDMA READ it in CHUNK pieces. Prints get_ms, read_MBps.
  *
@@ -188,7 +189,8 @@ static int bench_lat(struct daxrdma_file *f, uint64_t size, unsigned long count,
 	}
 	qsort(t, count, sizeof(*t), cmp_double);
 	printf("lat size=%llu count=%lu median_us=%.1f p99_us=%.1f persist=%s\n", (unsigned long long)size, count,
-	       t[count / 2], t[count * 99 / 100], method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
+	       t[count / 2], t[count * 99 / 100], method == DAXRDMA_PERSIST_FLUSH ? "rdma-flush"
+	       : method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
 	free(t);
 	return 0;
 }
@@ -198,7 +200,8 @@ int main(int argc, char **argv)
 	const char *env = getenv("DX_BUSY_POLL_US");
 	struct daxrdma_client_opts o = { .size = sizeof(o), .log = logger, .log_level = LOG_ERR, .timeout_ms = 30000,
 					 .busy_poll_us = env ? (unsigned int)atoi(env) : 0,
-					 .flags = getenv("DX_COMMIT_MESSAGE") ? DAXRDMA_COMMIT_MESSAGE : 0 };
+					 .flags = (getenv("DX_COMMIT_MESSAGE") ? DAXRDMA_COMMIT_MESSAGE : 0) |
+						  (getenv("DX_NO_RDMA_FLUSH") ? DAXRDMA_NO_RDMA_FLUSH : 0) };
 	struct daxrdma_client *c = NULL;
 	struct daxrdma_file *f = NULL;
 	uint64_t size;

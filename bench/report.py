@@ -89,7 +89,8 @@ def fmt(v):
 # The boots scripts/bench makes, by key prefix: a row is compared only with
 # rows of its own boot.
 BOOTS = [("", "the 6.1 guest (Debian 12's kernel), FS-DAX bounce and tmpfs pinned"),
-         ("zc_", "the 7.3 guest (trixie-backports' kernel): zero copy, FS-DAX odp and device-DAX")]
+         ("zc_", "the 7.3 guest (trixie-backports' kernel): zero copy, FS-DAX odp and device-DAX"),
+         ("fl_", "the 7.3 guest with rdma-core 56: RDMA FLUSH, device-DAX on a file-backed NVDIMM")]
 
 
 def boot_of(key):

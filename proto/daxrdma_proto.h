@@ -30,6 +30,8 @@
  *      DXP_ATTR_FILE_ID is followed by a struct dxp_file_id, so that a
  *      client that opens a file again by its path after a reconnect knows
  *      whether it is still the file it had, and not one renamed over it.
+ *      RDMA FLUSH behind DXP_FEAT_FLUSH: a LAYOUT_GET reply's flags (a
+ *      reserved field before) say whether the layout takes it.
  */
 #ifndef DAXRDMA_PROTO_H
 #define DAXRDMA_PROTO_H
@@ -124,6 +126,18 @@ enum dxp_features {
 	/* A return without CLEAN persists the layout before its OK (a COMMIT of
 	 * it); without this feature, an OK says nothing of persistence. */
 	DXP_FEAT_RETURN_PERSISTS = 1u << 4,
+	/* RDMA FLUSH (placement type persistent) on the layouts whose
+	 * LAYOUT_GET reply says DXP_LAYOUT_FLUSH: their MR takes it. */
+	DXP_FEAT_FLUSH = 1u << 5,
+};
+
+enum dxp_layout_flags {
+	/* The layout's MR was registered for RDMA FLUSH to persistence
+	 * (IBV_ACCESS_FLUSH_PERSISTENT): an RDMA FLUSH of a range persists what
+	 * the QP wrote there. Only on files marked DXP_ATTR_REMOTE_PERSIST, and
+	 * only for clients granted DXP_FEAT_FLUSH; a READ after the writes
+	 * persists them as well. */
+	DXP_LAYOUT_FLUSH = 1u << 0,
 };
 
 enum dxp_recall_reason {
@@ -264,7 +278,7 @@ struct dxp_layout_get_rep {
 	uint32_t rkey;        /* covers [raddr, raddr + len) and nothing else */
 	uint32_t iomode;
 	uint32_t mr_mode;     /* enum dxp_mr_mode */
-	uint32_t reserved;
+	uint32_t flags;       /* enum dxp_layout_flags (0 unless DXP_FEAT_FLUSH) */
 };
 static_assert(sizeof(struct dxp_layout_get_rep) == 56, "dxp_layout_get_rep is 56 bytes");
 

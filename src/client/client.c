@@ -671,6 +671,33 @@ static int make_epfd(struct daxrdma_client *c)
 	return ret;
 }
 
+/*
+ * The QP, with RDMA FLUSH where this build has it (rdma-core 45 and later)
+ * and the device takes it: a QP made with ibv_create_qp_ex and FLUSH among
+ * its send ops, whose ibv_wr_* interface posts it (the rest goes through
+ * ibv_post_send, outside any ibv_wr_start..complete). Else a plain QP.
+ */
+static int create_qp(struct daxrdma_client *c, struct ibv_qp_init_attr *qa)
+{
+#ifdef DX_HAVE_WR_FLUSH
+	struct ibv_qp_init_attr_ex qx = {
+		.qp_context = qa->qp_context, .send_cq = qa->send_cq, .recv_cq = qa->recv_cq,
+		.cap = qa->cap, .qp_type = qa->qp_type, .pd = c->pd,
+		.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.send_ops_flags = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ |
+				  IBV_QP_EX_WITH_FLUSH,
+	};
+
+	c->qpx = NULL;
+	if (rdma_create_qp_ex(c->id, &qx) == 0) {
+		c->qpx = ibv_qp_to_qp_ex(c->id->qp);
+		return 0;
+	}
+	dxc_log(c, LOG_INFO, "a QP with RDMA FLUSH: %s; persisting one-sided by RDMA READ", strerror(errno));
+#endif
+	return rdma_create_qp(c->id, c->pd, qa) ? -errno : 0;
+}
+
 static int setup_qp(struct daxrdma_client *c)
 {
 	struct ibv_qp_init_attr qa = { 0 };
@@ -694,8 +721,9 @@ static int setup_qp(struct daxrdma_client *c)
 	qa.cap.max_recv_wr = DXC_RECV;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
-	if (rdma_create_qp(c->id, c->pd, &qa))
-		return -errno;
+	ret = create_qp(c, &qa);
+	if (ret)
+		return ret;
 	ret = dx_msgslots_init(&c->slots, c->pd, DXC_RECV, DXC_SEND);
 	if (ret)
 		return ret;
@@ -736,7 +764,9 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	req.u.hello.credits = DXC_RECALL_CREDITS;
 	req.u.hello.max_msg = DXP_MAX_MSG;
 	req.u.hello.features = DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME | DXP_FEAT_RETURN_PERSISTS |
-				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST);
+				(c->opts.flags & DAXRDMA_COMMIT_MESSAGE ? 0 : DXP_FEAT_REMOTE_PERSIST) |
+				(c->qpx && !(c->opts.flags & (DAXRDMA_COMMIT_MESSAGE | DAXRDMA_NO_RDMA_FLUSH)) ?
+					 DXP_FEAT_FLUSH : 0);
 	ret = dxc_call_until(c, &req, &rep, NULL, deadline);
 	if (ret)
 		return ret;
@@ -758,6 +788,7 @@ static int hello(struct daxrdma_client *c, int64_t deadline)
 	c->remote_persist = rep->u.hello.features & DXP_FEAT_REMOTE_PERSIST;
 	c->rename = rep->u.hello.features & DXP_FEAT_RENAME;
 	c->return_persists = rep->u.hello.features & DXP_FEAT_RETURN_PERSISTS;
+	c->flush = rep->u.hello.features & DXP_FEAT_FLUSH;
 	return 0;
 }
 
@@ -1017,6 +1048,34 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 	if (!write && c->rdma_status == IBV_WC_SUCCESS)
 		memcpy(buf, c->stage, len);
 	return c->rdma_status;
+}
+
+int dxc_rdma_flush(struct daxrdma_client *c, uint64_t raddr, uint32_t rkey, uint64_t len)
+{
+#ifdef DX_HAVE_WR_FLUSH
+	int ret, wret;
+
+	if (!c->connected || !c->qpx || len > SIZE_MAX)
+		return -EINVAL;
+	if (!c->id || !c->id->qp)
+		return -ENOTCONN;
+	c->rdma_status = IBV_WC_SUCCESS;
+	ibv_wr_start(c->qpx);
+	c->qpx->wr_id = WR_RDMA_BIT;
+	c->qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_flush(c->qpx, rkey, raddr, (size_t)len, IBV_FLUSH_PERSISTENT, IBV_FLUSH_RANGE);
+	ret = ibv_wr_complete(c->qpx);
+	if (ret) {
+		dxc_log(c, LOG_ERR, "ibv_wr_complete (RDMA FLUSH): %s", strerror(ret));
+		return -ret;
+	}
+	c->rdma_outstanding++;
+	wret = dxc_rdma_wait(c);
+	return wret ? wret : c->rdma_status;
+#else
+	(void)c, (void)raddr, (void)rkey, (void)len;
+	return -EOPNOTSUPP;
+#endif
 }
 
 int dxc_send_raw(struct daxrdma_client *c, const void *bytes, size_t len)

@@ -40,6 +40,7 @@ struct daxrdma_layout {
 	uint32_t rkey;
 	int iomode;
 	uint32_t mr_mode;
+	bool flush;               /* its MR takes RDMA FLUSH (DXP_LAYOUT_FLUSH) */
 	enum dxc_layout_state state;
 	bool recall_queued;
 	bool in_run;              /* dxc_handle_recalls() holds it: its memory stays until the run ends */
@@ -121,6 +122,8 @@ struct daxrdma_client {
 	bool rename;                    /* ... and takes RENAME and REMOVE */
 	bool return_persists;           /* ... and persists a dirty return before its OK */
 	bool remote_persist;            /* the daemon marks files for one-sided persistence */
+	struct ibv_qp_ex *qpx;          /* the QP's ibv_wr_* interface, where it takes RDMA FLUSH */
+	bool flush;                     /* ... and the daemon marks the layouts whose MR takes it */
 	TAILQ_HEAD(, daxrdma_file) files;
 	TAILQ_HEAD(, daxrdma_layout) recalled;
 };
@@ -169,6 +172,9 @@ void dxc_give_up(struct daxrdma_client *c, const char *why);
  * (IBV_WC_SUCCESS, IBV_WC_REM_ACCESS_ERR, ...) or -errno.
  */
 int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t rkey, void *buf, size_t len);
+/* An RDMA FLUSH to persistence of [RADDR, RADDR+LEN) under RKEY (c->qpx),
+ * waited for: its wc status, or -errno. */
+int dxc_rdma_flush(struct daxrdma_client *c, uint64_t raddr, uint32_t rkey, uint64_t len);
 /*
  * For tests only: SEND LEN raw bytes (<= DXC_STAGE_SLOT, so more than a
  * message slot holds) as a hostile peer would, and wait for the reply that

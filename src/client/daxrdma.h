@@ -52,6 +52,9 @@ enum daxrdma_client_flags {
 	/* daxrdma_commit always sends COMMIT, even where one-sided persistence
 	 * is on offer (see enum daxrdma_persist). */
 	DAXRDMA_COMMIT_MESSAGE = 1u << 1,
+	/* One-sided persistence never uses RDMA FLUSH, only an RDMA READ after
+	 * the writes (for a device whose FLUSH is not trusted, or to compare). */
+	DAXRDMA_NO_RDMA_FLUSH = 1u << 2,
 };
 
 struct daxrdma_client_opts {
@@ -157,6 +160,11 @@ enum daxrdma_persist {
 	 * once placed (daxrdmad.conf(5), persistence): an RDMA READ after the
 	 * writes on the same QP, which completes only once they are placed. */
 	DAXRDMA_PERSIST_READ_AFTER_WRITE = 2,
+	/* One-sided, the same ground, by RDMA FLUSH (placement type
+	 * persistent) of the range: where the library was built with an
+	 * rdma-core that has it (45 and later), the QP takes it and the daemon
+	 * registered the layout's MR for it. */
+	DAXRDMA_PERSIST_FLUSH = 3,
 };
 
 struct daxrdma_layout_info {

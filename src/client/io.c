@@ -387,6 +387,7 @@ static int layout_get(struct daxrdma_file *f, uint64_t off, uint64_t len, int io
 	l->rkey = g.rkey;
 	l->iomode = (int)g.iomode;
 	l->mr_mode = g.mr_mode;
+	l->flush = c->flush && (g.flags & DXP_LAYOUT_FLUSH);
 	l->state = DXC_LAYOUT_VALID;
 	apply_early_recall(c, l);
 	return 0;
@@ -487,8 +488,9 @@ DX_EXPORT int daxrdma_layout_return(struct daxrdma_layout **layout)
  * itself (a bounce layout's writes are in a staging buffer). */
 static int persist_method(const struct daxrdma_layout *l)
 {
-	return l->file->remote_persist && l->mr_mode != DXP_MR_BOUNCE ? DAXRDMA_PERSIST_READ_AFTER_WRITE
-								       : DAXRDMA_PERSIST_COMMIT;
+	if (!l->file->remote_persist || l->mr_mode == DXP_MR_BOUNCE)
+		return DAXRDMA_PERSIST_COMMIT;
+	return l->flush ? DAXRDMA_PERSIST_FLUSH : DAXRDMA_PERSIST_READ_AFTER_WRITE;
 }
 
 DX_EXPORT int daxrdma_layout_info(const struct daxrdma_layout *l, struct daxrdma_layout_info *info)
@@ -628,6 +630,32 @@ static int read_after_write(struct daxrdma_layout *l, uint64_t off, uint64_t len
 	return st > 0 ? -EREMOTEIO : st;
 }
 
+/*
+ * RDMA FLUSH (placement type persistent) of the range, executed after the
+ * QP's writes before it: its completion says they are persistent. Whole
+ * pages of the layout are flushed (rxe's ODP path of 7.x kernels misplaces
+ * offsets inside a page; flushing more is harmless).
+ */
+static int rdma_flush(struct daxrdma_layout *l, uint64_t off, uint64_t len)
+{
+	struct daxrdma_client *c = l->file->c;
+	uint64_t lo = off & ~(uint64_t)(DXP_PAGE - 1), hi = (off + len + DXP_PAGE - 1) & ~(uint64_t)(DXP_PAGE - 1);
+	int st;
+
+	if (c->broken)
+		return -ENOTCONN;
+	if (lo < l->off)
+		lo = l->off;
+	if (hi > l->off + l->len)
+		hi = l->off + l->len;
+	st = dxc_rdma_flush(c, l->raddr + (lo - l->off), l->rkey, hi - lo);
+	if (st == IBV_WC_SUCCESS)
+		return 0;
+	dxc_log(c, LOG_ERR, "RDMA FLUSH persistence at %llu: %s", (unsigned long long)off,
+		st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : strerror(-st));
+	return st > 0 ? -EREMOTEIO : st;
+}
+
 DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t len)
 {
 	return daxrdma_commit_method(l, off, len, NULL);
@@ -648,7 +676,9 @@ DX_EXPORT int daxrdma_commit_method(struct daxrdma_layout *l, uint64_t off, uint
 	how = persist_method(l);
 	if (method)
 		*method = how;
-	if (how == DAXRDMA_PERSIST_READ_AFTER_WRITE) {
+	if (how == DAXRDMA_PERSIST_FLUSH) {
+		ret = len && l->iomode == DAXRDMA_RW ? rdma_flush(l, off, len) : 0;
+	} else if (how == DAXRDMA_PERSIST_READ_AFTER_WRITE) {
 		ret = len && l->iomode == DAXRDMA_RW ? read_after_write(l, off, len) : 0;
 	} else {
 		req.u.commit.stateid = l->sid;

@@ -24,7 +24,7 @@ static const struct msg_spec specs[DXP_OP_MAX][2] = {
 	[DXP_STAT] = { { "q", sizeof(struct dxp_fh_req) }, { "qqqww", sizeof(struct dxp_stat_rep) } },
 	[DXP_ALLOCATE] = { { "qqqwW", sizeof(struct dxp_allocate_req) }, { "q", sizeof(struct dxp_allocate_rep) } },
 	[DXP_LAYOUT_GET] = { { "qqqwW", sizeof(struct dxp_layout_get_req) },
-			     { SPEC_STATEID "qqqwwwW", sizeof(struct dxp_layout_get_rep) } },
+			     { SPEC_STATEID "qqqwwww", sizeof(struct dxp_layout_get_rep) } },
 	[DXP_LAYOUT_RETURN] = { { SPEC_STATEID "wW", sizeof(struct dxp_layout_return_req) }, { "", 0 } },
 	[DXP_LAYOUT_RECALL] = { { SPEC_STATEID "qqww", sizeof(struct dxp_layout_recall) }, { NULL, 0 } },
 	[DXP_COMMIT] = { { SPEC_STATEID "qq", sizeof(struct dxp_commit_req) }, { "", 0 } },

@@ -90,6 +90,7 @@ struct dx_conn {
 	bool file_recall;                /* it takes FILE_RECALL (DXP_FEAT_FILE_RECALL) */
 	bool remote_persist;             /* it persists one-sided where OPEN says so (DXP_FEAT_REMOTE_PERSIST) */
 	bool file_id;                    /* OPEN replies say which file (DXP_FEAT_FILE_ID) */
+	bool flush;                      /* it persists with RDMA FLUSH where a layout takes it (DXP_FEAT_FLUSH) */
 	uint64_t next_recall_id;
 	TAILQ_HEAD(dx_layout_head, dx_layout) layouts;
 	LIST_HEAD(, dx_layout) by_id[DX_LAYOUT_BUCKETS]; /* the same, hashed by id */

@@ -205,6 +205,36 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 }
 
 /*
+ * RDMA FLUSH to persistence (rdma-core 45 and later): whether layouts on X
+ * can be registered for it, tried on a mapping of X with its MR mode's
+ * access. A NIC that serves FLUSH may still refuse it on memory that is not
+ * persistent (rxe: pages outside an NVDIMM region, memmap= ones among them).
+ * Only layouts that address the file take it: not bounce, not read_only.
+ */
+static void resolve_flush(struct dx_export *x, const struct dx_listener *l, void *addr, size_t len)
+{
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE | DX_ACCESS_FLUSH |
+		     (x->mr_mode == DX_MR_ODP ? IBV_ACCESS_ON_DEMAND : 0);
+	int ret;
+
+	x->flush = false;
+	if (!DX_ACCESS_FLUSH) {
+		snprintf(x->flush_reason, sizeof(x->flush_reason), "daxrdmad was built with an rdma-core "
+			 "without RDMA FLUSH (before 45)");
+		return;
+	}
+	if (x->mr_mode == DX_MR_BOUNCE || x->cfg->read_only) {
+		snprintf(x->flush_reason, sizeof(x->flush_reason), "%s", x->cfg->read_only ? "read_only"
+			 : "bounce layouts (NIC writes land in staging buffers)");
+		return;
+	}
+	ret = probe_reg(l->pd, addr, len, access);
+	x->flush = ret == 0;
+	snprintf(x->flush_reason, sizeof(x->flush_reason), "ibv_reg_mr with IBV_ACCESS_FLUSH_PERSISTENT%s%s",
+		 ret ? " fails: " : " works", ret ? strerror(-ret) : "");
+}
+
+/*
  * Clients' paths are resolved with openat2(RESOLVE_BENEATH), and only so: a
  * sandbox that refuses it (a seccomp filter that cannot look into struct
  * open_how, such as systemd's RestrictSUIDSGID=, answers ENOSYS or EPERM)
@@ -273,6 +303,8 @@ static int open_directory(struct dx_export *x, const struct dx_listener *l, char
 	x->granularity = pmem2_map_get_store_granularity(pm.map);
 	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), PROBE_LEN,
 			      x->kind == DX_EXPORT_FS && sfs.f_type != TMPFS_MAGIC, why, whylen);
+	if (!ret)
+		resolve_flush(x, l, pmem2_map_get_address(pm.map), PROBE_LEN);
 	probe_map_delete(&pm);
 out_close:
 	close(tmp);
@@ -352,6 +384,8 @@ static int open_devdax(struct dx_export *x, const struct dx_listener *l, char *w
 	}
 	x->granularity = pmem2_map_get_store_granularity(pm.map);
 	ret = resolve_mr_mode(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map), false, why, whylen);
+	if (!ret)
+		resolve_flush(x, l, pmem2_map_get_address(pm.map), pmem2_map_get_size(pm.map));
 	probe_map_delete(&pm);
 	return ret;
 }
@@ -464,9 +498,9 @@ int dx_exports_open(const struct dx_config *cfg, const struct dx_listener *l,
 		if (x->kind == DX_EXPORT_FS)
 			log_warn("export \"%s\" (%s) is not on a DAX file system: served from the page cache",
 				 x->cfg->name, x->cfg->path);
-		log_info("export \"%s\" (%s): %s, MR mode %s (%s), persistence granularity %s", x->cfg->name,
-			 x->cfg->path, dx_export_kind_name(x->kind), dx_mr_mode_names[x->mr_mode], x->mr_reason,
-			 granularity_name(x->granularity));
+		log_info("export \"%s\" (%s): %s, MR mode %s (%s), persistence granularity %s, RDMA FLUSH %s (%s)",
+			 x->cfg->name, x->cfg->path, dx_export_kind_name(x->kind), dx_mr_mode_names[x->mr_mode],
+			 x->mr_reason, granularity_name(x->granularity), x->flush ? "yes" : "no", x->flush_reason);
 		if (x->kind == DX_EXPORT_DEVDAX)
 			log_info("export \"%s\": one file \"%s\" of %llu bytes; alignment %llu, daxctl region %d, "
 				 "NUMA node %d", x->cfg->name, x->cfg->device_file, (unsigned long long)x->dev_size,
@@ -514,6 +548,8 @@ void dx_exports_report(const struct dx_exports *xs, struct rnode *array)
 		if (x->remote_persist)
 			rn_str(methods, NULL, "remote-flush");
 		rn_str(o, "persistence_reason", x->persist_reason);
+		rn_bool(o, "rdma_flush", x->flush);
+		rn_str(o, "rdma_flush_reason", x->flush_reason);
 		if (x->kind == DX_EXPORT_DEVDAX) {
 			rn_str(o, "device_file", x->cfg->device_file);
 			rn_int(o, "device_size", (int64_t)x->dev_size);

@@ -6,11 +6,13 @@
 #ifndef DX_EXPORT_H
 #define DX_EXPORT_H
 
+#include <infiniband/verbs.h>
 #include <libpmem2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "build-config.h"
 #include "common/report.h"
 #include "common/dxbuf.h"
 #include "daemon/config.h"
@@ -36,7 +38,16 @@ struct dx_export {
 	char mr_reason[200];
 	bool remote_persist;  /* clients may persist one-sided (persistence = "remote-flush", zero copy) */
 	char persist_reason[160];
+	bool flush;           /* its MRs can be registered for RDMA FLUSH (DX_ACCESS_FLUSH) */
+	char flush_reason[160];
 };
+
+/* The access flags of an MR that takes RDMA FLUSH (rdma-core 45 and later). */
+#ifdef DX_HAVE_WR_FLUSH
+#define DX_ACCESS_FLUSH (IBV_ACCESS_FLUSH_GLOBAL | IBV_ACCESS_FLUSH_PERSISTENT)
+#else
+#define DX_ACCESS_FLUSH 0
+#endif
 
 struct dx_exports {
 	struct dx_export *v;

@@ -292,6 +292,8 @@ static int grant_step(struct dx_work *w)
 			access |= IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_LOCAL_WRITE;
 		if (l->mr_mode == DXP_MR_ODP && !l->staging)
 			access |= IBV_ACCESS_ON_DEMAND;
+		if (l->flush)
+			access |= DX_ACCESS_FLUSH;
 		ret = register_mr(l, l->staging ? l->staging : dx_fmap_at(l->fm, l->off), access);
 		if (ret)
 			return ret;
@@ -414,6 +416,10 @@ int dx_layout_grant(struct dx_conn *c, struct dx_file *f, const struct dx_export
 	TAILQ_INIT(&l->jobs);
 	l->mr_mode = off + len > size ? DXP_MR_BOUNCE /* the tail: served from a staging copy */
 				       : dx_mr_mode_wire(dx_export_file_mr_mode(x, f->dax));
+	/* RDMA FLUSH persists NIC writes where the file itself is written and
+	 * they are persistent once placed: the one-sided persistence's ground. */
+	l->flush = c->flush && x->flush && iomode == DXP_IOMODE_RW && l->mr_mode != DXP_MR_BOUNCE &&
+		   dx_export_file_remote_persist(x, f->dax);
 	TAILQ_INSERT_TAIL(&f->layouts, l, by_file);
 	l->by_range.lo = off;
 	l->by_range.hi = off + len;

@@ -72,6 +72,7 @@ struct dx_layout {
 	uint64_t off, len;
 	uint32_t iomode;                  /* enum dxp_iomode */
 	uint32_t mr_mode;                 /* enum dxp_mr_mode */
+	bool flush;                       /* its MR takes RDMA FLUSH (DXP_LAYOUT_FLUSH) */
 	enum dx_layout_state state;
 	uint64_t size;                    /* the file's size at grant (a tail READ layout reads up to it) */
 	struct dx_fmap *fm;               /* the file mapping it lies in (NULL: a tail READ layout) */

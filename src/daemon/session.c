@@ -168,11 +168,13 @@ static void job_done(struct dx_layout *l, enum dx_job_kind kind, uint64_t tag, i
 		a->rkey = l->mr->rkey;
 		a->iomode = l->iomode;
 		a->mr_mode = l->mr_mode;
+		a->flags = l->flush ? DXP_LAYOUT_FLUSH : 0;
 		/* No rkey in the log: it is a capability, and the journal has readers. */
-		log_info("client %llu: layout %llu on %s/%s [%llu, +%llu) %s, %s MR", (unsigned long long)c->id,
+		log_info("client %llu: layout %llu on %s/%s [%llu, +%llu) %s, %s MR%s", (unsigned long long)c->id,
 			 (unsigned long long)l->id, l->f->export_name, l->f->relpath, (unsigned long long)l->off,
 			 (unsigned long long)l->len, l->iomode == DXP_IOMODE_RW ? "RW" : "READ",
-			 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned");
+			 l->mr_mode == DXP_MR_BOUNCE ? "bounce" : l->mr_mode == DXP_MR_ODP ? "odp" : "pinned",
+			 l->flush ? " for RDMA FLUSH" : "");
 	}
 	dx_conn_answer(c, op_of[kind], tag, code, msg, &rep); /* any tag, 0 too */
 }
@@ -203,8 +205,11 @@ static unsigned int op_hello(struct req_ctx *r)
 	/* Which file an OPEN opened, for clients that check it when they open
 	 * a file again after a reconnect. */
 	c->file_id = q->features & DXP_FEAT_FILE_ID;
+	/* RDMA FLUSH, on the layouts whose MR takes it, where this build can
+	 * register them so (DX_ACCESS_FLUSH). */
+	c->flush = DX_ACCESS_FLUSH && c->remote_persist && (q->features & DXP_FEAT_FLUSH);
 	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
-				     DXP_FEAT_RETURN_PERSISTS);
+				     DXP_FEAT_RETURN_PERSISTS | (c->flush ? DXP_FEAT_FLUSH : 0));
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;
 	a->max_layout_size = (uint64_t)c->d->cfg->max_layout_size;
 	log_info("client %llu (%s): HELLO, %u recall credits", (unsigned long long)c->id, c->peer,

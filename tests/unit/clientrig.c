@@ -82,7 +82,7 @@ static unsigned int op_open(struct crig *r, const struct dxp_msg *m, struct dxp_
 		f->size = 0;
 	rep->u.open_rep.fh = r->next_fh;
 	rep->u.open_rep.size = f->size;
-	rep->u.open_rep.attrs = DXP_ATTR_FILE_ID;
+	rep->u.open_rep.attrs = DXP_ATTR_FILE_ID | (r->one_sided ? DXP_ATTR_REMOTE_PERSIST : 0);
 	rep->file_id = (struct dxp_file_id){ .ino = f->ino, .gen = 1 };
 	return DXP_E_OK;
 }
@@ -136,7 +136,7 @@ static unsigned int op_layout_get(struct crig *r, const struct dxp_msg *m, struc
 	rep->u.lget_rep = (struct dxp_layout_get_rep){
 		.stateid = { .id = l->id, .seq = 1 }, .off = q->off + (r->grant_elsewhere ? DXP_PAGE : 0), .len = q->len,
 		.raddr = (uintptr_t)(f->data + q->off), .rkey = l->rkey, .iomode = q->iomode,
-		.mr_mode = DXP_MR_PINNED,
+		.mr_mode = DXP_MR_PINNED, .flags = r->one_sided ? DXP_LAYOUT_FLUSH : 0,
 	};
 	return DXP_E_OK;
 }
@@ -170,7 +170,8 @@ static unsigned int answer(struct crig *r, struct fv_peer *p, const struct dxp_m
 		rep->u.hello = (struct dxp_hello){
 			.magic = DXP_MAGIC, .version = DXP_VERSION, .credits = 16, .max_msg = DXP_MAX_MSG,
 			.features = m->u.hello.features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
-							   (r->old_daemon ? 0 : DXP_FEAT_RETURN_PERSISTS)),
+							   (r->old_daemon ? 0 : DXP_FEAT_RETURN_PERSISTS) |
+							   (r->one_sided ? DXP_FEAT_REMOTE_PERSIST : 0)),
 			.recall_timeout_ms = 2000, .max_layout_size = CR_FILE_SIZE,
 		};
 		if (r->hello.features)

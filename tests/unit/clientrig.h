@@ -57,6 +57,8 @@ struct crig {
 	bool recall_next_grant;     /* a LAYOUT_RECALL right behind the next grant (another client wants it) */
 	bool grant_elsewhere;       /* grant the page after the range asked for (a lying daemon) */
 	bool old_daemon;            /* at the next HELLO: no RETURN_PERSISTS (a daemon from before it) */
+	bool one_sided;             /* grant REMOTE_PERSIST, mark files for it, and mark every layout
+				     * DXP_LAYOUT_FLUSH, whether FLUSH was granted or not */
 	unsigned int flood;         /* recalls of no layout, one per receive the client posts, this many */
 	struct dxp_hello hello;     /* fields not 0 replace those of the HELLO reply (a lying daemon) */
 	const char *error_text;     /* the text of every ERROR the daemon sends */

@@ -245,6 +245,7 @@ static void hello__that_lies__is_refused(void **state)
 		{ .max_layout_size = 512 },                  /* chunks of 0 bytes: put wrote nothing */
 		{ .recall_timeout_ms = 0x80000000u },        /* came back as a negative errno */
 		{ .features = DXP_FEAT_REMOTE_PERSIST },     /* not asked for (COMMIT_MESSAGE) */
+		{ .features = DXP_FEAT_FLUSH },              /* not asked for (COMMIT_MESSAGE, and no FLUSH here) */
 	};
 
 	for (unsigned int i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
@@ -254,6 +255,34 @@ static void hello__that_lies__is_refused(void **state)
 		assert_int_equal(daxrdma_connect(r->c, "192.0.2.1", NULL), -EPROTO);
 		cr_down(r);
 	}
+}
+
+/* Issue 20 §3: a layout marked for RDMA FLUSH by a daemon that did not
+ * grant FLUSH (the library, built here without it, did not ask) is
+ * persisted by an RDMA READ after the writes, with no COMMIT. */
+static void flush_flag_not_granted__persists_by_read(void **state)
+{
+	struct crig *r = cr_new(500, 0, NULL, NULL);
+	struct daxrdma_layout_info info;
+	struct daxrdma_file *f;
+	struct daxrdma_layout *l;
+	unsigned int requests;
+	int method = 0;
+	char a[64] = "persist me";
+
+	r->one_sided = true;
+	assert_int_equal(daxrdma_connect(r->c, "192.0.2.1", NULL), 0);
+	l = rw_layout(r, "a", 4096, &f);
+	assert_int_equal(daxrdma_layout_info(l, &info), 0);
+	assert_int_equal(info.persist, DAXRDMA_PERSIST_READ_AFTER_WRITE);
+	assert_int_equal(daxrdma_write(l, 0, a, sizeof(a)), 0);
+	requests = r->requests;
+	assert_int_equal(daxrdma_commit_method(l, 0, sizeof(a), &method), 0);
+	assert_int_equal(method, DAXRDMA_PERSIST_READ_AFTER_WRITE);
+	assert_int_equal(r->requests, requests); /* no COMMIT */
+	assert_int_equal(daxrdma_layout_return(&l), 0);
+	assert_int_equal(daxrdma_close(&f), 0);
+	cr_down(r);
 }
 
 /* Issue 26 §5: the daemon's error text reaches the application's log
@@ -350,6 +379,7 @@ int main(void)
 		cmocka_unit_test(layout_get__of_another_range__is_returned),
 		cmocka_unit_test(flood__is_handled_a_bounded_part_per_call_then_ends_the_connection),
 		cmocka_unit_test(hello__that_lies__is_refused),
+		cmocka_unit_test(flush_flag_not_granted__persists_by_read),
 		cmocka_unit_test(error_text__reaches_the_log_escaped),
 		cmocka_unit_test(break__is_enotconn_and_a_reconnect_without_files_is_estale),
 		cmocka_unit_test(retries__end_at_the_calls_one_timeout),

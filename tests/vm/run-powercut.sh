@@ -35,5 +35,13 @@ for round in $(seq "$CUTS"); do
 	fi
 	cp "$SHARE/cut" "$SHARE/cut-$round"
 	cp "$SHARE/guest.log" "$SHARE/round-$round-guest.log"
+	# A round ends in the cut, not in a status: its checks count here.
+	grep -q '^FAIL' "$SHARE/guest.log" && failed_rounds="${failed_rounds:-} $round"
 done
 DXT_PC_ROUND=$((CUTS + 1)) DXT_PC_FINAL=1 "$HERE/run-vm.sh" "$HERE/guest/powercut.sh"
+rc=$?
+if [ -n "${failed_rounds:-}" ]; then
+	echo "run-powercut: checks failed in the load of round(s)$failed_rounds (round-N-guest.log)" >&2
+	exit 1
+fi
+exit $rc

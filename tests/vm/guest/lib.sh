@@ -87,6 +87,21 @@ devdax_up() {
 	return 1
 }
 
+# The one file-backed NVDIMM of a boot with DXVM_NVDIMM=FILE, made device-DAX
+# (2 MiB alignment): DAXDEV.
+nvdimm_devdax_up() {
+	modprobe -a nfit nd_pmem dax_pmem device_dax || return 1
+	local ns
+	for _ in $(seq 100); do
+		ns=$(ndctl list -N | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['dev'])" 2>/dev/null) && break
+		sleep 0.1
+	done
+	[ -n "$ns" ] && ndctl create-namespace -f -e "$ns" -m devdax -a 2M > /tmp/ndctl.json || return 1
+	DAXDEV=/dev/$(python3 -c "import json; print(json.load(open('/tmp/ndctl.json'))['daxregion']['devices'][0]['chardev'])")
+	for _ in $(seq 50); do [ -c "$DAXDEV" ] && return 0; sleep 0.1; done
+	return 1
+}
+
 # DXT_MR_MODE=odp (vm-odp's "+odp" runs of the recall tests): the FS-DAX
 # exports are served in ODP mode, past the self-test (odp_self_test = false).
 # rxe's ODP data path ignores the offset inside a page (upstream
@@ -164,6 +179,13 @@ daemon_down() {
 	kill -TERM $DPID 2>/dev/null
 	wait $DPID
 }
+# RDMA FLUSH is there to be used: daxrdma built against an rdma-core that has
+# it (45 and later: build-flush), on a kernel whose rxe serves it (6.2 and later).
+have_rdma_flush() {
+	grep -q '^#define DX_HAVE_WR_FLUSH' "$DX_BUILD/build-config.h" &&
+		printf '%s\n6.2\n' "$(uname -r | cut -d- -f1)" | sort -V -C -r
+}
+
 # The pattern dx-client writes: byte at offset o is (o * 7 + SEED) & 0xff.
 pattern() { # OFF LEN SEED > stdout
 	python3 -c "import sys; o,n,s=map(int,sys.argv[1:]); sys.stdout.buffer.write(bytes(((o+i)*7+s)&255 for i in range(n)))" "$@"

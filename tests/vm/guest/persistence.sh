@@ -7,7 +7,8 @@
 # - One-sided persistence on an export declared persistence = "remote-flush"
 #   whose layouts address the data itself (here device-DAX, pinned): the
 #   client persists with an RDMA READ after its writes (Debian 12's
-#   rdma-core has no ibv_wr_flush), sends no COMMIT, and the daemon's commit
+#   rdma-core has no ibv_wr_flush; built with trixie's, the rig's memmap=
+#   pages take no FLUSH: powercut.sh's NVDIMMs do), sends no COMMIT, and the daemon's commit
 #   counters do not move; the bytes are in the device. A client that asks
 #   for COMMIT (DAXRDMA_COMMIT_MESSAGE) still gets it. A bounce export
 #   declared remote-flush offers COMMIT only and says why; a file system
@@ -38,6 +39,12 @@ $CTL exports | grep -E "name|mr_mode:|persistence"
 X() { echo "[x for x in d['exports'] if x['name'] == '$1'][0]"; }
 check "rf (device-DAX, pinned) offers commit and remote-flush" \
 	json "$(X rf)['persistence_methods'] == ['commit', 'remote-flush']" exports
+if have_rdma_flush; then
+	# rxe takes FLUSH to persistence on NVDIMM pages only (the power-cut
+	# test's rig): on memmap= ones the READ after the writes persists them.
+	check "rf: the NIC refuses RDMA FLUSH on memmap= pages, and it says so" \
+		json "not $(X rf)['rdma_flush'] and 'fails: Invalid argument' in $(X rf)['rdma_flush_reason']" exports
+fi
 check "rfb (FS-DAX, bounce) offers commit only, and says why" \
 	json "$(X rfb)['persistence_methods'] == ['commit'] and 'bounce' in $(X rfb)['persistence_reason']" exports
 check "the daemon warns about rfb" grep -q 'export "rfb": remote-flush declared, but layouts are bounce' /tmp/daemon.log

@@ -84,11 +84,15 @@ if [ -n "${DXT_PC_FINAL:-}" ]; then
 	cat "$RESULTS"
 	cuts=$(grep -c '^cut ' "$RESULTS")
 	sum() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1)} END {print s + 0}' "$RESULTS"; }
-	echo "POWERCUT cuts=$cuts records=$(sum records) acked=$(sum acked) one_sided=$(sum one_sided) bytes_checked=$(sum bytes_checked) bytes_wrong=$(sum bytes_wrong) control_lost=$(sum control) samefs_control_lost=$(sum samefs)"
+	echo "POWERCUT cuts=$cuts records=$(sum records) acked=$(sum acked) one_sided=$(sum one_sided) flushes=$(sum flushes) bytes_checked=$(sum bytes_checked) bytes_wrong=$(sum bytes_wrong) control_lost=$(sum control) samefs_control_lost=$(sum samefs)"
 	check "$cuts cuts checked" test "$cuts" -eq $((ROUND - 1))
 	check "every cut came in the middle of acknowledged work" \
 		awk '{for (i = 1; i < NF; i++) if ($i == "acked" && $(i + 1) == 0) exit 1}' "$RESULTS"
 	check "one-sided persists were among them" test "$(sum one_sided)" -gt 0
+	if have_rdma_flush; then
+		check "RDMA FLUSH persists were among them (rdma-core with FLUSH, NVDIMM pages)" \
+			test "$(sum flushes)" -gt 0
+	fi
 	check "no acknowledged byte was lost or wrong, in any cut" test "$(sum bytes_wrong)" -eq 0
 	check "xfs_repair -n found nothing after any cut" \
 		awk '{for (i = 1; i < NF; i++) if ($i == "repair" && $(i + 1) != 0) exit 1}' "$RESULTS"
@@ -113,7 +117,11 @@ DX_TOP='nic_writes = "memory";'
 DX_PMEM_OPTS='persistence = "remote-flush";'
 DX_MORE_EXPORTS="{ name = \"dax\"; path = \"$DAXDEV\"; persistence = \"remote-flush\"; acl = [ \"192.168.100.0/24\" ]; },"
 check "daxrdmad up" daemon_up
-$CTL exports | grep -E "name|mr_mode:|persistence_methods" -A1 | grep -v -- --
+$CTL exports | grep -E "name|mr_mode:|persistence_methods|rdma_flush" -A1 | grep -v -- --
+if have_rdma_flush; then
+	check "both exports take RDMA FLUSH (rdma-core with it, 7.x rxe, NVDIMM pages)" \
+		json "all(x['rdma_flush'] for x in d['exports'] if x['name'] in ('pmem', 'dax'))" exports
+fi
 log() { echo "$DXVM_SHARE/r$ROUND-$1.log"; }
 $PC control /mnt/ctl/control.dat "$(log control)" 120 &
 $PC control /mnt/pmem/export/control.dat "$(log samefs)" 120 &

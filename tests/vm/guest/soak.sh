@@ -9,6 +9,11 @@
 # client's write that lands), no daemon crash, and no growth of the daemon's
 # fds, RDMA resources (MRs, QPs, PDs, CQs from rdma resource) or RSS between
 # the quiescent checkpoints dx-soak makes every DXSOAK_CHECK_S seconds (30).
+# At 60% of the run the daemon is killed (SIGKILL) and started again: the
+# clients connect again as applications would, and the model's check of every
+# committed byte spans the crash (the steadiness checks compare the
+# checkpoints of the restarted daemon). DXT_MR_MODE=odp (vm-odp) soaks the
+# FS-DAX export in ODP mode, page-aligned (-a).
 # The figures go to soak.txt beside the logs.
 . "$DXVM_GUEST/lib.sh"
 SOAK=$DX_BUILD/tests/vm/dx-soak
@@ -26,17 +31,18 @@ check "daxrdmad up" daemon_up
 # resources, and its layout and client counts, one line in /tmp/samples.
 cat > /tmp/sample.sh <<SH
 #!/bin/bash
+DPID=\$(pgrep -x daxrdmad)
 for _ in \$(seq 100); do
 	$CTL status --json > /tmp/st.json && python3 -c "import json,sys; d=json.load(open('/tmp/st.json')); sys.exit(0 if d['clients'] == 0 else 1)" && break
 	sleep 0.1
 done
-res() { rdma resource show \$1 2>/dev/null | grep -c "pid $DPID "; }
-python3 - "\$(ls /proc/$DPID/fd | wc -l)" "\$(awk '/VmRSS/ {print \$2}' /proc/$DPID/status)" \
-	"\$(res mr)" "\$(res qp)" "\$(res pd)" "\$(res cq)" >> /tmp/samples <<'PY'
+res() { rdma resource show \$1 2>/dev/null | grep -c "pid \$DPID "; }
+python3 - "\$(ls /proc/\$DPID/fd | wc -l)" "\$(awk '/VmRSS/ {print \$2}' /proc/\$DPID/status)" \
+	"\$(res mr)" "\$(res qp)" "\$(res pd)" "\$(res cq)" "\$DPID" >> /tmp/samples <<'PY'
 import json, sys
 d = json.load(open('/tmp/st.json'))
-fds, rss, mr, qp, pd, cq = map(int, sys.argv[1:])
-print(json.dumps(dict(fds=fds, rss_kib=rss, mrs=mr, qps=qp, pds=pd, cqs=cq, clients=d['clients'],
+fds, rss, mr, qp, pd, cq, pid = map(int, sys.argv[1:])
+print(json.dumps(dict(pid=pid, fds=fds, rss_kib=rss, mrs=mr, qps=qp, pds=pd, cqs=cq, clients=d['clients'],
                       layouts=d['layouts'], staging_bytes=d['staging_bytes'], fenced=d['clients_fenced'],
                       recalls=d['recalls'], lease_breaks=d['lease_breaks'], granted=d['layouts_granted'])))
 PY
@@ -53,7 +59,9 @@ admin() {
 		# The positive control of the checkpoints' RDMA resource counts:
 		# once, under load, the daemon's MRs and QPs as rdma shows them.
 		if [ ! -s /tmp/res.load ] && json "d['layouts'] > 0" status > /dev/null 2>&1; then
-			echo "$(rdma resource show mr | grep -c "pid $DPID ") $(rdma resource show qp | grep -c "pid $DPID ")" > /tmp/res.load
+			local dpid
+			dpid=$(pgrep -x daxrdmad)
+			echo "$(rdma resource show mr | grep -c "pid $dpid ") $(rdma resource show qp | grep -c "pid $dpid ")" > /tmp/res.load
 		fi
 		if [ $((RANDOM % 3)) -eq 0 ]; then
 			local id
@@ -71,8 +79,20 @@ admin &
 apid=$!
 echo "   soak: $S s, $CLIENTS clients, checkpoints every $CHECK_S s"
 t0=$(now_ms)
-$SOAK -d "$S" -c "$CLIENTS" -k "$CHECK_S" -S /tmp/sample.sh $GUEST_IP pmem=/mnt/pmem/export shm=/dev/shm/export \
-	> /tmp/soak.out 2> /tmp/soak.err
+ALIGN=
+[ "${DXT_MR_MODE:-}" = odp ] && ALIGN=-a
+$SOAK -d "$S" -c "$CLIENTS" -k "$CHECK_S" $ALIGN -S /tmp/sample.sh $GUEST_IP pmem=/mnt/pmem/export \
+	shm=/dev/shm/export > /tmp/soak.out 2> /tmp/soak.err &
+spid=$!
+# The crash, in this shell (the new daemon is its child, as the first was).
+sleep $((S * 6 / 10))
+old_pid=$DPID
+kill -KILL $DPID
+wait $DPID 2>/dev/null
+echo "   $(date +%T) daxrdmad (pid $old_pid) killed with SIGKILL at $((S * 6 / 10)) s; starting it again"
+daemon_up
+restarted=$?
+wait $spid
 src=$?
 touch /tmp/soak.done
 wait $apid
@@ -92,24 +112,30 @@ check "the ignoring client was fenced, again and again" test "$(fig fenced)" -ge
 check "local operations ran and read the files back" test "$(fig local_reads)" -ge 5
 check "daxrdmactl recall and evict ran" grep -qE 'recalls=[1-9].* evicts=[1-9]' /tmp/admin.out
 evicts=$(sed -n 's/.*evicts=\([0-9]*\).*/\1/p' /tmp/admin.out)
-check "no cooperating client lost its connection but by daxrdmactl evict ($(fig lost_connection) <= $evicts)" \
-	test "$(fig lost_connection)" -le "${evicts:-0}"
+check "the daemon was killed mid-run and started again (pid $old_pid -> $DPID)" \
+	test "$restarted" -eq 0 -a "$DPID" != "$old_pid"
+check "the clients connected to the new daemon" \
+	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; sys.exit(0 if any(x['pid'] == $DPID and x['granted'] > 0 for x in s) else 1)"
+check "no cooperating client lost its connection but by daxrdmactl evict or the crash ($(fig lost_connection) <= $evicts + $CLIENTS)" \
+	test "$(fig lost_connection)" -le "$(( ${evicts:-0} + CLIENTS ))"
 check "the daemon is alive" kill -0 $DPID
 check "no local operation waited longer than recall_timeout + 3 s" test "$(fig max_local_ms)" -lt $((RECALL_MS + 3000))
 check "every checkpoint was sampled" test "$(wc -l < /tmp/samples)" -eq "$(fig checkpoints)"
-steady() { # EXPR over the first sample a and the last b
-	python3 - "$1" <<'PY'
+steady() { # EXPR over the first sample a and the last b of the restarted daemon
+	python3 - "$1" "$DPID" <<'PY'
 import json, sys
-s = [json.loads(l) for l in open('/tmp/samples')]
+s = [json.loads(l) for l in open('/tmp/samples') if json.loads(l)['pid'] == int(sys.argv[2])]
 a, b = s[0], s[-1]
 sys.exit(0 if eval(sys.argv[1]) else 1)
 PY
 }
 check "at each checkpoint: no client, no layout, no staging buffer in use" \
 	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; sys.exit(0 if all(x['clients'] == 0 and x['layouts'] == 0 and x['staging_bytes'] == 0 for x in s) else 1)"
+check "the restarted daemon was sampled at two checkpoints or more" \
+	test "$(grep -c "\"pid\": $DPID," /tmp/samples)" -ge 2
 check "fds: no growth between the first and the last checkpoint" steady "b['fds'] <= a['fds']"
-check "RDMA resources: the same MRs, QPs, PDs and CQs at every checkpoint" \
-	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; k=('mrs','qps','pds','cqs'); sys.exit(0 if all(tuple(x[i] for i in k) == tuple(s[0][i] for i in k) for x in s) else 1)"
+check "RDMA resources: the same MRs, QPs, PDs and CQs at every checkpoint of each daemon" \
+	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; k=('mrs','qps','pds','cqs'); sys.exit(0 if all(tuple(x[i] for i in k) == tuple([y for y in s if y['pid'] == x['pid']][0][i] for i in k) for x in s) else 1)"
 # (Measured: 32 KiB over 120 s on a 7.3 MiB daemon; a leak of one small
 # object per operation is more than 512 KiB over the soak's 7500 operations.)
 check "RSS: less than 512 KiB of growth between the first and the last checkpoint" steady "b['rss_kib'] - a['rss_kib'] < 512"

@@ -4,7 +4,7 @@
  *
  *   dx-client HOST EXPORT PATH write OFF LEN SEED     create/extend, RW layout, write pattern, commit
  *                                 (not with DX_NO_COMMIT set: the return makes it land;
- *                                 with DX_SHOW_PERSIST, PERSIST commit|read-after-write says
+ *                                 with DX_SHOW_PERSIST, PERSIST commit|read-after-write|rdma-flush says
  *                                 how the commit persisted; DX_COMMIT_MESSAGE sets the
  *                                 client flag DAXRDMA_COMMIT_MESSAGE; with DX_SAY_COMMIT,
  *                                 COMMITTING just before the commit)
@@ -152,7 +152,8 @@ static int do_write(struct daxrdma_client *c, const char *ex, const char *path, 
 		if (ret)
 			return fail("commit", ret);
 		if (getenv("DX_SHOW_PERSIST"))
-			printf("PERSIST %s\n", method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
+			printf("PERSIST %s\n", method == DAXRDMA_PERSIST_FLUSH ? "rdma-flush"
+			       : method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "read-after-write" : "commit");
 	}
 	ret = daxrdma_layout_return(&l);
 	if (ret)

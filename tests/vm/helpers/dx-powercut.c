@@ -12,7 +12,9 @@
  *        layout) that later writes fill again. On a device-DAX export (DIR:
  *        the device, /dev/daxX.Y) it writes and commits within
  *        [$DX_PC_BASE, +4 MiB) of the device's file. Commits persist by the
- *        layout's method: COMMIT, or one-sided where the export offers it;
+ *        layout's method: COMMIT, or one-sided where the export offers it
+ *        (an RDMA READ after the writes, or an RDMA FLUSH where the layout
+ *        takes it);
  *        with DX_COMMIT_MESSAGE set, always COMMIT (DAXRDMA_COMMIT_MESSAGE).
  *   dx-powercut control FILE LOG SECONDS
  *        The control: extends FILE by 4 KiB every 50 ms with pwrite(2) and
@@ -134,7 +136,7 @@ static struct {
 	unsigned int n;
 	bool device;
 	uint32_t seq;
-	uint64_t acked, failed, punches, extends, one_sided;
+	uint64_t acked, failed, punches, extends, one_sided, flushes;
 	uint64_t *buf;
 } L;
 
@@ -170,9 +172,11 @@ static void op_write(struct lfile *lf, uint64_t off, uint64_t len)
 			daxrdma_layout_return(&lf->l);
 		return;
 	}
-	logf_sync("A %u %s\n", seq, method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "one-sided" : "commit");
+	logf_sync("A %u %s\n", seq, method == DAXRDMA_PERSIST_FLUSH ? "flush"
+				   : method == DAXRDMA_PERSIST_READ_AFTER_WRITE ? "one-sided" : "commit");
 	L.acked++;
-	L.one_sided += method == DAXRDMA_PERSIST_READ_AFTER_WRITE;
+	L.one_sided += method != DAXRDMA_PERSIST_COMMIT;
+	L.flushes += method == DAXRDMA_PERSIST_FLUSH;
 }
 
 /* ALLOCATE to a larger size; the new range is zeros (and written later). */
@@ -319,7 +323,8 @@ static int load(const char *host, const char *export, const char *dir, const cha
 	while (now_ms() < end)
 		one_op();
 	printf("LOAD acked=%" PRIu64 " failed=%" PRIu64 " punches=%" PRIu64 " extends=%" PRIu64
-	       " one_sided=%" PRIu64 "\n", L.acked, L.failed, L.punches, L.extends, L.one_sided);
+	       " one_sided=%" PRIu64 " flushes=%" PRIu64 "\n", L.acked, L.failed, L.punches, L.extends,
+	       L.one_sided, L.flushes);
 	daxrdma_client_delete(&L.c);
 	return 0;
 }
@@ -383,7 +388,7 @@ static struct {
 	struct cfile f[MAX_LOGFILES];
 	struct pending pend[MAX_PENDING];
 	unsigned int npend;
-	uint64_t records, acked, one_sided, checked, wrong, control_lost;
+	uint64_t records, acked, one_sided, flushes, checked, wrong, control_lost;
 } C;
 
 static struct cfile *cfile(unsigned int fid)
@@ -469,7 +474,8 @@ static void read_log(const char *path)
 				.seq = seq, .fid = fid, .off = a, .len = kind == 'X' ? b - a : b,
 				.kind = kind == 'W' ? STEP_WRITE : kind == 'P' ? STEP_PUNCH : STEP_EXTEND };
 		} else if ((n = sscanf(line, "A %u %15s", &seq, how)) >= 1 && (p = find_pending(seq)) != NULL) {
-			C.one_sided += n == 2 && strcmp(how, "one-sided") == 0;
+			C.one_sided += n == 2 && strcmp(how, "commit") != 0;
+			C.flushes += n == 2 && strcmp(how, "flush") == 0;
 			acked(p);
 		} else if (sscanf(line, "U %u %u %" SCNu64 " %" SCNu64, &seq, &fid, &a, &c) == 4 &&
 			   C.npend < MAX_PENDING) {
@@ -592,8 +598,8 @@ static int check(int n, char **logs)
 			if (C.f[fid].last)
 				check_file(fid);
 	}
-	printf("records %" PRIu64 " acked %" PRIu64 " one_sided %" PRIu64 " bytes_checked %" PRIu64
-	       " bytes_wrong %" PRIu64 " control_lost %" PRIu64 "\n", C.records, C.acked, C.one_sided, C.checked,
+	printf("records %" PRIu64 " acked %" PRIu64 " one_sided %" PRIu64 " flushes %" PRIu64 " bytes_checked %" PRIu64
+	       " bytes_wrong %" PRIu64 " control_lost %" PRIu64 "\n", C.records, C.acked, C.one_sided, C.flushes, C.checked,
 	       C.wrong, C.control_lost);
 	return C.wrong ? 1 : 0;
 }

@@ -204,6 +204,11 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
 	return 0;
 }
 
+bool dx_rdma_flush_built(void)
+{
+	return DX_ACCESS_FLUSH != 0;
+}
+
 /*
  * RDMA FLUSH to persistence (rdma-core 45 and later): whether layouts on X
  * can be registered for it, tried on a mapping of X with its MR mode's
@@ -213,25 +218,25 @@ static int resolve_mr_mode(struct dx_export *x, const struct dx_listener *l, voi
  */
 static void resolve_flush(struct dx_export *x, const struct dx_listener *l, void *addr, size_t len)
 {
-	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE | DX_ACCESS_FLUSH |
-		     (x->mr_mode == DX_MR_ODP ? IBV_ACCESS_ON_DEMAND : 0);
-	int ret;
-
 	x->flush = false;
-	if (!DX_ACCESS_FLUSH) {
-		snprintf(x->flush_reason, sizeof(x->flush_reason), "daxrdmad was built with an rdma-core "
-			 "without RDMA FLUSH (before 45)");
-		return;
-	}
 	if (x->mr_mode == DX_MR_BOUNCE || x->cfg->read_only) {
 		snprintf(x->flush_reason, sizeof(x->flush_reason), "%s", x->cfg->read_only ? "read_only"
 			 : "bounce layouts (NIC writes land in staging buffers)");
 		return;
 	}
-	ret = probe_reg(l->pd, addr, len, access);
+#ifndef DX_HAVE_WR_FLUSH
+	(void)l, (void)addr, (void)len;
+	snprintf(x->flush_reason, sizeof(x->flush_reason), "daxrdmad was built with an rdma-core without RDMA "
+		 "FLUSH (before 45)");
+#else
+	int ret = probe_reg(l->pd, addr, len, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
+			    IBV_ACCESS_REMOTE_WRITE | DX_ACCESS_FLUSH |
+			    (x->mr_mode == DX_MR_ODP ? IBV_ACCESS_ON_DEMAND : 0));
+
 	x->flush = ret == 0;
 	snprintf(x->flush_reason, sizeof(x->flush_reason), "ibv_reg_mr with IBV_ACCESS_FLUSH_PERSISTENT%s%s",
 		 ret ? " fails: " : " works", ret ? strerror(-ret) : "");
+#endif
 }
 
 /*

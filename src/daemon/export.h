@@ -49,6 +49,9 @@ struct dx_export {
 #define DX_ACCESS_FLUSH 0
 #endif
 
+/* Whether this build registers MRs for RDMA FLUSH (DX_ACCESS_FLUSH). */
+bool dx_rdma_flush_built(void);
+
 struct dx_exports {
 	struct dx_export *v;
 	size_t n;

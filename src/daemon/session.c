@@ -207,7 +207,7 @@ static unsigned int op_hello(struct req_ctx *r)
 	c->file_id = q->features & DXP_FEAT_FILE_ID;
 	/* RDMA FLUSH, on the layouts whose MR takes it, where this build can
 	 * register them so (DX_ACCESS_FLUSH). */
-	c->flush = DX_ACCESS_FLUSH && c->remote_persist && (q->features & DXP_FEAT_FLUSH);
+	c->flush = dx_rdma_flush_built() && c->remote_persist && (q->features & DXP_FEAT_FLUSH);
 	a->features = q->features & (DXP_FEAT_FILE_RECALL | DXP_FEAT_REMOTE_PERSIST | DXP_FEAT_FILE_ID | DXP_FEAT_RENAME |
 				     DXP_FEAT_RETURN_PERSISTS | (c->flush ? DXP_FEAT_FLUSH : 0));
 	a->recall_timeout_ms = (uint32_t)c->d->cfg->recall_timeout_ms;

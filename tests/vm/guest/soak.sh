@@ -142,7 +142,9 @@ check "RSS: less than 512 KiB of growth between the first and the last checkpoin
 check "RDMA resources were counted (under load the daemon had MRs and QPs: $(cat /tmp/res.load 2>/dev/null))" \
 	bash -c "read -r mr qp < /tmp/res.load && [ \"\$mr\" -ge 1 ] && [ \"\$qp\" -ge 1 ]"
 st_json=$($CTL status --json)
-daemon_down
+# (The soak's files get sizes that are not page multiples: the last page of
+# such a file is served from a staging copy in every mode, ODP too.)
+DXT_MR_MODE= daemon_down
 check "the daemon exits 0 at SIGTERM" test $? -eq 0
 {
 	echo "soak on $(uname -r), $(date -u +%F): $el s wall"

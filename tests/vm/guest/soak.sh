@@ -29,11 +29,12 @@ check "daxrdmad up" daemon_up
 
 # At each checkpoint (every client gone): the daemon's fds, RSS and RDMA
 # resources, and its layout and client counts, one line in /tmp/samples.
+# (Up to 30 s: a checkpoint may come while the daemon is being restarted.)
 cat > /tmp/sample.sh <<SH
 #!/bin/bash
-DPID=\$(pgrep -x daxrdmad)
-for _ in \$(seq 100); do
-	$CTL status --json > /tmp/st.json && python3 -c "import json,sys; d=json.load(open('/tmp/st.json')); sys.exit(0 if d['clients'] == 0 else 1)" && break
+for _ in \$(seq 300); do
+	DPID=\$(pgrep -x daxrdmad) && $CTL status --json > /tmp/st.json &&
+		python3 -c "import json,sys; d=json.load(open('/tmp/st.json')); sys.exit(0 if d['clients'] == 0 else 1)" && break
 	sleep 0.1
 done
 res() { rdma resource show \$1 2>/dev/null | grep -c "pid \$DPID "; }
@@ -87,8 +88,10 @@ spid=$!
 # The crash, in this shell (the new daemon is its child, as the first was).
 sleep $((S * 6 / 10))
 old_pid=$DPID
+check "the first daemon was alive at 60% of the run" kill -0 $DPID
 kill -KILL $DPID
-wait $DPID 2>/dev/null
+wait $DPID
+killed=$?
 echo "   $(date +%T) daxrdmad (pid $old_pid) killed with SIGKILL at $((S * 6 / 10)) s; starting it again"
 daemon_up
 restarted=$?
@@ -112,8 +115,8 @@ check "the ignoring client was fenced, again and again" test "$(fig fenced)" -ge
 check "local operations ran and read the files back" test "$(fig local_reads)" -ge 5
 check "daxrdmactl recall and evict ran" grep -qE 'recalls=[1-9].* evicts=[1-9]' /tmp/admin.out
 evicts=$(sed -n 's/.*evicts=\([0-9]*\).*/\1/p' /tmp/admin.out)
-check "the daemon was killed mid-run and started again (pid $old_pid -> $DPID)" \
-	test "$restarted" -eq 0 -a "$DPID" != "$old_pid"
+check "it died of the SIGKILL (status $killed), and a new one started (pid $old_pid -> $DPID)" \
+	test "$killed" -eq 137 -a "$restarted" -eq 0
 check "the clients connected to the new daemon" \
 	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; sys.exit(0 if any(x['pid'] == $DPID and x['granted'] > 0 for x in s) else 1)"
 check "no cooperating client lost its connection but by daxrdmactl evict or the crash ($(fig lost_connection) <= $evicts + $CLIENTS)" \
@@ -121,18 +124,23 @@ check "no cooperating client lost its connection but by daxrdmactl evict or the 
 check "the daemon is alive" kill -0 $DPID
 check "no local operation waited longer than recall_timeout + 3 s" test "$(fig max_local_ms)" -lt $((RECALL_MS + 3000))
 check "every checkpoint was sampled" test "$(wc -l < /tmp/samples)" -eq "$(fig checkpoints)"
-steady() { # EXPR over the first sample a and the last b of the restarted daemon
-	python3 - "$1" "$DPID" <<'PY'
+steady_pid() { # PID EXPR over the first sample a and the last b of daemon PID
+	python3 - "$2" "$1" <<'PY'
 import json, sys
 s = [json.loads(l) for l in open('/tmp/samples') if json.loads(l)['pid'] == int(sys.argv[2])]
 a, b = s[0], s[-1]
 sys.exit(0 if eval(sys.argv[1]) else 1)
 PY
 }
+steady() { steady_pid "$DPID" "$1"; } # EXPR, over the restarted daemon's checkpoints
 check "at each checkpoint: no client, no layout, no staging buffer in use" \
 	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; sys.exit(0 if all(x['clients'] == 0 and x['layouts'] == 0 and x['staging_bytes'] == 0 for x in s) else 1)"
 check "the restarted daemon was sampled at two checkpoints or more" \
 	test "$(grep -c "\"pid\": $DPID," /tmp/samples)" -ge 2
+if [ "$(grep -c "\"pid\": $old_pid," /tmp/samples)" -ge 2 ]; then
+	check "the first daemon: no growth of fds or RSS (512 KiB) between its checkpoints" \
+		steady_pid $old_pid "b['fds'] <= a['fds'] and b['rss_kib'] - a['rss_kib'] < 512"
+fi
 check "fds: no growth between the first and the last checkpoint" steady "b['fds'] <= a['fds']"
 check "RDMA resources: the same MRs, QPs, PDs and CQs at every checkpoint of each daemon" \
 	python3 -c "import json,sys; s=[json.loads(l) for l in open('/tmp/samples')]; k=('mrs','qps','pds','cqs'); sys.exit(0 if all(tuple(x[i] for i in k) == tuple([y for y in s if y['pid'] == x['pid']][0][i] for i in k) for x in s) else 1)"

@@ -803,6 +803,7 @@ static void teardown(struct daxrdma_client *c, bool keep_fd)
 	}
 	if (c->id && c->id->qp)
 		rdma_destroy_qp(c->id);
+	c->qpx = NULL;
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
 	if (c->ch)
@@ -1024,6 +1025,7 @@ int dxc_rdma_wait(struct daxrdma_client *c)
 	if (c->rdma_outstanding) {
 		dxc_log(c, LOG_ERR, "the flushes did not come either: destroying the QP");
 		rdma_destroy_qp(c->id); /* its work ends with it */
+		c->qpx = NULL;
 		c->rdma_outstanding = 0;
 	}
 	return ret ? ret : -ETIMEDOUT;
@@ -1050,28 +1052,39 @@ int dxc_rdma_raw(struct daxrdma_client *c, bool write, uint64_t raddr, uint32_t 
 	return c->rdma_status;
 }
 
+/* The most one FLUSH covers: its length is 32 bits on the wire (RETH). */
+#define DXC_FLUSH_MAX (1ull << 30)
+
 int dxc_rdma_flush(struct daxrdma_client *c, uint64_t raddr, uint32_t rkey, uint64_t len)
 {
 #ifdef DX_HAVE_WR_FLUSH
-	int ret, wret;
-
-	if (!c->connected || !c->qpx || len > SIZE_MAX)
+	if (!c->connected || !c->qpx)
 		return -EINVAL;
-	if (!c->id || !c->id->qp)
-		return -ENOTCONN;
-	c->rdma_status = IBV_WC_SUCCESS;
-	ibv_wr_start(c->qpx);
-	c->qpx->wr_id = WR_RDMA_BIT;
-	c->qpx->wr_flags = IBV_SEND_SIGNALED;
-	ibv_wr_flush(c->qpx, rkey, raddr, (size_t)len, IBV_FLUSH_PERSISTENT, IBV_FLUSH_RANGE);
-	ret = ibv_wr_complete(c->qpx);
-	if (ret) {
-		dxc_log(c, LOG_ERR, "ibv_wr_complete (RDMA FLUSH): %s", strerror(ret));
-		return -ret;
+	/* One FLUSH at a time, each waited for: a range beyond DXC_FLUSH_MAX
+	 * is rare, and costs a round trip per GiB. */
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < DXC_FLUSH_MAX ? len - done : DXC_FLUSH_MAX;
+		int ret;
+
+		if (!c->id || !c->id->qp)
+			return -ENOTCONN;
+		c->rdma_status = IBV_WC_SUCCESS;
+		ibv_wr_start(c->qpx);
+		c->qpx->wr_id = WR_RDMA_BIT;
+		c->qpx->wr_flags = IBV_SEND_SIGNALED;
+		ibv_wr_flush(c->qpx, rkey, raddr + done, (size_t)n, IBV_FLUSH_PERSISTENT, IBV_FLUSH_RANGE);
+		ret = ibv_wr_complete(c->qpx);
+		if (ret) {
+			dxc_log(c, LOG_ERR, "ibv_wr_complete (RDMA FLUSH): %s", strerror(ret));
+			return -ret;
+		}
+		c->rdma_outstanding++;
+		ret = dxc_rdma_wait(c);
+		if (ret || c->rdma_status != IBV_WC_SUCCESS)
+			return ret ? ret : c->rdma_status;
+		done += n;
 	}
-	c->rdma_outstanding++;
-	wret = dxc_rdma_wait(c);
-	return wret ? wret : c->rdma_status;
+	return IBV_WC_SUCCESS;
 #else
 	(void)c, (void)raddr, (void)rkey, (void)len;
 	return -EOPNOTSUPP;

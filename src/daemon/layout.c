@@ -295,6 +295,12 @@ static int grant_step(struct dx_work *w)
 		if (l->flush)
 			access |= DX_ACCESS_FLUSH;
 		ret = register_mr(l, l->staging ? l->staging : dx_fmap_at(l->fm, l->off), access);
+		if (ret && l->flush) {
+			/* The export's probe took FLUSH; this memory does not:
+			 * a layout persisted by READ rather than none. */
+			l->flush = false;
+			ret = register_mr(l, dx_fmap_at(l->fm, l->off), access & ~DX_ACCESS_FLUSH);
+		}
 		if (ret)
 			return ret;
 		clock_gettime(CLOCK_MONOTONIC, &l->granted);

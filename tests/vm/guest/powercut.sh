@@ -120,7 +120,7 @@ check "daxrdmad up" daemon_up
 $CTL exports | grep -E "name|mr_mode:|persistence_methods|rdma_flush" -A1 | grep -v -- --
 if have_rdma_flush; then
 	check "both exports take RDMA FLUSH (rdma-core with it, 7.x rxe, NVDIMM pages)" \
-		json "all(x['rdma_flush'] for x in d['exports'] if x['name'] in ('pmem', 'dax'))" exports
+		json "[x['rdma_flush'] for x in d['exports'] if x['name'] in ('pmem', 'dax')] == [True, True]" exports
 fi
 log() { echo "$DXVM_SHARE/r$ROUND-$1.log"; }
 $PC control /mnt/ctl/control.dat "$(log control)" 120 &

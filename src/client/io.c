@@ -607,6 +607,17 @@ DX_EXPORT int daxrdma_read(struct daxrdma_layout *l, uint64_t off, void *buf, si
 	return io(l, false, off, buf, len);
 }
 
+/* A one-sided persist's outcome ST (a wc status or -errno): 0, or the
+ * error, logged with HOW and the offset. */
+static int persisted(struct daxrdma_client *c, const char *how, uint64_t off, int st)
+{
+	if (st == IBV_WC_SUCCESS)
+		return 0;
+	dxc_log(c, LOG_ERR, "%s persistence at %llu: %s", how, (unsigned long long)off,
+		st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : strerror(-st));
+	return st > 0 ? -EREMOTEIO : st;
+}
+
 /*
  * Read-after-write: an RDMA READ on the QP that carried the writes is
  * executed only after them, so its completion says they are placed; the
@@ -618,42 +629,28 @@ static int read_after_write(struct daxrdma_layout *l, uint64_t off, uint64_t len
 	struct daxrdma_client *c = l->file->c;
 	uint64_t n = len < 8 ? len : 8;
 	uint8_t last[8];
-	int st;
 
 	if (c->broken)
 		return -ENOTCONN;
-	st = dxc_rdma_raw(c, false, l->raddr + (off + len - n - l->off), l->rkey, last, (size_t)n);
-	if (st == IBV_WC_SUCCESS)
-		return 0;
-	dxc_log(c, LOG_ERR, "read-after-write persistence at %llu: %s", (unsigned long long)off,
-		st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : strerror(-st));
-	return st > 0 ? -EREMOTEIO : st;
+	return persisted(c, "read-after-write", off,
+			 dxc_rdma_raw(c, false, l->raddr + (off + len - n - l->off), l->rkey, last, (size_t)n));
 }
 
 /*
  * RDMA FLUSH (placement type persistent) of the range, executed after the
  * QP's writes before it: its completion says they are persistent. Whole
- * pages of the layout are flushed (rxe's ODP path of 7.x kernels misplaces
- * offsets inside a page; flushing more is harmless).
+ * pages are flushed (rxe's ODP path of 7.x kernels misplaces offsets inside
+ * a page; flushing more is harmless), which stay inside the layout: it
+ * starts and ends on pages (daxrdma_layout_get).
  */
 static int rdma_flush(struct daxrdma_layout *l, uint64_t off, uint64_t len)
 {
 	struct daxrdma_client *c = l->file->c;
 	uint64_t lo = off & ~(uint64_t)(DXP_PAGE - 1), hi = (off + len + DXP_PAGE - 1) & ~(uint64_t)(DXP_PAGE - 1);
-	int st;
 
 	if (c->broken)
 		return -ENOTCONN;
-	if (lo < l->off)
-		lo = l->off;
-	if (hi > l->off + l->len)
-		hi = l->off + l->len;
-	st = dxc_rdma_flush(c, l->raddr + (lo - l->off), l->rkey, hi - lo);
-	if (st == IBV_WC_SUCCESS)
-		return 0;
-	dxc_log(c, LOG_ERR, "RDMA FLUSH persistence at %llu: %s", (unsigned long long)off,
-		st > 0 ? ibv_wc_status_str((enum ibv_wc_status)st) : strerror(-st));
-	return st > 0 ? -EREMOTEIO : st;
+	return persisted(c, "RDMA FLUSH", off, dxc_rdma_flush(c, l->raddr + (lo - l->off), l->rkey, hi - lo));
 }
 
 DX_EXPORT int daxrdma_commit(struct daxrdma_layout *l, uint64_t off, uint64_t len)
